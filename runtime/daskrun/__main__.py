@@ -1,0 +1,5 @@
+import sys
+
+from daskrun.cli import main
+
+sys.exit(main())

@@ -1,0 +1,208 @@
+"""`daskrun` command line: thin wrappers that turn outcomes into documented exit codes.
+
+Exit codes of `daskrun run`: 0 ok; 1 the function failed (traceback logged); 2 bad config
+(nothing started); 3 result not stored, but printed in the log; 4 the Dask cluster did not
+come up. 143 when stopped by SIGTERM (after the cluster was deleted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from daskrun import __version__
+from daskrun.config import ConfigError, load_config
+from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
+
+CONTROLLER_MODES = ("external", "embedded")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="daskrun", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"daskrun {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the configured function on a Dask cluster")
+    run.add_argument("config", help="config or chart values file (YAML or JSON)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="use a LocalCluster on this machine")
+    where.add_argument("--dry-run", action="store_true",
+                       help="print the DaskCluster manifest as YAML; contact no cluster")
+    run.add_argument("--controller", choices=CONTROLLER_MODES,
+                     default=os.environ.get("DASKRUN_CONTROLLER", "external"),
+                     help="who acts on the DaskCluster: an installed dask operator (external) or a "
+                          "controller inside this process (embedded) [env DASKRUN_CONTROLLER]")
+    run.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"),
+                     help="namespace of the Dask cluster [env DASKRUN_POD_NAMESPACE; default: current]")
+    run.add_argument("--worker-image", default=os.environ.get("DASKRUN_WORKER_IMAGE"),
+                     help="default image of scheduler and workers [env DASKRUN_WORKER_IMAGE]")
+    run.add_argument("--release", default=os.environ.get("DASKRUN_RELEASE"),
+                     help="Helm release name, for labels and the cluster name [env DASKRUN_RELEASE]")
+    run.add_argument("--run-id", default=os.environ.get("DASKRUN_RUN_ID"),
+                     help="run number (the Helm revision) [env DASKRUN_RUN_ID]")
+    run.add_argument("--pod-name", default=os.environ.get("DASKRUN_POD_NAME"),
+                     help="this launcher's pod, to own the Dask cluster by its Job [env DASKRUN_POD_NAME]")
+    run.add_argument("--progress-interval", type=float, default=10.0, metavar="SECONDS",
+                     help="log task progress this often; 0 turns it off")
+
+    validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
+    validate.add_argument("config")
+
+    recover = commands.add_parser("recover", help="rebuild the result CSV from a run's log")
+    recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
+    recover.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+
+    submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
+    submit.add_argument("config")
+    submit.add_argument("--namespace", "-n", default="default")
+    submit.add_argument("--release", default=None)
+    submit.add_argument("--wait", action="store_true", help="follow the run and exit with its status")
+
+    preflight = commands.add_parser("preflight", help="check that a release can run (helm test)")
+    preflight.add_argument("--config", required=True)
+    preflight.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"))
+    preflight.add_argument("--release", default=os.environ.get("DASKRUN_RELEASE"))
+    preflight.add_argument("--controller", choices=CONTROLLER_MODES,
+                           default=os.environ.get("DASKRUN_CONTROLLER", "external"))
+
+    commands.add_parser("schema", help="print the config's JSON Schema")
+    return parser
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from daskrun.cluster_spec import RunContext
+    from daskrun.ownership import current_namespace, owner_reference
+
+    namespace = args.namespace or current_namespace()
+    owner = None if args.dry_run else owner_reference(args.pod_name, namespace)
+    values = dict(namespace=namespace, release=args.release, run_id=args.run_id,
+                  controller=args.controller, owner=owner,
+                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"))
+    if args.worker_image:
+        values["image"] = args.worker_image
+    return RunContext(**values).with_name()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from daskrun import runner
+
+    config = load_config(args.config)
+    if args.dry_run:
+        import yaml
+
+        from daskrun.cluster_spec import build_cluster_spec
+
+        yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
+        return 0
+    context = None if args.local else _context(args)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    log = logging.getLogger("daskrun")
+    try:
+        runner.run_dask_function(config, local=args.local, context=context,
+                                 progress_interval=args.progress_interval)
+    except Terminated:
+        log.error("stopped by SIGTERM; the Dask cluster was deleted")
+        return EXIT_TERMINATED
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from daskrun.output import RecoverError, recover
+
+    text = sys.stdin.read() if args.logfile == "-" else Path(args.logfile).read_text(errors="replace")
+    try:
+        csv = recover(text)
+    except RecoverError as exc:
+        print(f"daskrun recover: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(csv)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(csv)
+    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "validate":
+        load_config(args.config)
+        print(f"{args.config}: valid")
+        return 0
+    if args.command == "recover":
+        return _recover(args)
+    if args.command == "submit":
+        from daskrun.submit import cli_submit
+
+        return cli_submit(args.config, args.namespace, args.release, args.wait)
+    if args.command == "preflight":
+        from daskrun.preflight import cli_preflight
+
+        return cli_preflight(args.config, args.namespace, args.release, args.controller)
+    if args.command == "schema":
+        from daskrun.config import config_json_schema
+
+        json.dump(config_json_schema(), sys.stdout, indent=2)
+        print()
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    log = logging.getLogger("daskrun")
+
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"daskrun: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except RunError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    except Exception as exc:
+        # Imported lazily: these modules pull in dask, which `validate` never needs.
+        from daskrun.cluster import ClusterStartError
+        from daskrun.invoke import InvokeError
+        from daskrun.ownership import OwnershipError
+        from daskrun.setup import SetupError
+
+        if isinstance(exc, (InvokeError, SetupError, OwnershipError)):
+            print(f"daskrun: {exc}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        if isinstance(exc, ClusterStartError):
+            log.error("the Dask cluster did not come up: %s", exc)
+            return EXIT_CLUSTER_FAILED
+        raise

@@ -1,0 +1,166 @@
+"""Start the run's Dask cluster (Kubernetes or local), wait for its workers, always close it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any, Iterator
+
+from daskrun.cluster_spec import CONTROLLER_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
+from daskrun.config import Config, WorkerRange
+
+log = logging.getLogger(__name__)
+
+WORKER_TIMEOUT = 600.0  # seconds for the first workers to join; pulling a big image takes a while
+_FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                  "CreateContainerError", "CrashLoopBackOff"}
+
+
+class ClusterStartError(RuntimeError):
+    """The Dask cluster did not come up; the message carries the scheduler/worker reason."""
+
+
+def worker_target(config: Config) -> int:
+    workers = config.dask_cluster.workers
+    if isinstance(workers, WorkerRange):
+        return workers.minimum
+    return config.dask_cluster.fixed_workers or 0
+
+
+@contextlib.contextmanager
+def local_cluster(config: Config) -> Iterator[Any]:
+    from distributed import LocalCluster
+
+    worker = config.dask_cluster.worker_config
+    workers = config.dask_cluster.workers
+    cluster = LocalCluster(
+        n_workers=worker_target(config),
+        threads_per_worker=worker.threads,
+        memory_limit=worker.resources.memory_bytes or "auto",
+        dashboard_address=":0",
+    )
+    try:
+        if isinstance(workers, WorkerRange):
+            cluster.adapt(minimum=workers.minimum, maximum=workers.maximum)
+        log.info("local cluster %s started, dashboard %s", cluster.name, cluster.dashboard_link)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _pod_problems(context: RunContext) -> list[str]:
+    """Why scheduler or worker pods of this run are failing, with their log tails."""
+    import kr8s
+
+    problems = []
+    pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
+    for pod in pods:
+        for status in pod.raw.get("status", {}).get("containerStatuses", []) or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            terminated = (status.get("lastState") or {}).get("terminated") or (
+                (status.get("state") or {}).get("terminated") or {}
+            )
+            reason = waiting.get("reason")
+            if reason in _FATAL_WAITING or terminated.get("exitCode"):
+                detail = waiting.get("message") or terminated.get("reason") or ""
+                tail = ""
+                with contextlib.suppress(Exception):
+                    tail = "\n".join(pod.logs(tail_lines=15, previous=bool(terminated)))
+                problems.append(
+                    f"pod {pod.name}: {reason or 'exited'} {detail}".rstrip()
+                    + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
+                    + (f"\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
+                )
+    return problems
+
+
+def wait_for_workers(client: Any, target: int, context: RunContext | None, timeout: float) -> None:
+    """Block until `target` workers joined; fail early when their pods cannot start."""
+    deadline = time.monotonic() + timeout
+    announced = -1
+    while True:
+        joined = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        if joined != announced:
+            log.info("workers joined: %d/%d", joined, target)
+            announced = joined
+        if joined >= target:
+            return
+        if context is not None:
+            problems = _pod_problems(context)
+            if problems:
+                raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(problems))
+        if time.monotonic() > deadline:
+            raise ClusterStartError(f"only {joined} of {target} workers joined within {timeout:.0f}s")
+        time.sleep(2)
+
+
+@contextlib.contextmanager
+def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
+    from dask_kubernetes.operator import KubeCluster
+
+    context = context.with_name()
+    controller = None
+    if context.controller == "embedded":
+        from daskrun.embedded_controller import ControllerError, EmbeddedController
+
+        controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
+        try:
+            controller.start()
+        except ControllerError as exc:
+            raise ClusterStartError(str(exc)) from exc
+    spec = build_cluster_spec(config, context)
+    cluster = None
+    try:
+        log.info("creating DaskCluster %s in namespace %s (controller: %s)",
+                 context.name, context.namespace, context.controller)
+        try:
+            cluster = KubeCluster(
+                custom_cluster_spec=spec, namespace=context.namespace, shutdown_on_close=True,
+                quiet=True, resource_timeout=120,
+            )
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError) and context.controller == "external":
+                reason += (" -- no dask operator acted on the DaskCluster: install the dask "
+                           "operator or run with --controller embedded")
+            with contextlib.suppress(Exception):
+                reason += "".join("\n  " + p for p in _pod_problems(context))
+            raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc
+        workers = config.dask_cluster.workers
+        if isinstance(workers, WorkerRange):
+            _create_autoscaler(context, workers)
+        log.info("cluster %s: dashboard %s (kubectl port-forward -n %s svc/%s-scheduler 8787)",
+                 context.name, cluster.dashboard_link, context.namespace, context.name)
+        yield cluster
+    finally:
+        if cluster is not None:
+            log.info("deleting DaskCluster %s", context.name)
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=120)
+        else:
+            _delete_leftover(context)
+        if controller is not None:
+            controller.stop()
+
+
+def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:
+    # Made here rather than with cluster.adapt(): adapt() sets no labels, and the embedded
+    # controller only sees objects labelled with its run.
+    autoscaler = _dask_class("DaskAutoscaler")(
+        autoscaler_spec(context, workers.minimum, workers.maximum), namespace=context.namespace
+    )
+    autoscaler.create()
+    log.info("adaptive scaling between %d and %d workers", workers.minimum, workers.maximum)
+
+
+def _delete_leftover(context: RunContext) -> None:
+    """A DaskCluster whose start failed half-way must not outlive the run."""
+    with contextlib.suppress(Exception):
+        _dask_class("DaskCluster").get(context.name, namespace=context.namespace).delete()
+
+
+def _dask_class(kind: str) -> Any:
+    from kr8s.objects import new_class
+
+    return new_class(kind, "kubernetes.dask.org/v1", namespaced=True)

@@ -1,0 +1,161 @@
+"""The DaskCluster manifest for one run: pure data, no cluster contacted (``--dry-run`` prints it)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from dask_kubernetes.operator import make_cluster_spec
+
+from daskrun import __version__
+from daskrun.config import Config, Resources
+from daskrun.setup import worker_command
+
+RUN_LABEL = "daskrun.io/run"
+# In embedded mode the in-process controller only handles objects with this label
+# set to its own run, so two runs in one namespace never act on each other's clusters.
+CONTROLLER_LABEL = "daskrun.io/controller"
+IMAGE_UID = 10001  # the Dockerfile's USER
+MAX_NAME = 53
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
+
+    namespace: str = "default"
+    image: str = f"daskrun:{__version__}"
+    release: str | None = None
+    run_id: str | None = None
+    controller: str = "external"
+    owner: dict[str, Any] | None = None  # ownerReference to the launcher's Job
+    worker_run_as_root: bool = False
+    name: str = field(default="")
+
+    def with_name(self) -> "RunContext":
+        if self.name:
+            return self
+        from dataclasses import replace
+
+        return replace(self, name=cluster_name(self.release, self.run_id))
+
+
+def cluster_name(release: str | None, run_id: str | None) -> str:
+    """Unique per run, RFC 1123, short enough for the pods and services derived from it."""
+    base = re.sub(r"[^a-z0-9-]+", "-", (release or "daskrun").lower()).strip("-") or "daskrun"
+    suffix = f"r{run_id}-" if run_id else ""
+    suffix += secrets.token_hex(3)
+    base = base[: MAX_NAME - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+def labels(context: RunContext) -> dict[str, str]:
+    result = {
+        "app.kubernetes.io/name": "daskrun",
+        "app.kubernetes.io/component": "dask-cluster",
+        "app.kubernetes.io/managed-by": "daskrun",
+        "app.kubernetes.io/version": __version__,
+        RUN_LABEL: context.name,
+    }
+    if context.release:
+        result["app.kubernetes.io/instance"] = context.release
+    if context.controller == "embedded":
+        result[CONTROLLER_LABEL] = context.name
+    return result
+
+
+def _security_context(as_root: bool) -> dict[str, Any]:
+    if as_root:
+        # apt-get needs root and its default capabilities; only with the chart's opt-in.
+        return {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": IMAGE_UID,
+        "runAsGroup": IMAGE_UID,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _worker_args(config: Config) -> list[str]:
+    worker = config.dask_cluster.worker_config
+    args = ["dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--dashboard",
+            "--dashboard-address", "8788", "--nthreads", str(worker.threads)]
+    memory = worker.resources.memory_bytes
+    args += ["--memory-limit", str(memory) if memory else "auto"]
+    return args
+
+
+def _env(config: Config) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in config.dask_cluster.worker_config.env.items()]
+
+
+def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
+    """The DaskCluster object this run creates: make_cluster_spec, then our edits."""
+    context = context.with_name()
+    worker_cfg = config.dask_cluster.worker_config
+    spec = make_cluster_spec(
+        name=context.name,
+        image=context.image,
+        n_workers=config.dask_cluster.fixed_workers or 0,
+        worker_command="dask worker",
+    )
+    run_labels = labels(context)
+    spec["metadata"]["labels"] = run_labels
+    spec["metadata"]["namespace"] = context.namespace
+    if context.owner:
+        spec["metadata"]["ownerReferences"] = [context.owner]
+
+    worker_pod = spec["spec"]["worker"]["spec"]
+    worker = worker_pod["containers"][0]
+    worker["image"] = worker_cfg.image or context.image
+    worker["imagePullPolicy"] = "IfNotPresent"
+    worker["args"] = _worker_args(config)
+    command = worker_command(worker_cfg.setup)
+    if command:
+        worker["command"] = command
+    worker["env"] = _env(config)
+    worker["resources"] = worker_cfg.resources.kubernetes()
+    worker["securityContext"] = _security_context(
+        context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
+    )
+    worker_pod["restartPolicy"] = "Always"
+    worker_pod["automountServiceAccountToken"] = False
+    spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
+
+    scheduler_pod = spec["spec"]["scheduler"]["spec"]
+    scheduler = scheduler_pod["containers"][0]
+    scheduler["args"] = ["dask", "scheduler", "--host", "0.0.0.0"]
+    scheduler["imagePullPolicy"] = "IfNotPresent"
+    scheduler["env"] = []
+    scheduler["resources"] = config.dask_cluster.scheduler.resources.kubernetes() or Resources().kubernetes()
+    scheduler["securityContext"] = _security_context(False)
+    scheduler_pod["automountServiceAccountToken"] = False
+    spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
+    return _drop_empty(spec)
+
+
+def _drop_empty(value: Any) -> Any:
+    """make_cluster_spec leaves `None`s and empty lists that the API server would reject or keep."""
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v is not None and v != [] and v != {}}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def autoscaler_spec(context: RunContext, minimum: int, maximum: int) -> dict[str, Any]:
+    """A DaskAutoscaler with our labels, so an embedded controller scoped to this run sees it."""
+    metadata: dict[str, Any] = {"name": context.name, "labels": labels(context)}
+    if context.owner:
+        metadata["ownerReferences"] = [context.owner]
+    return {
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskAutoscaler",
+        "metadata": metadata,
+        "spec": {"cluster": context.name, "minimum": minimum, "maximum": maximum},
+    }

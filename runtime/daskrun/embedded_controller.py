@@ -1,0 +1,85 @@
+"""The dask-kubernetes operator's controller, run inside the launcher for the run's lifetime.
+
+For clusters that have the dask CRDs but no operator. The controller's kopf handlers are
+copied into a private registry with an extra label filter, so this controller only acts on
+objects labelled with its own run: two runs in one namespace never fight over clusters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+_SUBREGISTRIES = ("_activities", "_indexing", "_watching", "_spawning", "_changing", "_webhooks")
+
+
+class ControllerError(RuntimeError):
+    pass
+
+
+def scoped_registry(label: str, value: str):
+    """A copy of the dask controller's kopf registry whose resource handlers need label=value."""
+    import kopf
+    from kopf._core.intents import handlers
+
+    # Importing the module registers its handlers in kopf's default registry.
+    import dask_kubernetes.operator.controller.controller  # noqa: F401
+
+    source = kopf.get_default_registry()
+    target = kopf.OperatorRegistry()
+    for name in _SUBREGISTRIES:
+        for handler in getattr(source, name).get_all_handlers():
+            if isinstance(handler, handlers.ResourceHandler):
+                handler = dataclasses.replace(handler, labels={**(handler.labels or {}), label: value})
+            getattr(target, name).append(handler)
+    return target
+
+
+class EmbeddedController:
+    """Runs kopf with the scoped registry in a thread; `start` waits until it watches."""
+
+    def __init__(self, namespace: str, label: str, value: str, ready_timeout: float = 60):
+        self.namespace = namespace
+        self.registry = scoped_registry(label, value)
+        self.ready_timeout = ready_timeout
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="daskrun-controller", daemon=True)
+
+    def _main(self) -> None:
+        import kopf
+
+        try:
+            asyncio.run(
+                kopf.operator(
+                    registry=self.registry,
+                    namespaces=[self.namespace],
+                    clusterwide=False,
+                    standalone=True,  # no peering: the label scope already keeps runs apart
+                    stop_flag=self._stop,
+                    ready_flag=self._ready,
+                )
+            )
+        except BaseException as exc:  # reported by start()/stop(), the thread must not die silently
+            self._error = exc
+            log.exception("embedded dask controller stopped with an error")
+
+    def start(self) -> None:
+        logging.getLogger("kopf").setLevel(logging.WARNING)
+        self._thread.start()
+        if not self._ready.wait(self.ready_timeout) or self._error:
+            self.stop()
+            raise ControllerError(
+                f"the embedded dask controller did not start in {self.ready_timeout:.0f}s"
+                + (f": {self._error}" if self._error else "")
+            )
+        log.info("embedded dask controller watching namespace %s", self.namespace)
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

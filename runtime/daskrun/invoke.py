@@ -1,0 +1,117 @@
+"""Find the user's function by import path and call it with the config's keyword args."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Callable
+
+import pandas as pd
+
+
+class InvokeError(Exception):
+    """The function cannot be called as configured (a config problem: nothing has run)."""
+
+
+class FunctionNotFound(InvokeError):
+    pass
+
+
+class AttributeMissing(InvokeError):
+    pass
+
+
+class NotCallable(InvokeError):
+    pass
+
+
+class BadArguments(InvokeError):
+    pass
+
+
+class BadResult(Exception):
+    """The function ran but did not return a DataFrame (or None)."""
+
+
+def _split(path: str) -> tuple[str, list[str]]:
+    if ":" in path:
+        module, _, attrs = path.partition(":")
+        return module, attrs.split(".")
+    module, _, attr = path.rpartition(".")
+    return module, [attr]
+
+
+def _import(module: str, path: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise FunctionNotFound(
+                f"run.function {path!r}: module {exc.name!r} not found; install it with "
+                "dask_cluster.worker_config.setup.pip_packages or git_repository, or fix the path"
+            ) from None
+        raise FunctionNotFound(
+            f"run.function {path!r}: importing module {module!r} failed because its "
+            f"dependency {exc.name!r} is missing; add it to setup.pip_packages"
+        ) from exc
+    except Exception as exc:
+        raise FunctionNotFound(
+            f"run.function {path!r}: importing module {module!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    """The callable named by 'pkg.module.attr' or 'pkg.module:attr[.attr]'."""
+    module_name, attrs = _split(path)
+    target: Any = _import(module_name, path)
+    for index, attr in enumerate(attrs):
+        try:
+            target = getattr(target, attr)
+        except AttributeError:
+            owner = ".".join([module_name, *attrs[:index]])
+            public = sorted(n for n in dir(target) if not n.startswith("_") and callable(getattr(target, n, None)))
+            raise AttributeMissing(
+                f"run.function {path!r}: {owner!r} has no attribute {attr!r}"
+                + (f" (callables there: {', '.join(public[:12])})" if public else "")
+            ) from None
+    if not callable(target):
+        raise NotCallable(
+            f"run.function {path!r} is a {type(target).__name__}, not a function"
+        )
+    return target
+
+
+def check_arguments(function: Callable[..., Any], args: dict[str, Any], path: str) -> None:
+    """Fail before anything starts when `args` does not fit the function's signature."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: the call itself will tell
+    try:
+        signature.bind(**args)
+    except TypeError as exc:
+        raise BadArguments(
+            f"run.args do not fit {path}{signature}: {exc}"
+        ) from None
+
+
+def load_function(path: str, args: dict[str, Any]) -> Callable[..., Any]:
+    function = resolve(path)
+    check_arguments(function, args, path)
+    return function
+
+
+def check_result(result: Any, path: str, output_configured: bool) -> pd.DataFrame | None:
+    if isinstance(result, pd.DataFrame):
+        return result
+    if result is None and not output_configured:
+        return None
+    if result is None:
+        raise BadResult(
+            f"{path} returned None but `output` is configured; return a pandas.DataFrame "
+            "or remove `output` if the function stores its own results"
+        )
+    raise BadResult(
+        f"{path} returned {type(result).__module__}.{type(result).__name__}, "
+        f"expected a pandas.DataFrame: {result!r:.2000}"
+    )

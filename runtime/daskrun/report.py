@@ -1,0 +1,88 @@
+"""What a person following the log needs: version mismatches and periodic task progress."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_CHECKED = ("python", "dask", "distributed", "pandas", "numpy", "cloudpickle", "msgpack", "toolz")
+
+
+def version_mismatches(versions: dict[str, Any]) -> list[str]:
+    """One line per package whose version differs between client, scheduler and workers."""
+    seen: dict[str, dict[str, set[str]]] = {}
+
+    def add(where: str, info: dict[str, Any] | None) -> None:
+        for package, version in ((info or {}).get("packages") or {}).items():
+            if package in _CHECKED:
+                seen.setdefault(package, {}).setdefault(str(version), set()).add(where)
+
+    add("launcher", versions.get("client"))
+    add("scheduler", versions.get("scheduler"))
+    for address, info in (versions.get("workers") or {}).items():
+        add(f"worker {address}", info)
+    return [
+        f"{package}: " + "; ".join(f"{version} on {', '.join(sorted(places))}" for version, places in sorted(by.items()))
+        for package, by in sorted(seen.items())
+        if len(by) > 1
+    ]
+
+
+def report_versions(client: Any) -> None:
+    mismatches = version_mismatches(client.get_versions(check=False))
+    if mismatches:
+        log.warning("package versions differ between launcher, scheduler and workers "
+                    "(results may be wrong or tasks fail to unpickle):\n  %s", "\n  ".join(mismatches))
+    else:
+        log.info("package versions match on launcher, scheduler and workers")
+
+
+def task_counts(dask_scheduler: Any = None) -> dict[str, int]:
+    """Runs on the scheduler: tasks by state."""
+    counts: dict[str, int] = {}
+    for task in dask_scheduler.tasks.values():
+        counts[task.state] = counts.get(task.state, 0) + 1
+    return counts
+
+
+class ProgressReporter:
+    """Logs task progress every `interval` seconds while the function runs."""
+
+    def __init__(self, client: Any, interval: float):
+        self.client = client
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="daskrun-progress", daemon=True)
+        self._last: tuple[Any, ...] | None = None
+
+    def __enter__(self) -> "ProgressReporter":
+        if self.interval > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                counts = self.client.run_on_scheduler(task_counts)
+                workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+            except Exception as exc:  # progress is best effort; the run goes on
+                log.debug("progress unavailable: %s", exc)
+                continue
+            state = (tuple(sorted(counts.items())), workers)
+            if state == self._last:
+                continue
+            self._last = state
+            done = counts.get("memory", 0) + counts.get("released", 0) + counts.get("forgotten", 0)
+            total = sum(counts.values())
+            log.info("progress: %d/%d tasks done, %d running, %d waiting, %d erred; %d workers",
+                     done, total, counts.get("processing", 0),
+                     counts.get("waiting", 0) + counts.get("queued", 0) + counts.get("no-worker", 0),
+                     counts.get("erred", 0), workers)

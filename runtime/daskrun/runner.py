@@ -1,0 +1,96 @@
+"""One run: setup, import the function, start the cluster, call it, keep the result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from daskrun import cluster as clusters
+from daskrun import invoke, output, report
+from daskrun.cluster_spec import RunContext
+from daskrun.config import Config, load_config
+from daskrun.errors import FunctionFailed, ResultNotStored
+from daskrun.setup import run_launcher_setup
+
+log = logging.getLogger(__name__)
+
+def _setup_dir() -> Path:
+    configured = os.environ.get("DASKRUN_SETUP_DIR")
+    return Path(configured) if configured else Path(tempfile.mkdtemp(prefix="daskrun-setup-"))
+
+
+def _call(function: Any, config: Config) -> Any:
+    try:
+        return function(**config.run.args)
+    except Exception as exc:
+        log.error("%s failed:\n%s", config.run.function, traceback.format_exc())
+        raise FunctionFailed(f"{config.run.function} raised {type(exc).__name__}: {exc}") from exc
+
+
+def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
+    """Store the result; print it when there is no output or storing fails. None when stored."""
+    if result is None:
+        log.info("the function returned None and no output is configured: nothing to store")
+        return None
+    if config.output is None:
+        log.info("no output configured; the result (%d rows) follows", len(result))
+        print(result.to_string(), flush=True)
+        output.print_result(result)
+        return result
+    try:
+        where = output.store(result, config.output)
+    except output.StoreError as exc:
+        log.error("could not store the result at %s: %s -- printing the whole result below; "
+                  "`daskrun recover LOGFILE` turns it back into the CSV", config.output.path, exc)
+        output.print_result(result)
+        raise ResultNotStored(f"result not stored: {exc}", result) from exc
+    log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
+    return None
+
+
+def run_dask_function(
+    config: Config | dict[str, Any] | str | Path,
+    local: bool = False,
+    context: RunContext | None = None,
+    progress_interval: float = 10.0,
+) -> pd.DataFrame | None:
+    """Run `config.run.function` on a Dask cluster; return its DataFrame, or None once stored.
+
+    Raises ConfigError / InvokeError (bad config, nothing started), ClusterStartError,
+    FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
+    """
+    from distributed import Client
+
+    config = load_config(config)
+    setup = config.dask_cluster.worker_config.setup
+    if local and (setup.apt_packages or setup.script):
+        log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
+    run_launcher_setup(setup, _setup_dir())
+    function = invoke.load_function(config.run.function, config.run.args)
+
+    if local:
+        cluster_cm = clusters.local_cluster(config)
+        pod_context = None
+    else:
+        pod_context = (context or RunContext()).with_name()
+        cluster_cm = clusters.kube_cluster(config, pod_context)
+    with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
+        target = clusters.worker_target(config)
+        if target:
+            clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
+        report.report_versions(client)
+        log.info("running %s(%s)", config.run.function,
+                 ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
+        with report.ProgressReporter(client, progress_interval):
+            raw = _call(function, config)
+        try:
+            result = invoke.check_result(raw, config.run.function, config.output is not None)
+        except invoke.BadResult as exc:
+            raise FunctionFailed(str(exc)) from exc
+        return keep_result(result, config)
