@@ -25,6 +25,7 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -109,7 +110,18 @@ def _check_quantity(value: Any) -> str:
     return text
 
 
-Quantity = Annotated[str, BeforeValidator(_check_quantity)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_check_quantity),
+    WithJsonSchema({
+        "anyOf": [
+            # Without named groups: JSON Schema regexes are ECMA 262.
+            {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern)},
+            {"type": "number", "exclusiveMinimum": 0},
+        ],
+        "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
+    }),
+]
 
 
 class _Strict(BaseModel):

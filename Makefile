@@ -1,0 +1,37 @@
+# daskrun developer entry points. `make run` and `make test` are the two README commands.
+SHELL := /bin/bash
+PYTHON_BOOTSTRAP ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+
+.PHONY: help venv run test test-unit test-chart test-cluster e2e bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(VENV)/bin/uv pip install --quiet --python $(PYTHON) -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with daskrun and the test tools
+
+run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
+	$(VENV)/bin/daskrun run values.example.yaml --local
+
+test-unit: venv ## unit tests: config, setup (real sh/git/pip), output (real S3 server), local runs
+	$(PYTEST) tests/unit -q
+
+test: test-unit test-chart test-cluster ## everything CI runs
+
+bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
+	$(PYTHON) benchmarks/local_overhead.py
+
+clean:
+	rm -rf $(VENV) .tools build dist results *.egg-info runtime/*.egg-info
+
+include tools.mk
+include tests/cluster/cluster.mk
