@@ -11,7 +11,7 @@ from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
 from daskrun.config import Config, Resources
-from daskrun.setup import worker_command
+from daskrun.setup import kubernetes_escape, worker_command
 
 RUN_LABEL = "daskrun.io/run"
 # In embedded mode the in-process controller only handles objects with this label
@@ -91,7 +91,8 @@ def _worker_args(config: Config) -> list[str]:
 
 
 def _env(config: Config) -> list[dict[str, str]]:
-    return [{"name": k, "value": v} for k, v in config.dask_cluster.worker_config.env.items()]
+    # Env values get the same $(VAR) expansion by the kubelet as command and args.
+    return [{"name": k, "value": kubernetes_escape(v)} for k, v in config.dask_cluster.worker_config.env.items()]
 
 
 def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from typing import Any, Callable
@@ -87,6 +88,15 @@ def check_arguments(function: Callable[..., Any], args: dict[str, Any], path: st
         signature = inspect.signature(function)
     except (TypeError, ValueError):
         return  # builtins without a signature: the call itself will tell
+    params = signature.parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for name in args:
+            if name not in params:
+                hint = difflib.get_close_matches(name, list(params), n=1)
+                raise BadArguments(
+                    f"run.args.{name}: {path}{signature} got an unexpected keyword argument {name!r}"
+                    + (f"; did you mean {hint[0]!r}?" if hint else "")
+                )
     try:
         signature.bind(**args)
     except TypeError as exc:

@@ -55,3 +55,10 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         [sys.executable, "-m", "daskrun", *args], cwd=cwd or REPO, capture_output=True, text=True,
         env={**os.environ, **(env or {})}, timeout=timeout,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _venv_tools_on_path():
+    """The test interpreter's bin (daskrun, uv, dask) first on PATH, as in an activated venv."""
+    bindir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

@@ -1,0 +1,26 @@
+"""Where the daskrun Helm chart is: inside the installed package, or the repository's chart/.
+
+The wheel ships the chart as package data (``daskrun/chart``, from the symlink
+``runtime/daskrun/chart -> ../../chart`` in the repository), so ``daskrun submit`` works from
+an installed wheel with the very chart the repository tests. There is no second copy of the
+manifests in Python.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def chart_path() -> Path:
+    """The directory holding the chart's Chart.yaml."""
+    packaged = Path(str(resources.files("daskrun"))) / "chart"
+    if (packaged / "Chart.yaml").is_file():
+        return packaged
+    repository = Path(__file__).resolve().parents[2] / "chart"
+    if (repository / "Chart.yaml").is_file():
+        return repository
+    raise FileNotFoundError(
+        f"the daskrun Helm chart is missing: neither {packaged} nor {repository} has a Chart.yaml "
+        "(reinstall daskrun from a wheel built from the repository)"
+    )

@@ -1,0 +1,243 @@
+"""`daskrun preflight`: can this release run? The chart's `helm test` pod calls it.
+
+Checks, each printed on its own line:
+  config       the mounted config is valid (the runtime's model);
+  crds         the dask CRDs are served (API discovery of kubernetes.dask.org/v1, which needs
+               no permission);
+  permissions  the pod's ServiceAccount may do what the run needs in this controller mode
+               (one SelfSubjectAccessReview per rule: allowed to every authenticated user);
+and reports the state of the current revision's run (its Job), without failing on it.
+
+Exit status: 0 when every check passes, 1 otherwise (2 for an invalid config).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from daskrun.config import ConfigError, load_config
+
+DASK_GROUP = "kubernetes.dask.org"
+DASK_VERSION = "v1"
+CRDS = ("daskclusters", "daskworkergroups", "daskautoscalers")
+NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class Need(NamedTuple):
+    group: str
+    resource: str
+    verb: str
+    subresource: str = ""
+
+    def __str__(self) -> str:
+        kind = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        return f"{self.verb} {kind}{'.' + self.group if self.group else ''}"
+
+
+def _needs(group: str, resources: tuple[str, ...], verbs: tuple[str, ...]) -> list[Need]:
+    found = []
+    for resource in resources:
+        name, _, sub = resource.partition("/")
+        found += [Need(group, name, verb, sub) for verb in verbs]
+    return found
+
+
+# What dask_kubernetes.operator.KubeCluster and the runtime do (chart: templates/role.yaml).
+KUBECLUSTER_NEEDS = (
+    _needs(
+        DASK_GROUP,
+        ("daskclusters", "daskclusters/scale", "daskworkergroups", "daskworkergroups/scale", "daskautoscalers"),
+        ("get", "list", "watch", "create", "patch", "delete"),
+    )
+    + _needs("", ("pods",), ("get", "list", "watch"))
+    + _needs("", ("pods/log",), ("get",))
+    + _needs("", ("services",), ("get", "list", "watch"))
+)
+# What the embedded dask-kubernetes controller (kopf) adds, in the release namespace only.
+EMBEDDED_NEEDS = (
+    _needs(DASK_GROUP, ("daskjobs", "daskjobs/status"), ("get", "list", "watch", "patch"))
+    + _needs("", ("services",), ("create", "patch"))
+    + _needs("apps", ("deployments",), ("get", "list", "create", "delete"))
+    + _needs("", ("events",), ("create",))
+)
+
+
+def required(controller: str) -> list[Need]:
+    """Every permission the run needs in `controller` mode (embedded or external)."""
+    return KUBECLUSTER_NEEDS + (EMBEDDED_NEEDS if controller == "embedded" else [])
+
+
+def _namespace(namespace: str | None) -> str:
+    if namespace:
+        return namespace
+    if os.environ.get("DASKRUN_POD_NAMESPACE"):
+        return os.environ["DASKRUN_POD_NAMESPACE"]
+    if NAMESPACE_FILE.is_file():
+        return NAMESPACE_FILE.read_text().strip()
+    return "default"
+
+
+class Report:
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.failed = False
+
+    def ok(self, check: str, message: str) -> None:
+        print(f"ok    {check}: {message}", file=self.out)
+
+    def fail(self, check: str, message: str) -> None:
+        self.failed = True
+        print(f"FAIL  {check}: {message}", file=self.out)
+
+    def info(self, check: str, message: str) -> None:
+        print(f"info  {check}: {message}", file=self.out)
+
+
+def _api_client() -> Any:
+    from kubernetes import client, config as kube_config
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    return client.ApiClient()
+
+
+def _server_message(exc: Any) -> str:
+    """The API server's own message from an ApiException, else its status line."""
+    import json
+
+    try:
+        return json.loads(exc.body)["message"]
+    except Exception:  # noqa: BLE001
+        return f"{exc.status} {exc.reason}"
+
+
+def check_crds(api: Any, report: Report) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        served = client.CustomObjectsApi(api).get_api_resources(DASK_GROUP, DASK_VERSION)
+    except ApiException as exc:
+        if exc.status == 404:
+            report.fail("crds", f"{DASK_GROUP}/{DASK_VERSION} is not served: install the chart's CRDs "
+                                "(helm install applies chart/crds on first install) or the dask-kubernetes operator")
+        else:
+            report.fail("crds", f"API discovery of {DASK_GROUP}/{DASK_VERSION} failed: {_server_message(exc)}")
+        return
+    names = {resource.name for resource in served.resources}
+    missing = [crd for crd in CRDS if crd not in names]
+    if missing:
+        report.fail("crds", f"not served: {', '.join(f'{m}.{DASK_GROUP}' for m in missing)}")
+    else:
+        report.ok("crds", ", ".join(f"{c}.{DASK_GROUP}" for c in CRDS) + " served")
+
+
+def check_permissions(api: Any, namespace: str, controller: str, report: Report) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    authorization = client.AuthorizationV1Api(api)
+    denied = []
+    for need in required(controller):
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=namespace,
+                    group=need.group,
+                    resource=need.resource,
+                    subresource=need.subresource or None,
+                    verb=need.verb,
+                )
+            )
+        )
+        try:
+            result = authorization.create_self_subject_access_review(review)
+        except ApiException as exc:
+            report.fail("permissions", f"cannot ask the API server ({_server_message(exc)})")
+            return
+        if not result.status.allowed:
+            denied.append(str(need))
+    if denied:
+        report.fail(
+            "permissions",
+            f"the ServiceAccount may not, in namespace {namespace}: {'; '.join(denied)} "
+            f"(controller mode {controller}; set rbac.create: true or grant them)",
+        )
+    else:
+        report.ok("permissions", f"all {len(required(controller))} needed in {controller} mode are allowed in {namespace}")
+
+
+def report_run(api: Any, namespace: str, job_name: str | None, report: Report) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    if not job_name:
+        report.info("run", "no Job name given (DASKRUN_JOB_NAME); not reporting the run's state")
+        return
+    try:
+        job = client.BatchV1Api(api).read_namespaced_job(job_name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            report.info("run", f"job/{job_name} not found (removed by job.ttlSecondsAfterFinished?)")
+        else:
+            report.info("run", f"cannot read job/{job_name}: {_server_message(exc)}")
+        return
+    status = job.status
+    conditions = [c for c in status.conditions or [] if c.status == "True"]
+    if any(c.type == "Complete" for c in conditions):
+        state = "succeeded"
+    elif any(c.type == "Failed" for c in conditions):
+        reason = next(c for c in conditions if c.type == "Failed")
+        state = f"failed ({reason.reason}: {reason.message})"
+    elif status.active:
+        state = "running"
+    else:
+        state = "pending"
+    report.info(
+        "run",
+        f"job/{job_name} {state}: {status.active or 0} active, {status.succeeded or 0} succeeded, "
+        f"{status.failed or 0} failed pod(s); log: kubectl logs -n {namespace} job/{job_name}",
+    )
+
+
+def cli_preflight(
+    config_path: str,
+    namespace: str | None,
+    release: str | None,
+    controller: str | None,
+    *,
+    out: TextIO | None = None,
+) -> int:
+    """`daskrun preflight --config FILE`: 0 when the release can run, else non-zero."""
+    out = out or sys.stdout
+    report = Report(out)
+    namespace = _namespace(namespace)
+    release = release or os.environ.get("DASKRUN_RELEASE") or "(unknown)"
+    controller = controller or os.environ.get("DASKRUN_CONTROLLER") or "embedded"
+    if controller not in ("embedded", "external"):
+        report.fail("controller", f"mode must be embedded or external, got {controller!r}")
+        return 2
+    print(f"preflight of release {release} in namespace {namespace} (controller: {controller})", file=out)
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        report.fail("config", str(exc))
+        return 2
+    report.ok("config", f"{config_path} is valid (function {config.run.function})")
+
+    try:
+        api = _api_client()
+    except Exception as exc:  # noqa: BLE001 - no in-cluster config and no kubeconfig
+        report.fail("cluster", f"no Kubernetes credentials (in-cluster or kubeconfig): {exc}")
+        return 1
+    check_crds(api, report)
+    check_permissions(api, namespace, controller, report)
+    report_run(api, namespace, os.environ.get("DASKRUN_JOB_NAME"), report)
+    print("preflight " + ("failed" if report.failed else "passed"), file=out)
+    return 1 if report.failed else 0

@@ -1,0 +1,252 @@
+"""Submit a run from Python or the shell: install or upgrade the daskrun Helm chart.
+
+``run_on_kubernetes(config, namespace)`` is the seed's call, now backed by the chart shipped
+inside this package (the one source of the manifests): it validates the config, runs
+``helm upgrade --install RELEASE <chart> -n NAMESPACE -f <config as values>``, prints the
+release and the command that follows the run's log, and with ``wait=True`` follows the run to
+its end and returns its exit status.
+
+Each call with the same release starts a new run (a new revision, a new Job) and stops the
+previous one with its Dask cluster; ``helm uninstall RELEASE`` removes everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from daskrun.chart_path import chart_path
+from daskrun.config import ConfigError, load_config, read_config_file
+
+# Exit statuses of the run (`daskrun run`) that --wait passes on; 1 when unknown.
+RUN_CONTAINER = "daskrun"
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+class SubmitError(Exception):
+    """Something needed to submit is missing or refused; the message says what and the fix."""
+
+    exit_code = 2
+
+
+def find_helm() -> str:
+    """The Helm binary: $DASKRUN_HELM, else `helm` on PATH."""
+    configured = os.environ.get("DASKRUN_HELM")
+    if configured:
+        found = shutil.which(configured)
+        if not found:
+            raise SubmitError(
+                f"DASKRUN_HELM={configured!r} is not an executable Helm binary; "
+                "point it at helm (3.x or 4.x) or unset it to use `helm` from PATH"
+            )
+        return found
+    found = shutil.which("helm")
+    if not found:
+        raise SubmitError(
+            "helm not found: install Helm 3 or 4 (https://helm.sh/docs/intro/install/) and put it "
+            "on PATH, or set DASKRUN_HELM to the helm binary"
+        )
+    return found
+
+
+def find_kubeconfig() -> str:
+    """Where the cluster credentials come from: $KUBECONFIG, ~/.kube/config, or in-cluster."""
+    configured = os.environ.get("KUBECONFIG")
+    if configured:
+        paths = [p for p in configured.split(os.pathsep) if p]
+        if any(Path(p).expanduser().is_file() for p in paths):
+            return configured
+        raise SubmitError(
+            f"KUBECONFIG={configured!r} names no existing file: point it at your cluster's kubeconfig"
+        )
+    default = Path.home() / ".kube" / "config"
+    if default.is_file():
+        return str(default)
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and IN_CLUSTER_TOKEN.is_file():
+        return "in-cluster"
+    raise SubmitError(
+        f"no kubeconfig found: set KUBECONFIG or create {default} "
+        "(e.g. `aws eks update-kubeconfig`, `gcloud container clusters get-credentials`, `kind get kubeconfig`)"
+    )
+
+
+def default_release(function: str) -> str:
+    """A release name from the function: `pkg.mod.run_benchmark` -> `run-benchmark`."""
+    name = re.split(r"[.:]", function)[-1].lower()
+    name = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
+    if not name or not name[0].isalpha():
+        name = f"daskrun-{name}".rstrip("-")
+    return name[:53].rstrip("-")
+
+
+def _check_release(release: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", release) or len(release) > 53:
+        raise SubmitError(
+            f"release name {release!r} is invalid: use at most 53 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return release
+
+
+def _values(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """The values for the chart: the whole dict (config keys and any chart keys)."""
+    if isinstance(config, dict):
+        values = config
+    else:
+        values = read_config_file(config)
+    load_config(values)  # raises ConfigError naming every bad key
+    return values
+
+
+def _job_name(release_json: dict[str, Any]) -> str | None:
+    for doc in yaml.safe_load_all(release_json.get("manifest", "")):
+        if isinstance(doc, dict) and doc.get("kind") == "Job":
+            return doc["metadata"]["name"]
+    return None
+
+
+def run_on_kubernetes(
+    config: dict[str, Any] | str,
+    namespace: str = "default",
+    release: str | None = None,
+    wait: bool = False,
+    *,
+    out: TextIO | None = None,
+) -> int:
+    """Start a run of ``config`` (a dict, or a YAML/JSON file path) on the current cluster.
+
+    Returns 0 once the run is submitted (``wait=False``), or the run's exit status
+    (``wait=True``: 0 success, else the exit code of ``daskrun run`` when visible, else 1).
+    Raises ``ConfigError`` for an invalid config and ``SubmitError`` when Helm, a kubeconfig
+    or the chart is missing or Helm refuses the install.
+    """
+    out = out or sys.stdout
+    values = _values(config)
+    release = _check_release(release or default_release(str(values["run"]["function"])))
+    helm = find_helm()
+    find_kubeconfig()
+    try:
+        chart = chart_path()
+    except FileNotFoundError as exc:
+        raise SubmitError(str(exc)) from None
+
+    fd, values_path = tempfile.mkstemp(prefix="daskrun-values-", suffix=".yaml")
+    try:
+        os.chmod(values_path, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(values, handle, sort_keys=False)
+        command = [
+            helm, "upgrade", "--install", release, str(chart),
+            "--namespace", namespace, "--values", values_path, "--output", "json",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        os.unlink(values_path)
+    if result.returncode != 0:
+        raise SubmitError(f"helm upgrade --install {release} failed:\n{result.stderr.strip()}")
+    try:
+        installed = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        installed = {}
+    revision = installed.get("version", "?")
+    job = _job_name(installed) or f"<the Job of release {release}>"
+    print(f"release {release} (revision {revision}) in namespace {namespace}: run started as Job {job}", file=out)
+    print(f"follow its log:  kubectl logs -n {namespace} -f job/{job}", file=out)
+    print(f"rerun:           call again with release={release!r} (stops this run first)", file=out)
+    print(f"remove it:       helm uninstall -n {namespace} {release}", file=out)
+    out.flush()
+    if not wait:
+        return 0
+    return follow_job(namespace, job, out=out)
+
+
+def _kube_clients():
+    from kubernetes import client, config as kube_config
+
+    try:
+        kube_config.load_kube_config()
+    except Exception:  # noqa: BLE001 - fall back to the pod's own credentials
+        kube_config.load_incluster_config()
+    return client.BatchV1Api(), client.CoreV1Api()
+
+
+def _finished(job: Any) -> str | None:
+    for condition in job.status.conditions or []:
+        if condition.status == "True" and condition.type in ("Complete", "Failed"):
+            return condition.type
+    return None
+
+
+def _exit_code(pods: list[Any]) -> int | None:
+    for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp, reverse=True):
+        for status in pod.status.container_statuses or []:
+            terminated = status.state.terminated if status.state else None
+            if status.name == RUN_CONTAINER and terminated and terminated.exit_code:
+                return terminated.exit_code
+    return None
+
+
+def follow_job(namespace: str, job_name: str, *, out: TextIO | None = None, poll: float = 2.0) -> int:
+    """Stream the log of each of the Job's pods until the Job ends; its exit status."""
+    from kubernetes.client.exceptions import ApiException
+
+    out = out or sys.stdout
+    batch, core = _kube_clients()
+    followed: set[str] = set()
+    try:
+        while True:
+            try:
+                job = batch.read_namespaced_job(job_name, namespace)
+            except ApiException as exc:
+                print(f"cannot read job/{job_name}: {exc.status} {exc.reason}", file=out)
+                return 1
+            pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
+            for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
+                name = pod.metadata.name
+                if name in followed or pod.status.phase not in ("Running", "Succeeded", "Failed"):
+                    continue
+                followed.add(name)
+                print(f"--- log of pod {name}", file=out)
+                try:
+                    stream = core.read_namespaced_pod_log(
+                        name, namespace, container=RUN_CONTAINER, follow=True, _preload_content=False
+                    )
+                    for chunk in stream.stream():
+                        out.write(chunk.decode(errors="replace"))
+                        out.flush()
+                except ApiException as exc:
+                    print(f"(no log of {name}: {exc.status} {exc.reason})", file=out)
+            state = _finished(job)
+            if state == "Complete":
+                print(f"job/{job_name} succeeded", file=out)
+                return 0
+            if state == "Failed":
+                code = _exit_code(pods)
+                print(f"job/{job_name} failed (exit code {code if code is not None else 'unknown'})", file=out)
+                return code or 1
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the run goes on: kubectl logs -n {namespace} -f job/{job_name}", file=out)
+        return 130
+
+
+def cli_submit(config_path: str, namespace: str, release: str | None, wait: bool) -> int:
+    """`daskrun submit CONFIG [--namespace NS] [--release NAME] [--wait]`."""
+    try:
+        return run_on_kubernetes(config_path, namespace=namespace or "default", release=release, wait=wait)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except SubmitError as exc:
+        print(f"daskrun submit: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,214 @@
+"""The generated bootstrap, executed for real with `sh`: git, pip (uv and plain pip), script."""
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from daskrun.config import Setup
+from daskrun.setup import bootstrap_script, kubernetes_escape, run_launcher_setup, worker_command
+
+WEIRD = "we ird $HOME `id` \\n 'q' \"dq\" $(echo x)"
+
+
+def run_bootstrap(setup: Setup, tmp_path: Path, *command: str, env=None, python=None):
+    script = bootstrap_script(setup)
+    path = os.environ["PATH"]
+    if python:
+        path = f"{Path(python).parent}{os.pathsep}{path}"
+    return subprocess.run(
+        ["sh", "-c", script, "daskrun-setup", *command], capture_output=True, text=True,
+        env={**os.environ, "PATH": path, "HOME": str(tmp_path / "home"), **(env or {})}, timeout=300,
+    )
+
+
+def make_wheel(tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n") -> Path:
+    """A minimal, valid wheel built by hand (no build backend needed)."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": body,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    records = []
+    for arcname, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        records.append(f"{arcname},sha256={digest},{len(text.encode())}")
+    records.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(records) + "\n"
+    wheel = tmp_path / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for arcname, text in files.items():
+            archive.writestr(arcname, text)
+    return wheel
+
+
+def make_repo(tmp_path: Path, dirname="origin") -> Path:
+    """A bare git repository with `main` (module v1) and a `feature` branch (module v2)."""
+    work = tmp_path / f"{dirname}-work"
+    bare = tmp_path / dirname
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    work.mkdir()
+    subprocess.run(git + ["init", "-q", "-b", "main", str(work)], check=True)
+    (work / "probe_repo.py").write_text("def version():\n    return 1\n")
+    subprocess.run(git + ["-C", str(work), "add", "."], check=True)
+    subprocess.run(git + ["-C", str(work), "commit", "-qm", "v1"], check=True)
+    subprocess.run(git + ["-C", str(work), "checkout", "-qb", "feature"], check=True)
+    (work / "probe_repo.py").write_text("def version():\n    return 2\n")
+    subprocess.run(git + ["-C", str(work), "commit", "-qam", "v2"], check=True)
+    subprocess.run(git + ["-C", str(work), "checkout", "-q", "main"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+@pytest.fixture
+def target_venv(tmp_path):
+    """An empty interpreter environment to install into, so tests never touch the test venv."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return venv / "bin" / "python3"
+
+
+def test_pip_packages_installed_with_uv(tmp_path, target_venv):
+    wheel = make_wheel(tmp_path)
+    assert shutil.which("uv"), "uv is part of the test environment"
+    result = run_bootstrap(Setup(pip_packages=[str(wheel)]), tmp_path, python=target_venv)
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([target_venv, "-c", "import daskrun_probe; print(daskrun_probe.VALUE)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "42"
+
+
+def test_pip_packages_fall_back_to_pip_without_uv(tmp_path):
+    venv = tmp_path / "pipvenv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    wheel = make_wheel(tmp_path)
+    bindir = tmp_path / "bin-no-uv"
+    bindir.mkdir()
+    for tool in ("sh", "git", "mkdir", "rm", "cat"):
+        (bindir / tool).symlink_to(shutil.which(tool))
+    result = run_bootstrap(Setup(pip_packages=[str(wheel)]), tmp_path,
+                           env={"PATH": f"{venv / 'bin'}{os.pathsep}{bindir}"})
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([venv / "bin" / "python3", "-c", "import daskrun_probe"], capture_output=True)
+    assert check.returncode == 0
+
+
+def test_git_repository_at_reference_with_install(tmp_path):
+    bare = make_repo(tmp_path)
+    marker = tmp_path / "installed"
+    setup = Setup(git_repository={"url": str(bare), "reference": "feature",
+                                  "install": f"test -f probe_repo.py && touch {marker}"})
+    result = run_bootstrap(setup, tmp_path, sys.executable, "-c",
+                           "import probe_repo; print(probe_repo.version())")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"  # the feature branch, importable via PYTHONPATH
+    assert marker.exists()
+
+
+def test_git_repository_default_branch_without_install(tmp_path):
+    bare = make_repo(tmp_path)
+    result = run_bootstrap(Setup(git_repository={"url": str(bare)}), tmp_path, sys.executable, "-c",
+                           "import probe_repo; print(probe_repo.version())")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+def test_script_runs_then_the_worker_starts_even_if_script_execs(tmp_path):
+    script = tmp_path / "setup.sh"
+    script.write_text(f"echo ran > {tmp_path / 'script-ran'}\nexec true\n")
+    result = run_bootstrap(Setup(script=str(script)), tmp_path, "sh", "-c", "echo WORKER-STARTED")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "script-ran").exists()
+    assert "WORKER-STARTED" in result.stdout
+
+
+def test_values_with_shell_syntax_arrive_unchanged(tmp_path):
+    weird_dir = tmp_path / WEIRD
+    weird_dir.mkdir()
+    script = weird_dir / "setup.sh"
+    script.write_text('printf "%s" "$0" > "$(dirname "$0")/seen"\n')
+    bare = make_repo(weird_dir, dirname="repo $PATH `x`")
+    setup = Setup(script=str(script), git_repository={"url": str(bare), "install": "printf '%s' \"$HOME\" > home"})
+    result = run_bootstrap(setup, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (weird_dir / "seen").read_text() == str(script)
+    # The install command itself is a shell command by design: its own $HOME is expanded, once.
+    assert (tmp_path / "home" / "daskrun-setup" / "repository" / "home").read_text() == str(tmp_path / "home")
+
+
+@pytest.mark.parametrize("setup,step", [
+    (Setup(pip_packages=["/nonexistent/missing-1.0-py3-none-any.whl"]), "pip_packages"),
+    (Setup(git_repository={"url": "/nonexistent/repo.git"}), "git_repository"),
+    (Setup(git_repository={"url": "REPO", "reference": "no-such-branch"}), "git_repository"),
+    (Setup(git_repository={"url": "REPO", "install": "exit 9"}), "git_repository.install"),
+    (Setup(script="/nonexistent/setup.sh"), "script"),
+])
+def test_a_failing_step_stops_setup_and_is_named(tmp_path, target_venv, setup, step):
+    if setup.git_repository and setup.git_repository.url == "REPO":
+        repo = setup.git_repository.model_copy(update={"url": str(make_repo(tmp_path))})
+        setup = setup.model_copy(update={"git_repository": repo})
+    result = run_bootstrap(setup, tmp_path, "sh", "-c", "echo WORKER-STARTED", python=target_venv)
+    assert result.returncode != 0
+    assert f"step '{step}' failed" in result.stderr
+    assert "WORKER-STARTED" not in result.stdout
+
+
+def test_failing_script_reports_its_exit_code(tmp_path):
+    script = tmp_path / "bad.sh"
+    script.write_text("exit 7\n")
+    result = run_bootstrap(Setup(script=str(script)), tmp_path, "true")
+    assert result.returncode == 7
+    assert "step 'script' failed with exit code 7" in result.stderr
+
+
+def test_apt_step_updates_then_installs_noninteractively():
+    script = bootstrap_script(Setup(apt_packages=["libgomp1", "curl"]))
+    update = script.index("apt-get update")
+    install = script.index("apt-get install -y --no-install-recommends libgomp1 curl")
+    assert update < install
+    assert "DEBIAN_FRONTEND=noninteractive" in script
+
+
+def test_steps_run_in_the_documented_order():
+    script = bootstrap_script(Setup(apt_packages=["a"], pip_packages=["b"], git_repository={"url": "c"},
+                                    script="/d.sh"))
+    order = [script.index(f"step {name}") for name in ("apt_packages", "pip_packages", "git_repository", "script")]
+    assert order == sorted(order)
+    assert script.rstrip().endswith('exec "$@"; fi')
+
+
+def test_kubelet_expansion_is_neutralised():
+    assert kubernetes_escape("a $(HOME) $$ $x") == "a $$(HOME) $$$$ $$x"
+    command = worker_command(Setup(pip_packages=["$(HOME)"]))
+    assert command[:2] == ["sh", "-c"] and "'$$(HOME)'" in command[2]
+    assert worker_command(Setup()) is None
+
+
+def test_launcher_setup_installs_into_this_interpreter_and_imports_from_the_clone(tmp_path, monkeypatch):
+    bare = make_repo(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "")
+    paths = run_launcher_setup(Setup(git_repository={"url": str(bare), "reference": "feature"}), tmp_path / "w")
+    import importlib
+
+    module = importlib.import_module("probe_repo")
+    try:
+        assert module.version() == 2
+        assert paths == [str(tmp_path / "w" / "repository")]
+        assert os.environ["PYTHONPATH"].startswith(paths[0])
+    finally:
+        sys.modules.pop("probe_repo", None)
+
+
+def test_launcher_setup_failure_raises(tmp_path):
+    from daskrun.setup import SetupError
+
+    with pytest.raises(SetupError, match="exit code"):
+        run_launcher_setup(Setup(git_repository={"url": "/nonexistent"}), tmp_path)
