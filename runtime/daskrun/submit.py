@@ -140,11 +140,13 @@ def run_on_kubernetes(
     except FileNotFoundError as exc:
         raise SubmitError(str(exc)) from None
 
-    fd, values_path = tempfile.mkstemp(prefix="daskrun-values-", suffix=".yaml")
+    # JSON, which Helm reads as YAML without YAML 1.1 surprises (a key `n` or `on` stays a
+    # string). mkstemp creates the file 0600: it may hold output.key/secret_key.
+    fd, values_path = tempfile.mkstemp(prefix="daskrun-values-", suffix=".json")
     try:
         os.chmod(values_path, 0o600)
         with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(values, handle, sort_keys=False)
+            json.dump(values, handle)
         command = [
             helm, "upgrade", "--install", release, str(chart),
             "--namespace", namespace, "--values", values_path, "--output", "json",

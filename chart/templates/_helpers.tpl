@@ -1,0 +1,148 @@
+{{/*
+The chart's name, cut to 63 characters (a DNS label).
+*/}}
+{{- define "daskrun.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The release's full name, cut to 63 characters. When the release name already contains the
+chart name it is used as is.
+*/}}
+{{- define "daskrun.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "daskrun.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object. Selectors use daskrun.selectorLabels only: helm.sh/chart and the
+version change on upgrade and must never be part of a selector.
+*/}}
+{{- define "daskrun.labels" -}}
+helm.sh/chart: {{ include "daskrun.chart" . }}
+{{ include "daskrun.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "daskrun.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "daskrun.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The ServiceAccount the run (and the helm test pod) uses.
+*/}}
+{{- define "daskrun.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "daskrun.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false (the `default` ServiceAccount is never used)" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Job's name for one revision: <fullname cut to 52>-r<revision>, at most 63 characters.
+Called with a dict {root, revision} so the name of any revision can be computed (the render
+tests check it for several revisions; the Job itself passes .Release.Revision).
+*/}}
+{{- define "daskrun.jobName" -}}
+{{- printf "%s-r%d" (include "daskrun.fullname" .root | trunc 52 | trimSuffix "-") (int .revision) }}
+{{- end }}
+
+{{/*
+The chart's image, also the default worker image (DASKRUN_WORKER_IMAGE).
+*/}}
+{{- define "daskrun.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
+
+{{/*
+The Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or "" when there is none.
+*/}}
+{{- define "daskrun.credentialsSecret" -}}
+{{- $output := .Values.output | default dict }}
+{{- if .Values.credentials.existingSecret }}
+{{- .Values.credentials.existingSecret }}
+{{- else if $output.key }}
+{{- printf "%s-credentials" (include "daskrun.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the launcher writes into the image's /opt/daskrun (setup pip packages or a git
+repository are installed into its interpreter): then the root filesystem can't be read-only.
+*/}}
+{{- define "daskrun.setupWritesImage" -}}
+{{- $setup := dig "worker_config" "setup" dict (.Values.dask_cluster | default dict) }}
+{{- if or (dig "pip_packages" list $setup) (dig "git_repository" dict $setup) }}true{{ end }}
+{{- end }}
+
+{{/*
+The directory of a local output.path inside the launcher container (the working directory
+is /home/daskrun, so relative paths land there).
+*/}}
+{{- define "daskrun.homeDir" -}}/home/daskrun{{- end }}
+
+{{- define "daskrun.outputDir" -}}
+{{- $path := .Values.output.path }}
+{{- $dir := dir $path }}
+{{- if isAbs $path }}
+{{- clean $dir }}
+{{- else }}
+{{- clean (printf "%s/%s" (include "daskrun.homeDir" .) $dir) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules the JSON schema can't express; each failure names the key and the fix.
+*/}}
+{{- define "daskrun.validate" -}}
+{{- $cluster := .Values.dask_cluster | default dict }}
+{{- $output := .Values.output | default dict }}
+{{- $workers := $cluster.workers }}
+{{- if kindIs "map" $workers }}
+{{- if gt (int $workers.minimum) (int $workers.maximum) }}
+{{- fail (printf "dask_cluster.workers.minimum (%v) must be <= dask_cluster.workers.maximum (%v)" $workers.minimum $workers.maximum) }}
+{{- end }}
+{{- end }}
+{{- $apt := dig "worker_config" "setup" "apt_packages" list $cluster }}
+{{- if and $apt (not .Values.workerRunAsRoot) }}
+{{- fail (printf "dask_cluster.worker_config.setup.apt_packages (%s) needs the workers to run as root: set workerRunAsRoot: true to allow it, or install the packages in the worker image" (join ", " $apt)) }}
+{{- end }}
+{{- if and (hasKey $output "key") (not (hasKey $output "secret_key")) }}
+{{- fail "output.secret_key is required when output.key is set (or use credentials.existingSecret)" }}
+{{- end }}
+{{- if and (hasKey $output "secret_key") (not (hasKey $output "key")) }}
+{{- fail "output.key is required when output.secret_key is set (or use credentials.existingSecret)" }}
+{{- end }}
+{{- if and .Values.credentials.existingSecret $output.key }}
+{{- fail "output.key/output.secret_key and credentials.existingSecret are both set: keep the credentials in one place (the existing Secret)" }}
+{{- end }}
+{{- if .Values.outputVolume.existingClaim }}
+{{- if not $output.path }}
+{{- fail "outputVolume.existingClaim is set but output.path is not: set output.path to a local file (e.g. results/out.csv) to store the result on the volume" }}
+{{- end }}
+{{- if or $output.bucket (hasPrefix "s3://" $output.path) }}
+{{- fail "outputVolume.existingClaim is set but output goes to S3 (output.bucket or an s3:// output.path): remove outputVolume.existingClaim or use a local output.path" }}
+{{- end }}
+{{- if eq (include "daskrun.outputDir" .) "/" }}
+{{- fail (printf "outputVolume.existingClaim: output.path %q has no directory to mount the volume at; use e.g. /results/out.csv" $output.path) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,56 @@
+# Tools for the chart: pinned Helm 3 and Helm 4 binaries in .tools/bin, the chart's CRDs
+# regenerated from the pinned dask-kubernetes package, and values.schema.json regenerated
+# from the runtime's config model. Included by the top Makefile.
+#
+#   make tools    .tools/bin/helm3 and .tools/bin/helm4 (skipped when present)
+#   make crds     chart/crds/ from dask-kubernetes in .venv
+#   make schema   chart/values.schema.json from chart/schema/chart-keys.json + the config model
+#
+# Both Helm binaries are built from source with `go install` through the Go module proxy:
+# no release tarball download, so it works where only package registries are reachable.
+
+TOOLS_DIR ?= .tools
+TOOLS_BIN := $(TOOLS_DIR)/bin
+HELM3_VERSION ?= v3.22.0
+HELM4_VERSION ?= v4.3.1
+HELM3 := $(TOOLS_BIN)/helm3
+HELM4 := $(TOOLS_BIN)/helm4
+TOOLS_PYTHON ?= .venv/bin/python
+
+# What Helm's own Makefile passes: its version, and (Helm 3 only) the Kubernetes version
+# `helm template`/`lint` assume, which otherwise stays at 1.20 and fails the chart's
+# kubeVersion. 1.37 = the client-go v0.37 that helm v3.22.0 is built with.
+HELM3_K8S_MINOR ?= 37
+HELM3_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
+	-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM3_K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM3_K8S_MINOR)
+HELM4_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) \
+	-X helm.sh/helm/v4/internal/version.gitTreeState=clean
+
+.PHONY: tools crds schema
+
+tools: $(HELM3) $(HELM4)
+
+# One GOBIN per major version: both commands are called `helm`.
+$(HELM3):
+	@mkdir -p $(TOOLS_BIN) $(TOOLS_DIR)/go-helm3
+	GOBIN="$(abspath $(TOOLS_DIR)/go-helm3)" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+		go install -ldflags '$(HELM3_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
+	mv $(TOOLS_DIR)/go-helm3/helm $@ && rmdir $(TOOLS_DIR)/go-helm3
+	$@ version --short
+
+$(HELM4):
+	@mkdir -p $(TOOLS_BIN) $(TOOLS_DIR)/go-helm4
+	GOBIN="$(abspath $(TOOLS_DIR)/go-helm4)" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+		go install -ldflags '$(HELM4_LDFLAGS)' helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+	mv $(TOOLS_DIR)/go-helm4/helm $@ && rmdir $(TOOLS_DIR)/go-helm4
+	$@ version --short
+
+crds:
+	$(TOOLS_PYTHON) tests/chart/gen.py crds
+
+schema:
+	$(TOOLS_PYTHON) tests/chart/gen.py schema
