@@ -1,0 +1,24 @@
+"""Functions the CLI tests run on a real LocalCluster."""
+
+import dask
+import pandas as pd
+
+
+def squares(n=4):
+    values = dask.compute(*[dask.delayed(lambda i: i * i)(i) for i in range(n)])
+    return pd.DataFrame({"i": range(n), "square": list(values)})
+
+
+def fails():
+    def boom(x):
+        raise ValueError(f"task {x} exploded")
+
+    return dask.compute(dask.delayed(boom)(1))
+
+
+def not_a_frame():
+    return [1, 2, 3]
+
+
+def stores_itself():
+    return None

@@ -1,0 +1,114 @@
+"""`daskrun run --dry-run`: the DaskCluster manifest the Kubernetes backend would create."""
+
+import re
+
+import yaml
+
+from daskrun.cluster_spec import CONTROLLER_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec, cluster_name
+from daskrun.config import load_config
+
+from conftest import run_cli
+
+CONFIG = {
+    "run": {"function": "daskrun.examples.benchmark.run_benchmark"},
+    "dask_cluster": {
+        "workers": 3,
+        "worker_config": {
+            "resources": {"memory": "4G", "cpu": 2},
+            "env": {"MODE": "fast", "LITERAL": "$(HOME) and $HOME"},
+            "setup": {"pip_packages": ["xgboost"]},
+        },
+        "scheduler": {"resources": {"memory": "1Gi", "cpu": "500m"}},
+    },
+}
+OWNER = {"apiVersion": "batch/v1", "kind": "Job", "name": "bench-r2", "uid": "1234",
+         "blockOwnerDeletion": False, "controller": False}
+
+
+def spec(config=CONFIG, **context):
+    values = dict(namespace="ns1", image="daskrun:0.1.0", release="bench", run_id="2", owner=OWNER)
+    values.update(context)
+    return build_cluster_spec(load_config(config), RunContext(**values))
+
+
+def worker(manifest):
+    return manifest["spec"]["worker"]["spec"]["containers"][0]
+
+
+def test_resources_become_requests_and_limits_and_size_the_worker():
+    container = worker(spec())
+    assert container["resources"] == {"requests": {"memory": "4G", "cpu": "2"}, "limits": {"memory": "4G", "cpu": "2"}}
+    args = container["args"]
+    assert args[args.index("--nthreads") + 1] == "2"
+    assert args[args.index("--memory-limit") + 1] == "4000000000"
+    scheduler = spec()["spec"]["scheduler"]["spec"]["containers"][0]
+    assert scheduler["resources"]["limits"] == {"memory": "1Gi", "cpu": "500m"}
+
+
+def test_replicas_image_and_env():
+    manifest = spec()
+    assert manifest["spec"]["worker"]["replicas"] == 3
+    assert worker(manifest)["image"] == "daskrun:0.1.0"
+    env = {e["name"]: e["value"] for e in worker(manifest)["env"]}
+    assert env == {"MODE": "fast", "LITERAL": "$$(HOME) and $$HOME"}  # kubelet folds $$ back to $
+    custom = dict(CONFIG, dask_cluster={**CONFIG["dask_cluster"], "worker_config": {"image": "me/img:1"}})
+    assert worker(spec(custom))["image"] == "me/img:1"
+    assert spec(custom)["spec"]["scheduler"]["spec"]["containers"][0]["image"] == "daskrun:0.1.0"
+
+
+def test_setup_runs_through_the_bootstrap_before_dask_worker():
+    container = worker(spec())
+    assert container["command"][:2] == ["sh", "-c"]
+    assert "uv pip install" in container["command"][2]
+    assert container["args"][:2] == ["dask", "worker"]
+    plain = worker(spec({"run": CONFIG["run"]}))
+    assert "command" not in plain
+
+
+def test_owner_reference_and_labels():
+    manifest = spec()
+    assert manifest["metadata"]["ownerReferences"] == [OWNER]
+    labels = manifest["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == "bench"
+    assert labels["app.kubernetes.io/name"] == "daskrun"
+    assert labels[RUN_LABEL] == manifest["metadata"]["name"]
+    assert CONTROLLER_LABEL not in labels
+    embedded = spec(controller="embedded")
+    assert embedded["metadata"]["labels"][CONTROLLER_LABEL] == embedded["metadata"]["name"]
+
+
+def test_pods_are_restricted_unless_apt_needs_root():
+    container = worker(spec())
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    apt = {"run": CONFIG["run"], "dask_cluster": {"worker_config": {"setup": {"apt_packages": ["curl"]}}}}
+    assert worker(spec(apt))["securityContext"]["runAsNonRoot"] is True  # no opt-in: still restricted
+    assert worker(spec(apt, worker_run_as_root=True))["securityContext"]["runAsUser"] == 0
+
+
+def test_cluster_names_are_unique_valid_and_short():
+    names = {cluster_name("a-very-long-release-name-" * 4, "12345") for _ in range(50)}
+    assert len(names) == 50
+    for name in names | {cluster_name(None, None), cluster_name("Weird_Name!", "1")}:
+        assert len(name) <= 53 and re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", name), name
+
+
+def test_autoscaler_carries_labels_and_owner():
+    context = RunContext(namespace="ns", release="r", controller="embedded", owner=OWNER).with_name()
+    scaler = autoscaler_spec(context, 1, 3)
+    assert scaler["spec"] == {"cluster": context.name, "minimum": 1, "maximum": 3}
+    assert scaler["metadata"]["labels"][CONTROLLER_LABEL] == context.name
+    assert scaler["metadata"]["ownerReferences"] == [OWNER]
+
+
+def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    result = run_cli("run", str(path), "--dry-run", "--namespace", "team", "--worker-image", "reg/daskrun:9",
+                     "--release", "rel", env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    assert manifest["kind"] == "DaskCluster"
+    assert manifest["metadata"]["namespace"] == "team"
+    assert manifest["metadata"]["name"].startswith("rel-")
+    assert worker(manifest)["image"] == "reg/daskrun:9"

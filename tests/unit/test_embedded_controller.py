@@ -1,0 +1,26 @@
+from kopf._core.intents import handlers
+
+from daskrun.embedded_controller import scoped_registry
+
+
+def test_every_resource_handler_is_scoped_to_the_run():
+    registry = scoped_registry("daskrun.io/controller", "run-a")
+    resource_handlers = [h for name in ("_changing", "_watching", "_spawning", "_indexing")
+                         for h in getattr(registry, name).get_all_handlers()]
+    assert len(resource_handlers) >= 10  # the dask controller's create/field/timer/delete handlers
+    for handler in resource_handlers:
+        assert isinstance(handler, handlers.ResourceHandler)
+        assert handler.labels["daskrun.io/controller"] == "run-a", handler.id
+
+
+def test_existing_label_filters_are_kept():
+    registry = scoped_registry("daskrun.io/controller", "run-b")
+    service = [h for h in registry._changing.get_all_handlers() if "scheduler_service" in h.id]
+    assert service and service[0].labels == {"dask.org/component": "scheduler", "daskrun.io/controller": "run-b"}
+
+
+def test_two_scopes_do_not_share_handlers():
+    a = scoped_registry("daskrun.io/controller", "a")._changing.get_all_handlers()
+    b = scoped_registry("daskrun.io/controller", "b")._changing.get_all_handlers()
+    assert {h.labels["daskrun.io/controller"] for h in a} == {"a"}
+    assert {h.labels["daskrun.io/controller"] for h in b} == {"b"}
