@@ -2,7 +2,8 @@
 # regenerated from the pinned dask-kubernetes package, and values.schema.json regenerated
 # from the runtime's config model. Included by the top Makefile.
 #
-#   make tools    .tools/bin/helm3 and .tools/bin/helm4 (skipped when present)
+#   make tools    .tools/bin/helm3 and .tools/bin/helm4 (skipped when present), and
+#                 .tools/bin/helm -> helm4 for commands that look for `helm` on PATH
 #   make crds     chart/crds/ from dask-kubernetes in .venv
 #   make schema   chart/values.schema.json from chart/schema/chart-keys.json + the config model
 #
@@ -32,7 +33,10 @@ HELM4_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSI
 
 .PHONY: tools crds schema
 
-tools: $(HELM3) $(HELM4)
+tools: $(HELM3) $(HELM4) $(TOOLS_BIN)/helm ## pinned Helm 3 and Helm 4 in .tools/bin (built from the Go module proxy)
+
+$(TOOLS_BIN)/helm: | $(HELM4)
+	ln -sf helm4 $@
 
 # One GOBIN per major version: both commands are called `helm`.
 $(HELM3):
@@ -49,8 +53,8 @@ $(HELM4):
 	mv $(TOOLS_DIR)/go-helm4/helm $@ && rmdir $(TOOLS_DIR)/go-helm4
 	$@ version --short
 
-crds:
+crds: ## regenerate chart/crds from the pinned dask-kubernetes in .venv
 	$(TOOLS_PYTHON) tests/chart/gen.py crds
 
-schema:
+schema: ## regenerate chart/values.schema.json from chart/schema/chart-keys.json and the config model
 	$(TOOLS_PYTHON) tests/chart/gen.py schema

@@ -391,7 +391,11 @@ def test_full_name_overrides():
 def test_helm_test_pod_runs_preflight_restricted():
     objects = render_chart({"controller": {"mode": "external"}})
     pod = one(objects, "Pod")
-    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "test"
+    # Its log is printed by `helm test`, and the pod never outlives it (uninstall skips hooks).
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded,hook-failed"
+    assert annotations["helm.sh/hook-output-log-policy"] == "hook-succeeded,hook-failed"
     spec = pod["spec"]
     assert spec["serviceAccountName"] == FULLNAME
     assert spec["securityContext"]["runAsNonRoot"] is True
