@@ -21,11 +21,12 @@ BARE = """
 import yaml
 from distributed import Client, LocalCluster
 from daskrun.examples.benchmark import run_benchmark
-config = yaml.safe_load(open({example!r}))
-cluster = LocalCluster(n_workers=config["dask_cluster"]["workers"], threads_per_worker=1,
-                       memory_limit="1GB", dashboard_address=":0")
-with cluster, Client(cluster):
-    run_benchmark(**config["run"]["args"]).to_csv("bare.csv")
+if __name__ == "__main__":  # worker processes are spawned and re-import this file
+    config = yaml.safe_load(open({example!r}))
+    cluster = LocalCluster(n_workers=config["dask_cluster"]["workers"], threads_per_worker=1,
+                           memory_limit="1GB", dashboard_address=":0")
+    with cluster, Client(cluster):
+        run_benchmark(**config["run"]["args"]).to_csv("bare.csv")
 """
 
 

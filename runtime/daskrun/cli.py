@@ -101,12 +101,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _context(args: argparse.Namespace) -> Any:
     from daskrun.cluster_spec import RunContext
-    from daskrun.ownership import current_namespace, owner_reference
+    from daskrun.ownership import current_namespace, launcher_identity
 
     namespace = args.namespace or current_namespace()
-    owner = None if args.dry_run else owner_reference(args.pod_name, namespace)
+    launcher = None if args.dry_run else launcher_identity(args.pod_name, namespace)
     values = dict(namespace=namespace, release=args.release, run_id=args.run_id,
-                  controller=args.controller, owner=owner,
+                  controller=args.controller,
+                  owner=launcher.owner if launcher else None,
+                  job_uid=launcher.job_uid if launcher else None,
                   worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"))
     if args.worker_image:
         values["image"] = args.worker_image

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any, Iterator
 
-from daskrun.cluster_spec import CONTROLLER_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
+from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
         except ControllerError as exc:
             raise ClusterStartError(str(exc)) from exc
     spec = build_cluster_spec(config, context)
+    _delete_earlier_attempts(context)
     cluster = None
     try:
         log.info("creating DaskCluster %s in namespace %s (controller: %s)",
@@ -152,6 +153,19 @@ def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:
     )
     autoscaler.create()
     log.info("adaptive scaling between %d and %d workers", workers.minimum, workers.maximum)
+
+
+def _delete_earlier_attempts(context: RunContext) -> None:
+    """Clusters of this Job's earlier pods (killed before they could clean up) go now."""
+    if not context.job_uid:
+        return
+    stale = _dask_class("DaskCluster").list(namespace=context.namespace,
+                                             label_selector={JOB_LABEL: context.job_uid})
+    for cluster in stale:
+        if cluster.name != context.name:
+            log.warning("deleting DaskCluster %s left by an earlier attempt of this Job", cluster.name)
+            with contextlib.suppress(Exception):
+                cluster.delete()
 
 
 def _delete_leftover(context: RunContext) -> None:

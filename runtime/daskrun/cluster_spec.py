@@ -14,6 +14,7 @@ from daskrun.config import Config, Resources
 from daskrun.setup import kubernetes_escape, worker_command
 
 RUN_LABEL = "daskrun.io/run"
+JOB_LABEL = "daskrun.io/job-uid"  # same value as daskrun.ownership.JOB_LABEL
 # In embedded mode the in-process controller only handles objects with this label
 # set to its own run, so two runs in one namespace never act on each other's clusters.
 CONTROLLER_LABEL = "daskrun.io/controller"
@@ -30,7 +31,8 @@ class RunContext:
     release: str | None = None
     run_id: str | None = None
     controller: str = "external"
-    owner: dict[str, Any] | None = None  # ownerReference to the launcher's Job
+    owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
+    job_uid: str | None = None
     worker_run_as_root: bool = False
     name: str = field(default="")
 
@@ -63,6 +65,8 @@ def labels(context: RunContext) -> dict[str, str]:
         result["app.kubernetes.io/instance"] = context.release
     if context.controller == "embedded":
         result[CONTROLLER_LABEL] = context.name
+    if context.job_uid:
+        result[JOB_LABEL] = context.job_uid
     return result
 
 

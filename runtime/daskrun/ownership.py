@@ -1,12 +1,18 @@
-"""Who owns the run's Dask cluster: the Job of the launcher pod, found via the downward API.
+"""Who owns the run's Dask cluster: the launcher pod (found via the downward API) of a Job.
 
-With that ownerReference, Kubernetes garbage-collects the DaskCluster (and through it every
-scheduler and worker pod) when the Job goes, even if the launcher was SIGKILLed.
+The DaskCluster gets an ownerReference to the launcher *pod*, not to its Job: Kubernetes
+collects a dependent only when every owner is gone, and a Job outlives a pod it retries.
+So when the launcher pod is deleted -- force-killed, evicted, its node lost, or its Job
+deleted by `helm upgrade`/`uninstall` -- garbage collection removes the DaskCluster and,
+through it, every scheduler and worker pod, with no help from the (dead) launcher. A pod
+that died but still exists (a Job retry keeps it for its log) is covered by the next
+attempt, which deletes the clusters of earlier attempts of the same Job (label JOB_LABEL).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +38,17 @@ def current_namespace() -> str:
         return "default"
 
 
-def owner_reference(pod_name: str | None, namespace: str) -> dict[str, Any] | None:
-    """An ownerReference to the Job that owns `pod_name`, or None outside a Job's pod."""
+JOB_LABEL = "daskrun.io/job-uid"
+
+
+@dataclass(frozen=True)
+class Launcher:
+    owner: dict[str, Any]  # ownerReference to the launcher pod
+    job_uid: str | None
+
+
+def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
+    """The launcher pod as an owner, and its Job's uid; None outside a pod."""
     if not pod_name:
         log.warning("not running in a pod (no DASKRUN_POD_NAME): the Dask cluster has no owner "
                     "and is only deleted when this process exits normally")
@@ -47,12 +62,13 @@ def owner_reference(pod_name: str | None, namespace: str) -> dict[str, Any] | No
         raise OwnershipError(f"DASKRUN_POD_NAME={pod_name!r}: no such pod in namespace {namespace!r}") from None
     except Exception as exc:
         raise OwnershipError(
-            f"cannot read this launcher's pod {namespace}/{pod_name} to find its Job: {exc}; "
+            f"cannot read this launcher's pod {namespace}/{pod_name}: {exc}; "
             "the ServiceAccount needs 'get' on pods"
         ) from exc
-    for ref in pod.metadata.get("ownerReferences", []) or []:
-        if ref.get("kind") == "Job":
-            return {"apiVersion": ref["apiVersion"], "kind": "Job", "name": ref["name"],
-                    "uid": ref["uid"], "blockOwnerDeletion": False, "controller": False}
-    log.warning("pod %s is not owned by a Job: the Dask cluster has no owner", pod_name)
-    return None
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.metadata["uid"],
+             "blockOwnerDeletion": False, "controller": False}
+    job_uid = next((ref["uid"] for ref in pod.metadata.get("ownerReferences", []) or []
+                    if ref.get("kind") == "Job"), None)
+    if job_uid is None:
+        log.warning("pod %s is not owned by a Job; its Dask cluster is owned by the pod alone", pod_name)
+    return Launcher(owner=owner, job_uid=job_uid)

@@ -21,7 +21,7 @@ CONFIG = {
         "scheduler": {"resources": {"memory": "1Gi", "cpu": "500m"}},
     },
 }
-OWNER = {"apiVersion": "batch/v1", "kind": "Job", "name": "bench-r2", "uid": "1234",
+OWNER = {"apiVersion": "v1", "kind": "Pod", "name": "bench-r2-abcde", "uid": "1234",
          "blockOwnerDeletion": False, "controller": False}
 
 
