@@ -102,7 +102,8 @@ def _api_client() -> Any:
     try:
         kube_config.load_incluster_config()
     except kube_config.ConfigException:
-        kube_config.load_kube_config()
+        # $KUBECONFIG as it is now: the client reads it only once, at import.
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     return client.ApiClient()
 
 

@@ -176,7 +176,8 @@ def _kube_clients():
     from kubernetes import client, config as kube_config
 
     try:
-        kube_config.load_kube_config()
+        # $KUBECONFIG as it is now: the client reads it only once, at import.
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     except Exception:  # noqa: BLE001 - fall back to the pod's own credentials
         kube_config.load_incluster_config()
     return client.BatchV1Api(), client.CoreV1Api()

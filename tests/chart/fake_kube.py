@@ -1,0 +1,125 @@
+"""A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight` and
+`daskrun submit --wait` tests: API discovery of the dask group, SelfSubjectAccessReviews,
+one Job, its pods and their logs. Real HTTP, the real `kubernetes` client."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+DASK_RESOURCES = ("daskclusters", "daskworkergroups", "daskautoscalers")
+
+
+class FakeKube:
+    def __init__(self) -> None:
+        self.crds = set(DASK_RESOURCES)
+        self.denied: set[tuple[str, str, str, str]] = set()  # (group, resource, subresource, verb)
+        self.reviews: list[dict[str, Any]] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.pods: list[dict[str, Any]] = []
+        self.logs: dict[str, str] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def kubeconfig(self, path: Path) -> Path:
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "runs"}}],
+            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+        }))
+        return path
+
+    def __enter__(self) -> "FakeKube":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, code: int, body: Any, content_type: str = "application/json") -> None:
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _not_found(self) -> None:
+                self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                 "message": f"{self.path} not found", "reason": "NotFound", "code": 404})
+
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlparse(self.path)
+                parts = url.path.strip("/").split("/")
+                if url.path == "/apis/kubernetes.dask.org/v1":
+                    if not fake.crds:
+                        return self._not_found()
+                    return self._send(200, {
+                        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "kubernetes.dask.org/v1",
+                        "resources": [
+                            {"name": name, "singularName": name[:-1], "namespaced": True, "kind": name,
+                             "verbs": ["get", "list", "watch", "create", "patch", "delete"]}
+                            for name in sorted(fake.crds)
+                        ],
+                    })
+                if parts[:4] == ["apis", "batch", "v1", "namespaces"] and len(parts) == 7:
+                    job = fake.jobs.get(parts[6])
+                    return self._send(200, job) if job else self._not_found()
+                if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["pods"]:
+                    selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                    wanted = dict(item.split("=", 1) for item in selector.split(",") if item)
+                    items = [p for p in fake.pods
+                             if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+                    return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+                if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 7 and parts[6] == "log":
+                    return self._send(200, fake.logs.get(parts[5], ""), "text/plain")
+                return self._not_found()
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.startswith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"):
+                    attrs = body["spec"]["resourceAttributes"]
+                    fake.reviews.append(attrs)
+                    key = (attrs.get("group", ""), attrs["resource"], attrs.get("subresource", ""), attrs["verb"])
+                    body["status"] = {"allowed": key not in fake.denied}
+                    return self._send(201, body)
+                return self._not_found()
+
+        return Handler
+
+
+def job(name: str, *, active: int = 0, succeeded: int = 0, failed: int = 0, condition: str | None = None) -> dict:
+    status: dict[str, Any] = {"active": active, "succeeded": succeeded, "failed": failed}
+    if condition:
+        status["conditions"] = [{"type": condition, "status": "True", "reason": "PodFailurePolicy" if condition == "Failed" else "Completed",
+                                 "message": "container daskrun exited with 3" if condition == "Failed" else ""}]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "runs"},
+            "spec": {"template": {"spec": {"containers": []}}}, "status": status}
+
+
+def pod(name: str, job_name: str, phase: str, exit_code: int | None = None, created: str = "2026-01-01T00:00:00Z") -> dict:
+    statuses = []
+    if exit_code is not None:
+        statuses = [{"name": "daskrun", "ready": False, "restartCount": 0, "image": "daskrun", "imageID": "",
+                     "state": {"terminated": {"exitCode": exit_code}}}]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "runs", "labels": {"job-name": job_name}, "creationTimestamp": created},
+            "spec": {"containers": [{"name": "daskrun"}]},
+            "status": {"phase": phase, "containerStatuses": statuses}}

@@ -1,0 +1,100 @@
+"""`daskrun preflight` and `submit --wait` against a fake API server on loopback."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from conftest import ROOT
+from fake_kube import FakeKube, job, pod
+
+from daskrun import preflight, submit
+
+JOB = "demo-daskrun-r1"
+CONFIG = str(ROOT / "values.example.yaml")
+
+
+@pytest.fixture
+def kube(tmp_path, monkeypatch):
+    with FakeKube() as fake:
+        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        monkeypatch.setenv("DASKRUN_JOB_NAME", JOB)
+        yield fake
+
+
+def run_preflight(controller: str = "embedded") -> tuple[int, str]:
+    out = io.StringIO()
+    code = preflight.cli_preflight(CONFIG, "runs", "demo", controller, out=out)
+    return code, out.getvalue()
+
+
+def test_preflight_passes_and_reports_the_run(kube):
+    kube.jobs[JOB] = job(JOB, active=1)
+    code, out = run_preflight()
+    assert code == 0, out
+    assert "ok    config" in out and "ok    crds" in out and "ok    permissions" in out
+    assert f"info  run: job/{JOB} running: 1 active" in out
+    assert len(kube.reviews) == len(preflight.required("embedded"))
+    assert all(review["namespace"] == "runs" for review in kube.reviews)
+
+
+def test_preflight_external_mode_asks_less(kube):
+    code, out = run_preflight("external")
+    assert code == 0, out
+    assert len(kube.reviews) == len(preflight.required("external")) < len(preflight.required("embedded"))
+
+
+def test_preflight_fails_without_the_crds(kube):
+    kube.crds.clear()
+    code, out = run_preflight()
+    assert code == 1
+    assert "FAIL  crds: kubernetes.dask.org/v1 is not served" in out
+
+
+def test_preflight_names_a_missing_crd(kube):
+    kube.crds.discard("daskautoscalers")
+    code, out = run_preflight()
+    assert code == 1 and "daskautoscalers.kubernetes.dask.org" in out
+
+
+def test_preflight_names_denied_permissions(kube):
+    kube.denied = {("apps", "deployments", "", "create"), ("kubernetes.dask.org", "daskclusters", "scale", "patch")}
+    code, out = run_preflight()
+    assert code == 1
+    assert "create deployments.apps" in out and "patch daskclusters/scale.kubernetes.dask.org" in out
+
+
+def test_preflight_reports_a_failed_run_without_failing(kube):
+    kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
+    code, out = run_preflight()
+    assert code == 0
+    assert f"job/{JOB} failed (PodFailurePolicy" in out
+
+
+def test_preflight_reports_a_missing_job(kube):
+    code, out = run_preflight()
+    assert code == 0 and f"job/{JOB} not found" in out
+
+
+def test_wait_follows_the_log_to_success(kube):
+    kube.jobs[JOB] = job(JOB, succeeded=1, condition="Complete")
+    kube.pods = [pod("p1", JOB, "Succeeded", 0)]
+    kube.logs["p1"] = "starting\nresult stored at s3://b/r.csv\n"
+    out = io.StringIO()
+    assert submit.follow_job("runs", JOB, out=out, poll=0.01) == 0
+    assert "result stored at s3://b/r.csv" in out.getvalue() and f"job/{JOB} succeeded" in out.getvalue()
+
+
+def test_wait_returns_the_runs_exit_code(kube):
+    kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
+    kube.pods = [pod("p1", JOB, "Failed", 3)]
+    out = io.StringIO()
+    assert submit.follow_job("runs", JOB, out=out, poll=0.01) == 3
+    assert "failed (exit code 3)" in out.getvalue()
+
+
+def test_wait_without_a_visible_exit_code_returns_1(kube):
+    kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
+    assert submit.follow_job("runs", JOB, out=io.StringIO(), poll=0.01) == 1
