@@ -71,6 +71,8 @@ class EmbeddedController:
 
     def start(self) -> None:
         logging.getLogger("kopf").setLevel(logging.WARNING)
+        # Per-object handler results, prefixed with [namespace/name]: shows what this controller acted on.
+        logging.getLogger("kopf.objects").setLevel(logging.INFO)
         self._thread.start()
         if not self._ready.wait(self.ready_timeout) or self._error:
             self.stop()

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Stop everything up.sh started and leave the host clean: processes, pod containers and
+# shims, mounts, CNI interfaces and IPAM state, iptables chains, pod cgroups, sysctls,
+# the dummy interface, the state dir and .cluster/. Safe to run at any time.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib.sh"
+
+[[ $EUID -eq 0 ]] || die "must run as root"
+
+# stop NAME [TIMEOUT]: SIGTERM the recorded process, SIGKILL after TIMEOUT seconds.
+stop() {
+  local name="$1" t="${2:-15}" f="$PIDS/$1.pid" pid i
+  [[ -s "$f" ]] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name ($pid)"
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < t * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$f"
+}
+
+# Processes whose command line names our containerd's socket: its runc shims.
+our_shims() {
+  local p
+  for p in /proc/[0-9]*; do
+    [[ -r "$p/cmdline" ]] || continue
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "containerd-shim.*-address $CONTAINERD_SOCK"; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+
+# Every process in the pod cgroups kubelet made (all of them belong to our pods).
+pod_procs() {
+  local h
+  for h in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods; do
+    [[ -d "$h" ]] && find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
+}
+
+kill_pods() {
+  local i pids
+  for ((i = 0; i < 20; i++)); do
+    pids="$(pod_procs) $(our_shims)"
+    [[ -z "${pids// /}" ]] && return 0
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    sleep 0.5
+  done
+  log "warning: some pod processes did not die: $(pod_procs | tr '\n' ' ')"
+}
+
+unmount_under() {
+  local dir="$1" m
+  # Deepest first; mountinfo escapes spaces as \040.
+  awk '{print $5}' /proc/self/mountinfo | grep -E "^${dir}(/|$)" | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: cannot unmount $m"
+  done
+}
+
+remove_cgroups() {
+  local h
+  for h in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods; do
+    [[ -d "$h" ]] || continue
+    find "$h" -depth -type d -exec rmdir {} + 2>/dev/null
+    [[ -d "$h" ]] && log "warning: cgroup $h still exists"
+  done
+}
+
+# Delete the rules in built-in chains that jump to KUBE-*/CNI-* chains, then those chains.
+flush_iptables() {
+  local cmd table rule chain
+  for cmd in iptables ip6tables; do
+    command -v "$cmd" >/dev/null || continue
+    for table in filter nat mangle raw; do
+      "$cmd" -t "$table" -S >/dev/null 2>&1 || continue
+      "$cmd" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j (KUBE-|CNI-)' | grep -Ev '^-A (KUBE-|CNI-)' |
+        while read -r rule; do
+          eval "$cmd -t $table -D ${rule#-A }" 2>/dev/null
+        done
+      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-)/{print $2}'); do
+        "$cmd" -t "$table" -F "$chain" 2>/dev/null
+      done
+      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-)/{print $2}'); do
+        "$cmd" -t "$table" -X "$chain" 2>/dev/null
+      done
+    done
+  done
+}
+
+main() {
+  local c
+  # Node agents first so nothing restarts pods while we tear them down.
+  for c in kube-proxy kubelet; do stop "$c"; done
+  kill_pods
+  for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+  stop dockerd 30
+  kill_pods
+
+  unmount_under "$STATE"
+  local ns
+  for ns in /run/netns/cni-*; do
+    [[ -e "$ns" ]] || continue
+    umount "$ns" 2>/dev/null || umount -l "$ns" 2>/dev/null
+    rm -f "$ns"
+  done
+  remove_cgroups
+
+  ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
+  ip link show "$HOST_IF" >/dev/null 2>&1 && ip link delete "$HOST_IF"
+  flush_iptables
+  if command -v conntrack >/dev/null; then
+    conntrack -D -s "$POD_CLUSTER_CIDR" >/dev/null 2>&1
+    conntrack -D -d "$SERVICE_CIDR" >/dev/null 2>&1
+  fi
+
+  if [[ -f "$STATE/sysctl.orig" ]]; then
+    while IFS= read -r kv; do sysctl -qw "$kv" >/dev/null 2>&1; done <"$STATE/sysctl.orig"
+  fi
+  if [[ -d "$STATE" ]]; then
+    # A last check that nothing is mounted below before deleting it.
+    if awk '{print $5}' /proc/self/mountinfo | grep -qE "^${STATE}(/|$)"; then
+      log "warning: mounts remain under $STATE; not deleting it"
+    else
+      rm -rf "$STATE"
+    fi
+  fi
+  rm -rf "$OUT_DIR"
+  log "cluster down"
+}
+
+main "$@"

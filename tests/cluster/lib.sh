@@ -1,0 +1,95 @@
+# Shared settings and helpers for the local cluster scripts. Sourced, not run.
+# shellcheck shell=bash
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
+
+K8S_VERSION="${K8S_VERSION:-v1.34.4}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.12.4}"
+PAUSE_IMAGE="registry.k8s.io/pause:3.10"
+COREDNS_IMAGE="localhost/daskrun-coredns:${COREDNS_VERSION}"
+BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm}"
+IMAGE="${IMAGE:-daskrun:0.1.0}"
+
+# Build outputs and long-lived caches (binaries, dockerd's image store): kept across clusters.
+CACHE_ROOT="${DASKRUN_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/daskrun-cluster}"
+BIN="$CACHE_ROOT/$K8S_VERSION/bin"
+DOCKER_ROOT="$CACHE_ROOT/docker"
+# Everything of one running cluster (certs, configs, logs, pids, kubelet and containerd
+# roots): removed by cluster-down.
+STATE="${DASKRUN_CLUSTER_STATE:-/var/lib/daskrun-cluster}"
+PIDS="$STATE/pids"
+LOGS="$STATE/logs"
+PKI="$STATE/pki"
+# The kubeconfig handed to users and tests.
+OUT_DIR="$REPO_ROOT/.cluster"
+KUBECONFIG_OUT="$OUT_DIR/kubeconfig"
+
+# Network layout. The node/API address lives on a dummy interface of our own, so it is
+# routable from pods (through the `kubernetes` Service) and from the host alike.
+NODE_NAME="daskrun-node"
+HOST_IF="daskrun0"
+NODE_IP="${NODE_IP:-10.250.0.1}"
+POD_CIDR="10.244.0.0/24"
+POD_CLUSTER_CIDR="10.244.0.0/16"
+POD_GATEWAY="10.244.0.1"
+SERVICE_CIDR="10.96.0.0/16"
+KUBERNETES_SVC_IP="10.96.0.1"
+DNS_SVC_IP="10.96.0.10"
+API_PORT=6443
+ETCD_CLIENT_PORT=12379
+ETCD_PEER_PORT=12380
+CNI_BRIDGE="cni0"
+
+CONTAINERD_SOCK="$STATE/containerd/run/containerd.sock"
+DOCKER_SOCK="$STATE/docker.sock"
+export DOCKER_HOST="unix://$DOCKER_SOCK"
+export DOCKER_BUILDKIT=0 # BuildKit would pull its Dockerfile frontend from a registry
+
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+kctl() { "$BIN/kubectl" --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
+ctr_k8s() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
+
+# pid_alive NAME: the process recorded for NAME is running.
+pid_alive() {
+  local f="$PIDS/$1.pid"
+  [[ -s "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# start_proc NAME CMD...: start CMD detached, log to $LOGS/NAME.log, record its pid.
+start_proc() {
+  local name="$1"; shift
+  mkdir -p "$PIDS" "$LOGS"
+  if pid_alive "$name"; then return 0; fi
+  log "starting $name"
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+# fail_component NAME MSG: report which component failed with the tail of its log.
+fail_component() {
+  local name="$1"; shift
+  log "ERROR: $name: $*"
+  if [[ -f "$LOGS/$name.log" ]]; then
+    log "---- last 40 lines of $LOGS/$name.log ----"
+    tail -n 40 "$LOGS/$name.log" >&2
+    log "----"
+  fi
+  exit 1
+}
+
+# wait_for NAME SECONDS CMD...: poll CMD until it succeeds; fail NAME when the process
+# died or time ran out.
+wait_for() {
+  local name="$1" secs="$2"; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [[ -f "$PIDS/$name.pid" ]] && ! pid_alive "$name"; then
+      fail_component "$name" "process exited"
+    fi
+    ((SECONDS < end)) || fail_component "$name" "not ready after ${secs}s"
+    sleep 1
+  done
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Bring up a single-node Kubernetes on this host (root, cgroup v1/cgroupfs).
+# Idempotent: does nothing when the cluster is already up and healthy; cleans up a
+# stale or half-started one first. See README.md in this directory.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib.sh"
+. "$HERE/pki.sh"
+
+COMPONENTS=(dockerd etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
+  vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.conf.all.route_localnet)
+
+[[ $EUID -eq 0 ]] || die "must run as root (containers, iptables, mounts)"
+
+ensure_packages() {
+  local missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  ((${#missing[@]} == 0)) && return 0
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+healthy() {
+  local c
+  for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done
+  [[ -s "$KUBECONFIG_OUT" ]] || return 1
+  kctl get --raw /readyz >/dev/null 2>&1 || return 1
+  [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+
+setup_host() {
+  mkdir -p "$STATE" "$PIDS" "$LOGS"
+  if [[ ! -f "$STATE/sysctl.orig" ]]; then
+    local s
+    for s in "${SYSCTLS[@]}"; do
+      sysctl -n "$s" >/dev/null 2>&1 && echo "$s=$(sysctl -n "$s")"
+    done >"$STATE/sysctl.orig"
+  fi
+  sysctl -qw net.ipv4.ip_forward=1
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 \
+    || die "net.bridge.bridge-nf-call-iptables unavailable (bridge netfilter missing in this kernel)"
+  sysctl -qw net.bridge.bridge-nf-call-ip6tables=1 || true
+  if ! ip link show "$HOST_IF" >/dev/null 2>&1; then
+    ip link add "$HOST_IF" type dummy
+  fi
+  ip addr replace "$NODE_IP/32" dev "$HOST_IF"
+  ip link set "$HOST_IF" up
+}
+
+start_etcd() {
+  mkdir -p "$STATE/etcd"; chmod 700 "$STATE/etcd"
+  start_proc etcd "$BIN/etcd" --name "$NODE_NAME" --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "$NODE_NAME=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --listen-metrics-urls "" --quota-backend-bytes 2147483648 --log-level warn
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+}
+
+start_control_plane() {
+  start_proc kube-apiserver "$BIN/kube-apiserver" \
+    --advertise-address "$NODE_IP" --bind-address "$NODE_IP" --secure-port "$API_PORT" \
+    --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --allow-privileged=true \
+    --client-ca-file "$PKI/ca.crt" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" \
+    --service-account-signing-key-file "$PKI/sa.key" \
+    --profiling=false --v=1
+  wait_for kube-apiserver 120 kctl get --raw /readyz
+
+  local common=(--bind-address 127.0.0.1 --leader-elect=false --profiling=false --v=1)
+  start_proc kube-controller-manager "$BIN/kube-controller-manager" "${common[@]}" \
+    --kubeconfig "$PKI/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$PKI/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$PKI/controller-manager.kubeconfig" \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+    --use-service-account-credentials=true --service-cluster-ip-range "$SERVICE_CIDR" \
+    --cluster-name daskrun --controllers '*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller'
+  start_proc kube-scheduler "$BIN/kube-scheduler" "${common[@]}" \
+    --kubeconfig "$PKI/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$PKI/scheduler.kubeconfig"
+  wait_for kube-controller-manager 60 curl -skf https://127.0.0.1:10257/healthz
+  wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
+}
+
+start_containerd() {
+  local d="$STATE/containerd"
+  mkdir -p "$d/root" "$d/state" "$d/run" "$STATE/cni/net.d" "$STATE/cni/ipam"
+  cat >"$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[ttrpc]
+  address = "$d/run/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+TOML
+  cat >"$STATE/cni/net.d/10-daskrun.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "daskrun",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$CNI_BRIDGE", "isGateway": true, "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local", "dataDir": "$STATE/cni/ipam",
+        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$POD_GATEWAY"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+  start_proc containerd containerd --config "$d/config.toml"
+  wait_for containerd 60 ctr --address "$CONTAINERD_SOCK" version
+}
+
+start_kubelet() {
+  local d="$STATE/kubelet"
+  mkdir -p "$d" "$STATE/pod-logs"
+  cat >"$STATE/kubelet-config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: 10250
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+clusterDNS: [$DNS_SVC_IP]
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+podLogsDir: $STATE/pod-logs
+# Images come from local imports and can't be pulled again: never collect them.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%}
+serializeImagePulls: false
+rotateCertificates: false
+YAML
+  start_proc kubelet "$BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
+    --kubeconfig "$PKI/kubelet.kubeconfig" --root-dir "$d" \
+    --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
+  wait_for kubelet 120 curl -sf http://127.0.0.1:10248/healthz
+  wait_for kubelet 120 node_ready
+}
+
+node_ready() {
+  [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+
+start_kube_proxy() {
+  cat >"$STATE/kube-proxy-config.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+mode: iptables
+clusterCIDR: $POD_CLUSTER_CIDR
+hostnameOverride: $NODE_NAME
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: ["$NODE_IP/32"]
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+  start_proc kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy-config.yaml" --v=1
+  wait_for kube-proxy 60 curl -sf http://127.0.0.1:10256/healthz
+}
+
+start_dns() {
+  sed -e "s|@DNS_SVC_IP@|$DNS_SVC_IP|; s|@COREDNS_IMAGE@|$COREDNS_IMAGE|" \
+    "$HERE/manifests/coredns.yaml" | kctl apply -f - >"$LOGS/coredns-apply.log" 2>&1 \
+    || fail_component coredns-apply "applying CoreDNS manifests failed"
+  if ! kctl -n kube-system rollout status deploy/coredns --timeout=180s >>"$LOGS/coredns-apply.log" 2>&1; then
+    kctl -n kube-system describe pods -l k8s-app=kube-dns >>"$LOGS/coredns-apply.log" 2>&1 || true
+    kctl -n kube-system logs -l k8s-app=kube-dns --tail=40 >>"$LOGS/coredns-apply.log" 2>&1 || true
+    fail_component coredns-apply "CoreDNS did not become ready"
+  fi
+}
+
+write_kubeconfig() {
+  mkdir -p "$OUT_DIR"
+  cp "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+  chmod 600 "$KUBECONFIG_OUT"
+  # Wait for the default ServiceAccount so pods can be created right away.
+  wait_for kube-controller-manager 60 kctl -n default get serviceaccount default
+}
+
+main() {
+  if healthy; then
+    log "cluster already up and healthy: KUBECONFIG=$KUBECONFIG_OUT"
+    exit 0
+  fi
+  if [[ -d "$STATE" ]]; then
+    log "found a stale or partial cluster in $STATE: cleaning it up first"
+    "$HERE/down.sh"
+  fi
+  local t0=$SECONDS
+  ensure_packages
+  mkdir -p "$STATE" "$LOGS" "$PIDS"
+  log "building binaries (cached in $BIN)"
+  "$HERE/build.sh" all || die "building binaries failed (see output above)"
+  setup_host
+  make_pki
+  "$HERE/images.sh" dockerd
+  start_etcd
+  start_control_plane
+  start_containerd
+  "$HERE/images.sh" load-system
+  start_kubelet
+  start_kube_proxy
+  start_dns
+  write_kubeconfig
+  if [[ "${SKIP_PROJECT_IMAGE:-0}" != 1 ]]; then
+    "$HERE/images.sh" project-if-missing
+    "$HERE/images.sh" load-project
+  fi
+  log "cluster up in $((SECONDS - t0))s; node $NODE_NAME at $NODE_IP"
+  log "admin kubeconfig written to $KUBECONFIG_OUT; use it with:"
+  echo "export KUBECONFIG=$KUBECONFIG_OUT"
+  kctl cluster-info | head -1
+}
+
+main "$@"

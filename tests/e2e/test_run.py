@@ -1,0 +1,162 @@
+"""A run from `helm install` to its stored result, and how runs fail."""
+
+import io
+import subprocess
+import sys
+
+import boto3
+import pandas as pd
+import pytest
+
+from conftest import (SMALL_RUN, dask_clusters, dask_pods, free_port, kjson, kubectl, wait_until)
+
+
+def assert_seed_shape(table: pd.DataFrame, run=SMALL_RUN):
+    """Rows = challenges, columns = tuners, every cell a score."""
+    args = run["run"]["args"]
+    assert list(table.index) == args["challenges"]
+    assert list(table.columns) == args["tuners"]
+    assert table.notna().all().all()
+
+
+def assert_no_dask_left(namespace):
+    wait_until(lambda: not dask_clusters(namespace), 90, what="DaskClusters to be deleted")
+    wait_until(lambda: not dask_pods(namespace), 90, what="Dask pods to be deleted")
+
+
+def test_install_example_stores_on_a_pvc(namespace, release, tmp_path):
+    host_dir = tmp_path / "pv"
+    host_dir.mkdir()
+    host_dir.chmod(0o777)  # the run writes as uid 10001
+    pv = f"{namespace}-results"
+    kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {pv}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  storageClassName: ""
+  claimRef: {{namespace: {namespace}, name: results}}
+  hostPath: {{path: {host_dir}, type: Directory}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: results, namespace: {namespace}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: {pv}
+  resources: {{requests: {{storage: 1Gi}}}}
+""")
+    try:
+        rel = release()
+        config = dict(SMALL_RUN, output={"path": "/results/bench.csv"})
+        rel.install(config, outputVolume={"existingClaim": "results"})
+        assert rel.wait() == "Complete", rel.launcher_log()
+        table = pd.read_csv(host_dir / "bench.csv", index_col="challenge")
+        assert_seed_shape(table)
+        log = rel.launcher_log()
+        assert "workers joined: 2/2" in log and "stored at /results/bench.csv" in log
+        assert_no_dask_left(namespace)
+    finally:
+        kubectl("delete", "pv", pv, "--wait=false", check=False)
+
+
+def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release, s3_server):
+    s3 = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="e2e", aws_secret_access_key="e2e",
+                      region_name="us-east-1")
+    bucket = f"results-{namespace}"[:63]
+    s3.create_bucket(Bucket=bucket)
+    rel = release()
+    config = dict(SMALL_RUN, output={"path": "runs/bench.csv", "bucket": bucket, "endpoint_url": s3_server,
+                                     "region": "us-east-1", "key": "AKIAE2EKEY", "secret_key": "e2e-secret-value"})
+    rel.install(config)
+    assert rel.wait() == "Complete", rel.launcher_log()
+    body = s3.get_object(Bucket=bucket, Key="runs/bench.csv")["Body"].read()
+    assert_seed_shape(pd.read_csv(io.BytesIO(body), index_col="challenge"))
+    # The credentials reached the pod only through the Secret.
+    configmaps = kjson("-n", namespace, "get", "configmaps")["items"]
+    assert not any("e2e-secret-value" in str(cm.get("data")) for cm in configmaps)
+    job = rel.job()
+    assert "e2e-secret-value" not in str(job) and "AKIAE2EKEY" not in str(job)
+    assert "e2e-secret-value" not in rel.launcher_log()
+
+
+def test_adaptive_workers_scale_up_under_load(namespace, release):
+    rel = release()
+    config = {
+        "run": {"function": "daskrun.examples.benchmark.run_benchmark",
+                "args": {"iterations": 25, "challenges": ["iris", "wine", "branin", "ackley"],
+                         "tuners": ["random", "grid", "gp"]}},
+        "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
+                         "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
+    }
+    rel.install(config)
+    seen = set()
+
+    def workers_grew():
+        seen.update(p["metadata"]["name"] for p in dask_pods(namespace, "app.kubernetes.io/component=dask-worker"))
+        return len(seen) >= 2
+
+    wait_until(workers_grew, 400, what="the autoscaler to add workers")
+    assert rel.wait() == "Complete", rel.launcher_log()
+    assert "adaptive scaling between 1 and 3 workers" in rel.launcher_log()
+
+
+def test_deleted_worker_mid_run_still_completes_correctly(namespace, release):
+    rel = release()
+    config = {
+        "run": {"function": "daskrun.examples.benchmark.run_benchmark",
+                "args": {"iterations": 20, "challenges": ["iris", "wine", "branin", "ackley"],
+                         "tuners": ["random", "grid"]}},
+        "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
+    }
+    rel.install(config)
+    workers = wait_until(lambda: [p for p in dask_pods(namespace, "app.kubernetes.io/component=dask-worker")
+                                  if p["status"].get("phase") == "Running"][:1] and
+                         "running daskrun.examples" in rel.launcher_log() and
+                         dask_pods(namespace, "app.kubernetes.io/component=dask-worker"),
+                         300, what="the run to start on running workers")
+    victim = workers[0]["metadata"]["name"]
+    kubectl("-n", namespace, "delete", "pod", victim, "--grace-period=0", "--force", "--wait=false")
+    assert rel.wait() == "Complete", rel.launcher_log()
+    log = rel.launcher_log()
+    table = pd.read_csv(io.StringIO(subprocess.run(
+        [sys.executable, "-m", "daskrun", "recover", "-"], input=log, capture_output=True, text=True,
+        check=True).stdout), index_col="challenge")
+    assert_seed_shape(table, config)
+
+
+def test_s3_down_fails_at_once_with_the_result_in_the_log(namespace, release, host_ip, tmp_path):
+    rel = release()
+    dead = f"http://{host_ip}:{free_port()}"
+    config = dict(SMALL_RUN, output={"path": "r.csv", "bucket": "nowhere", "endpoint_url": dead,
+                                     "key": "k", "secret_key": "s"})
+    rel.install(config, job={"backoffLimit": 3})
+    assert rel.wait() == "Failed"
+    job = rel.job()
+    reasons = [c.get("reason") for c in job["status"]["conditions"]]
+    assert "PodFailurePolicy" in reasons, reasons
+    assert len(rel.pods()) == 1, "exit code 3 must not be retried"
+    log = rel.logs()
+    logfile = tmp_path / "run.log"
+    logfile.write_text(log)
+    recovered = subprocess.run([sys.executable, "-m", "daskrun", "recover", str(logfile)],
+                               capture_output=True, text=True)
+    assert recovered.returncode == 0, recovered.stderr
+    assert_seed_shape(pd.read_csv(io.StringIO(recovered.stdout), index_col="challenge"))
+    assert_no_dask_left(namespace)
+
+
+def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
+    rel = release()
+    config = dict(SMALL_RUN, run={"function": "daskrun.examples.benchmark.run_benchmark",
+                                  "args": {"challenges": ["no-such-challenge"]}})
+    rel.install(config)
+    assert rel.wait() == "Failed"
+    log = rel.launcher_log()
+    assert "Traceback" in log and "unknown challenges ['no-such-challenge']" in log
+    assert len(rel.pods()) == 1
+    assert_no_dask_left(namespace)

@@ -1,0 +1,66 @@
+"""Least privilege: what the run's ServiceAccount may do, and Pod Security `restricted`."""
+
+import pytest
+
+from conftest import SMALL_RUN, kubectl
+
+# (verb, resource, allowed in embedded mode, allowed in external mode)
+MATRIX = [
+    ("create", "daskclusters.kubernetes.dask.org", True, True),
+    ("delete", "daskclusters.kubernetes.dask.org", True, True),
+    ("patch", "daskworkergroups.kubernetes.dask.org", True, True),
+    ("create", "daskautoscalers.kubernetes.dask.org", True, True),
+    ("get", "pods", True, True),
+    ("get", "pods/log", True, True),
+    ("create", "deployments.apps", True, False),
+    ("delete", "deployments.apps", True, False),
+    ("create", "services", True, False),
+    ("create", "events", True, False),
+    ("create", "pods", False, False),
+    ("delete", "pods", False, False),
+    ("get", "secrets", False, False),
+    ("list", "secrets", False, False),
+    ("create", "roles.rbac.authorization.k8s.io", False, False),
+    ("create", "rolebindings.rbac.authorization.k8s.io", False, False),
+    ("create", "pods/exec", False, False),
+    ("update", "jobs.batch", False, False),
+]
+CLUSTER_WIDE = [("list", "nodes"), ("list", "namespaces"), ("get", "customresourcedefinitions.apiextensions.k8s.io"),
+                ("create", "clusterroles.rbac.authorization.k8s.io"), ("list", "pods", "--all-namespaces"),
+                ("list", "daskclusters.kubernetes.dask.org", "--all-namespaces")]
+
+
+def can_i(namespace, account, verb, resource, *extra):
+    result = kubectl("auth", "can-i", verb, resource, "-n", namespace,
+                     f"--as=system:serviceaccount:{namespace}:{account}", *extra, check=False)
+    return result.stdout.strip() == "yes"
+
+
+@pytest.mark.parametrize("mode", ["embedded", "external"])
+def test_service_account_has_exactly_what_the_run_needs(namespace, release, mode):
+    rel = release()
+    rel.install(SMALL_RUN, controller={"mode": mode}) if mode == "embedded" else \
+        rel.install(SMALL_RUN, controller={"mode": mode}, job={"activeDeadlineSeconds": 30})
+    account = rel.job()["spec"]["template"]["spec"]["serviceAccountName"]
+    assert account != "default"
+    wrong = []
+    for verb, resource, embedded, external in MATRIX:
+        expected = embedded if mode == "embedded" else external
+        if can_i(namespace, account, verb, resource) != expected:
+            wrong.append(f"{verb} {resource}: expected {'yes' if expected else 'no'}")
+    for verb, resource, *extra in CLUSTER_WIDE:
+        if can_i(namespace, account, verb, resource, *extra):
+            wrong.append(f"cluster-wide {verb} {resource} must be denied")
+    assert wrong == []
+    if mode == "embedded":
+        # ... and with only those rights the run works.
+        assert rel.wait() == "Complete", rel.launcher_log()
+
+
+@pytest.mark.parametrize("namespace", [{"pod-security.kubernetes.io/enforce": "restricted"}], indirect=True)
+def test_default_install_runs_in_a_restricted_namespace(namespace, release):
+    rel = release()
+    rel.install(SMALL_RUN)
+    assert rel.wait() == "Complete", rel.launcher_log()
+    events = kubectl("-n", namespace, "get", "events", check=False).stdout
+    assert "violates PodSecurity" not in events
