@@ -25,6 +25,10 @@ run: venv ## run values.example.yaml on a local Dask cluster; writes results/ben
 test-unit: venv ## unit tests: config, setup (real sh/git/pip), output (real S3 server), local runs
 	$(PYTEST) tests/unit -q
 
+test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 4
+	HELM=$(CURDIR)/.tools/bin/helm3 $(PYTEST) tests/chart -q
+	HELM=$(CURDIR)/.tools/bin/helm4 $(PYTEST) tests/chart -q
+
 test: test-unit test-chart test-cluster ## everything CI runs
 
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script

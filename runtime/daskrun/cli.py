@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from daskrun import __version__
-from daskrun.config import ConfigError, load_config
 from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
 
 CONTROLLER_MODES = ("external", "embedded")
@@ -117,6 +116,7 @@ def _context(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
+    from daskrun.config import load_config
 
     config = load_config(args.config)
     if args.dry_run:
@@ -159,6 +159,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
+        from daskrun.config import load_config
+
         load_config(args.config)
         print(f"{args.config}: valid")
         return 0
@@ -185,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
     log = logging.getLogger("daskrun")
+    # Imported after argument parsing: `--help` and `--version` stay instant.
+    from daskrun.config import ConfigError
 
     try:
         return _dispatch(args)
