@@ -142,6 +142,23 @@ def test_configmap_holds_the_config_without_credentials():
     }
 
 
+def test_configmap_keeps_every_value_type(tmp_path):
+    """What a YAML 1.1 reader (the runtime's) gets back is what the values file said:
+    small and huge floats stay floats, the key `n` stays a string, strings stay strings."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "run:\n  function: a.b\n  args:\n"
+        "    lr: 0.00001\n    tiny: 1.5e-7\n    huge: 1e21\n    neg: -2e-9\n    grid: [1e-07, 2]\n"
+        '    "n": 3\n    text: "x: 1e-05"\n    lines: "a\\nb: 1e-05"\n    flag: true\n    none: null\n'
+        '    version: "1.10"\n'
+    )
+    config = yaml.safe_load(one(render_chart(values_files=(values,)), "ConfigMap")["data"]["config.yaml"])
+    assert config["run"]["args"] == {
+        "lr": 0.00001, "tiny": 1.5e-7, "huge": 1e21, "neg": -2e-9, "grid": [1e-07, 2], "n": 3,
+        "text": "x: 1e-05", "lines": "a\nb: 1e-05", "flag": True, "none": None, "version": "1.10",
+    }
+
+
 def test_configmap_leaves_out_empty_sections():
     config = yaml.safe_load(one(render_chart(), "ConfigMap")["data"]["config.yaml"])
     assert config == {"run": {"function": "daskrun.examples.benchmark.run_benchmark", "args": {}}}
@@ -435,7 +452,10 @@ def test_values_example_renders():
     objects = render_chart(values_files=(ROOT / "values.example.yaml",))
     config = yaml.safe_load(one(objects, "ConfigMap")["data"]["config.yaml"])
     example = yaml.safe_load((ROOT / "values.example.yaml").read_text())
-    assert config["run"]["function"] == example["run"]["function"]
+    expected = {key: example[key] for key in ("run", "dask_cluster", "output") if example.get(key)}
+    for secret in ("key", "secret_key"):
+        expected.get("output", {}).pop(secret, None)
+    assert config == expected
     assert run_job(objects)["metadata"]["name"] == JOB
 
 
