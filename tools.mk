@@ -33,20 +33,22 @@ HELM4_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSI
 
 .PHONY: tools crds schema
 
-tools: $(HELM3) $(HELM4) $(TOOLS_BIN)/helm ## pinned Helm 3 and Helm 4 in .tools/bin (built from the Go module proxy)
+# The binaries carry their version in the file name, so changing a pin builds the new one;
+# helm3/helm4 (what the tests call) and helm (-> helm4) are symlinks to them.
+tools: $(TOOLS_BIN)/helm3-$(HELM3_VERSION) $(TOOLS_BIN)/helm4-$(HELM4_VERSION) ## pinned Helm 3 and Helm 4 in .tools/bin (built from the Go module proxy)
+	ln -sfn helm3-$(HELM3_VERSION) $(HELM3)
+	ln -sfn helm4-$(HELM4_VERSION) $(HELM4)
+	ln -sfn helm4 $(TOOLS_BIN)/helm
 
-$(TOOLS_BIN)/helm: | $(HELM4)
-	ln -sf helm4 $@
-
-# One GOBIN per major version: both commands are called `helm`.
-$(HELM3):
+# One GOBIN per build: both commands are called `helm`.
+$(TOOLS_BIN)/helm3-$(HELM3_VERSION):
 	@mkdir -p $(TOOLS_BIN) $(TOOLS_DIR)/go-helm3
 	GOBIN="$(abspath $(TOOLS_DIR)/go-helm3)" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
 		go install -ldflags '$(HELM3_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 	mv $(TOOLS_DIR)/go-helm3/helm $@ && rmdir $(TOOLS_DIR)/go-helm3
 	$@ version --short
 
-$(HELM4):
+$(TOOLS_BIN)/helm4-$(HELM4_VERSION):
 	@mkdir -p $(TOOLS_BIN) $(TOOLS_DIR)/go-helm4
 	GOBIN="$(abspath $(TOOLS_DIR)/go-helm4)" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
 		go install -ldflags '$(HELM4_LDFLAGS)' helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
