@@ -121,6 +121,11 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- fail (printf "dask_cluster.workers.minimum (%v) must be <= dask_cluster.workers.maximum (%v)" $workers.minimum $workers.maximum) }}
 {{- end }}
 {{- end }}
+{{- range $name, $_ := dig "worker_config" "env" dict $cluster }}
+{{- if not (regexMatch "^[A-Za-z_][A-Za-z0-9_]*$" $name) }}
+{{- fail (printf "dask_cluster.worker_config.env.%s: environment variable names are letters, digits and '_', not starting with a digit" $name) }}
+{{- end }}
+{{- end }}
 {{- $apt := dig "worker_config" "setup" "apt_packages" list $cluster }}
 {{- if and $apt (not .Values.workerRunAsRoot) }}
 {{- fail (printf "dask_cluster.worker_config.setup.apt_packages (%s) needs the workers to run as root: set workerRunAsRoot: true to allow it, or install the packages in the worker image" (join ", " $apt)) }}
