@@ -69,6 +69,12 @@ def helm(*args: str, check: bool = True, env: dict[str, str] | None = None) -> s
     return result
 
 
+def helm_major() -> int:
+    """The major version of the Helm under test (3 or 4)."""
+    version = helm("version", "--short").stdout.strip()  # e.g. v3.22.0+g1234
+    return int(version.lstrip("v").split(".")[0])
+
+
 def _values_args(values: dict[str, Any] | None, directory: str) -> list[str]:
     if values is None:
         return []
