@@ -27,7 +27,7 @@ our_shims() {
   local p
   for p in /proc/[0-9]*; do
     [[ -r "$p/cmdline" ]] || continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "containerd-shim.*-address $CONTAINERD_SOCK"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "containerd-shim.*-address $CONTAINERD_SOCK"; then
       echo "${p#/proc/}"
     fi
   done
@@ -63,7 +63,8 @@ unmount_under() {
 
 remove_cgroups() {
   local h
-  for h in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods; do
+  for h in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods /sys/fs/cgroup/kubepods \
+      ${OUR_DOCKERD:+/sys/fs/cgroup/*/docker}; do
     [[ -d "$h" ]] || continue
     find "$h" -depth -type d -exec rmdir {} + 2>/dev/null
     [[ -d "$h" ]] && log "warning: cgroup $h still exists"
@@ -91,12 +92,14 @@ flush_iptables() {
   done
 }
 
+OUR_DOCKERD=
 main() {
   local c
   # Node agents first so nothing restarts pods while we tear them down.
   for c in kube-proxy kubelet; do stop "$c"; done
   kill_pods
-  for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+  for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
+  [[ -s "$PIDS/dockerd.pid" ]] && OUR_DOCKERD=1
   stop dockerd 30
   kill_pods
 
@@ -108,6 +111,9 @@ main() {
     rm -f "$ns"
   done
   remove_cgroups
+  # containerd's shim sockets and fifos live in fixed dirs under /run: drop them if empty.
+  rmdir /run/containerd/s /run/containerd/fifo /run/containerd/runc/k8s.io \
+    /run/containerd/runc /run/containerd 2>/dev/null
 
   ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
   ip link show "$HOST_IF" >/dev/null 2>&1 && ip link delete "$HOST_IF"

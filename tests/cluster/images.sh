@@ -26,7 +26,7 @@ start_dockerd() {
 # drop_rootfs DIR: remove a debootstrap target, unmounting what debootstrap left mounted.
 drop_rootfs() {
   local m
-  awk '{print $5}' /proc/self/mountinfo | grep -E "^$1/" | sort -r | while read -r m; do
+  { awk '{print $5}' /proc/self/mountinfo | grep -E "^$1/" || true; } | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m"
   done
   rm -rf --one-file-system "$1"

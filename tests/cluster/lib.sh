@@ -25,7 +25,8 @@ PKI="$STATE/pki"
 OUT_DIR="$REPO_ROOT/.cluster"
 KUBECONFIG_OUT="$OUT_DIR/kubeconfig"
 
-# Network layout. The node/API address lives on a dummy interface of our own, so it is
+# Network layout. The node/API address lives on an interface of our own (a bridge
+# without ports), so it is
 # routable from pods (through the `kubernetes` Service) and from the host alike.
 NODE_NAME="daskrun-node"
 HOST_IF="daskrun0"

@@ -39,14 +39,13 @@ def run_pod(kubectl: Kubectl, ns: str, manifest: dict, timeout: float = 180) -> 
 
 
 def test_pod_runs_project_image(kubectl: Kubectl, namespace: str) -> None:
-    code = ("import sys, importlib.util; import dask, distributed; "
+    code = ("import sys, daskrun, dask, distributed; "
             "print('python', sys.version_info[:2], 'dask', dask.__version__, "
-            "'daskrun', importlib.util.find_spec('daskrun') is not None)")
+            "'daskrun', daskrun.__file__)")
     phase, logs = run_pod(kubectl, namespace, pod("img", ["python", "-c", code]))
     assert phase == "Succeeded", logs
     assert "python (3, 11)" in logs and "dask 2026.8.0" in logs, logs
-    # TODO(runtime issue): assert "daskrun True" once runtime/daskrun is a package in the
-    # image; until then only the image's Python and dask are checked.
+    assert "daskrun /opt/daskrun/lib/python3.11/site-packages/daskrun/__init__.py" in logs, logs
     status = kubectl.json("-n", namespace, "get", "pod", "img")["status"]
     assert status["containerStatuses"][0]["image"].endswith(IMAGE)
 

@@ -51,7 +51,8 @@ setup_host() {
     || die "net.bridge.bridge-nf-call-iptables unavailable (bridge netfilter missing in this kernel)"
   sysctl -qw net.bridge.bridge-nf-call-ip6tables=1 || true
   if ! ip link show "$HOST_IF" >/dev/null 2>&1; then
-    ip link add "$HOST_IF" type dummy
+    # A bridge without ports stands in for a dummy device (no dummy driver everywhere).
+    ip link add "$HOST_IF" type bridge
   fi
   ip addr replace "$NODE_IP/32" dev "$HOST_IF"
   ip link set "$HOST_IF" up
@@ -106,6 +107,12 @@ start_control_plane() {
   wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
 }
 
+# true when this process may not lower oom_score_adj (CAP_SYS_RESOURCE missing).
+restrict_oom() {
+  local eff; eff=$(awk '/^CapEff/{print $2}' /proc/self/status)
+  if (( (16#$eff >> 24) & 1 )); then echo false; else echo true; fi
+}
+
 start_containerd() {
   local d="$STATE/containerd"
   mkdir -p "$d/root" "$d/state" "$d/run" "$STATE/cni/net.d" "$STATE/cni/ipam"
@@ -123,6 +130,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   path = "$d/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Without CAP_SYS_RESOURCE (as in some VMs/sandboxes) runc can't lower oom_score_adj
+  # to the sandbox's -998: clamp container values to containerd's own instead.
+  restrict_oom_score_adj = $(restrict_oom)
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -130,6 +140,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$d/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
