@@ -30,7 +30,7 @@ daskrun_report() {
 trap daskrun_report EXIT
 step() {
   daskrun_step=$1
-  echo "daskrun-setup: running step '$1'" >&2
+  echo "daskrun-setup: $(date -u +%H:%M:%S) running step '$1'" >&2
 }
 daskrun_python=$(command -v python3 || command -v python)
 : "${DASKRUN_SETUP_DIR:=${HOME:-/tmp}/daskrun-setup}"
@@ -38,7 +38,7 @@ mkdir -p "$DASKRUN_SETUP_DIR"
 """
 
 _FINALE = r"""daskrun_step=done
-echo "daskrun-setup: done" >&2
+echo "daskrun-setup: $(date -u +%H:%M:%S) done" >&2
 trap - EXIT
 if [ "$#" -gt 0 ]; then exec "$@"; fi
 """
@@ -62,8 +62,9 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
         packages = _quote_all(setup.pip_packages)
         lines += [
             "step pip_packages",
-            # uv is much faster than pip; images without it still work.
-            "if command -v uv >/dev/null 2>&1; then",
+            # uv is much faster than pip; images without it still work, and
+            # DASKRUN_PIP_INSTALLER=pip (worker env) forces pip where uv misbehaves.
+            'if [ "${DASKRUN_PIP_INSTALLER:-auto}" != pip ] && command -v uv >/dev/null 2>&1; then',
             f'  uv pip install --python "$daskrun_python" {packages}',
             "else",
             f'  "$daskrun_python" -m pip install --no-input {packages}',

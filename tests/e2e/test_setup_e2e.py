@@ -85,7 +85,7 @@ def test_pip_git_and_script_setup_on_every_worker(namespace, release, served):
     assert (table["repo"] == "from-the-git-repository").all()
     assert table["script"].all() and table["installed"].all()
     log = rel.launcher_log()
-    assert "daskrun-setup: running step 'git_repository'" in log  # the launcher ran it too
+    assert "running step 'git_repository'" in log  # the launcher ran it too
 
 
 def test_apt_packages_with_the_root_opt_in(namespace, release, served):

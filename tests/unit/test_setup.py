@@ -60,6 +60,16 @@ def test_pip_packages_fall_back_to_pip_without_uv(tmp_path):
     assert check.returncode == 0
 
 
+def test_pip_can_be_forced_where_uv_is_present(tmp_path):
+    venv = tmp_path / "pipvenv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    wheel = make_wheel(tmp_path)
+    result = run_bootstrap(Setup(pip_packages=[str(wheel)]), tmp_path, python=venv / "bin" / "python3",
+                           env={"DASKRUN_PIP_INSTALLER": "pip", "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    assert shutil.which("uv") and "Successfully installed daskrun-probe" in result.stdout + result.stderr
+
+
 def test_git_repository_at_reference_with_install(tmp_path):
     bare = make_repo(tmp_path)
     marker = tmp_path / "installed"
