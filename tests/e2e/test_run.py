@@ -160,3 +160,19 @@ def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
     assert "Traceback" in log and "unknown challenges ['no-such-challenge']" in log
     assert len(rel.pods()) == 1
     assert_no_dask_left(namespace)
+
+
+def test_daskrun_submit_wait_follows_the_run_to_its_end(namespace, release, tmp_path):
+    from conftest import HELM, IMAGE_REPOSITORY, IMAGE_TAG
+
+    rel = release("submitted")  # uninstalled by the fixture
+    values = tmp_path / "submit.yaml"
+    values.write_text(__import__("yaml").safe_dump(
+        {**SMALL_RUN, "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG}}))
+    result = subprocess.run([sys.executable, "-m", "daskrun", "submit", str(values), "--namespace", namespace,
+                             "--release", rel.name, "--wait"], capture_output=True, text=True, timeout=900,
+                            env={**__import__("os").environ, "DASKRUN_HELM": HELM})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "kubectl logs" in result.stdout + result.stderr
+    rel.revision = 1
+    assert rel.wait() == "Complete"
