@@ -181,7 +181,10 @@ class WorkerConfig(_Strict):
         None, min_length=1, description="Worker image; default: the runtime's own image."
     )
     env: dict[Annotated[StrictStr, Field(pattern=_DNS_LABEL_ENV.pattern)], StrictStr] = Field(
-        default_factory=dict, description="Environment variables of every worker."
+        default_factory=dict,
+        description="Environment variables of every worker.",
+        # With patternProperties alone, JSON Schema would accept names that do not match.
+        json_schema_extra={"additionalProperties": False},
     )
     nthreads: StrictInt | None = Field(
         None, ge=1, description="Threads per worker; default: the worker's cpu, at least 1."
@@ -378,6 +381,17 @@ def _errors_from(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader that reads floats as YAML 1.2 (and JSON, and Helm) do: `1e-5` is a number."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML or JSON file into a dict, with errors that name the file."""
     path = Path(path)
@@ -386,7 +400,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
         raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
     if not isinstance(data, dict):

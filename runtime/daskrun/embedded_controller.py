@@ -54,9 +54,14 @@ class EmbeddedController:
     def _main(self) -> None:
         import kopf
 
+        settings = kopf.OperatorSettings()
+        # Discover the dask resources once; rescanning would need cluster-wide rights on
+        # CRDs and namespaces, which a namespaced run does not get.
+        settings.scanning.disabled = True
         try:
             asyncio.run(
                 kopf.operator(
+                    settings=settings,
                     registry=self.registry,
                     namespaces=[self.namespace],
                     clusterwide=False,

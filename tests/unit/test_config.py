@@ -194,3 +194,14 @@ def test_chart_keys_known_to_the_model_match_the_chart():
 
     chart_only = set(chart_values) - set(CONFIG_KEYS)
     assert chart_only <= CHART_KEYS, f"add to daskrun.config.CHART_KEYS: {sorted(chart_only - CHART_KEYS)}"
+
+
+def test_exponent_floats_are_numbers_as_in_helm(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("run:\n  function: a.b\n  args: {lr: 1e-5, big: 2E+3, name: 1e5x}\n")
+    assert load_config(path).run.args == {"lr": 1e-5, "big": 2000.0, "name": "1e5x"}
+
+
+def test_worker_env_names_are_closed_in_the_schema():
+    env = config_json_schema()["$defs"]["WorkerConfig"]["properties"]["env"]
+    assert env["additionalProperties"] is False and env["patternProperties"]
