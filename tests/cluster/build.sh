@@ -7,10 +7,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 mkdir -p "$BIN"
-export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 build_k8s() {
-  local pkg ldf vpkg
+  local ldf vpkg
   local major=${K8S_VERSION#v}; major=${major%%.*}
   local minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
   ldf="-s -w"
@@ -58,3 +58,4 @@ case "$what" in
   all) build_pause; build_etcd; build_coredns; build_k8s ;;
   *) die "unknown target $what" ;;
 esac
+exit

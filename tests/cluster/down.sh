@@ -41,6 +41,19 @@ pod_procs() {
   done | sort -u
 }
 
+# Remove every container through our containerd while it still runs, so the shims exit
+# and clean up after themselves (sockets, mounts); kill_pods is the fallback.
+remove_containers() {
+  [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd || return 0
+  local ids id
+  ids="$(ctr_k8s tasks ls -q 2>/dev/null)"
+  for id in $ids; do ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1; done
+  for id in $ids; do timeout 20 ctr_k8s tasks rm -f "$id" >/dev/null 2>&1; done
+  for id in $(ctr_k8s containers ls -q 2>/dev/null); do
+    timeout 20 ctr_k8s containers rm "$id" >/dev/null 2>&1
+  done
+}
+
 kill_pods() {
   local i pids
   for ((i = 0; i < 20; i++)); do
@@ -93,10 +106,26 @@ flush_iptables() {
 }
 
 OUR_DOCKERD=
+# iptables-nft leaves the tables it created (with empty built-in chains) behind: delete
+# those that did not exist before cluster-up, when nothing else put rules in them.
+drop_new_nft_tables() {
+  command -v nft >/dev/null && [[ -f "$STATE/nft-tables.orig" ]] || return 0
+  local fam name
+  nft list tables 2>/dev/null | while read -r _ fam name; do
+    grep -qxF "table $fam $name" "$STATE/nft-tables.orig" && continue
+    # Rules are the lines that are not table/chain headers, hooks, braces or blank.
+    if ! nft list table "$fam" "$name" 2>/dev/null |
+        grep -vE '^\s*(table|chain|type|\}|$)' | grep -q .; then
+      nft delete table "$fam" "$name" 2>/dev/null
+    fi
+  done
+}
+
 main() {
   local c
   # Node agents first so nothing restarts pods while we tear them down.
   for c in kube-proxy kubelet; do stop "$c"; done
+  remove_containers
   kill_pods
   for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
   [[ -s "$PIDS/dockerd.pid" ]] && OUR_DOCKERD=1
@@ -111,13 +140,28 @@ main() {
     rm -f "$ns"
   done
   remove_cgroups
-  # containerd's shim sockets and fifos live in fixed dirs under /run: drop them if empty.
+  # containerd's shim sockets and fifos live in fixed dirs under /run: drop sockets no
+  # process listens on any more (killed shims), then the dirs if empty.
+  local sock listening
+  listening="$(ss -xlH 2>/dev/null | awk '{print $5}')"
+  for sock in /run/containerd/s/*; do
+    [[ -S "$sock" ]] && ! grep -qxF "$sock" <<<"$listening" && rm -f "$sock"
+  done
+  # libcni's result cache: our network's entries and the loopback ones of the same sandboxes.
+  local f id
+  for f in /var/lib/cni/results/daskrun-*; do
+    [[ -e "$f" ]] || continue
+    id="${f#/var/lib/cni/results/daskrun-}"; id="${id%-*}"
+    rm -f "$f" "/var/lib/cni/results/cni-loopback-$id-lo"
+  done
+  rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null
   rmdir /run/containerd/s /run/containerd/fifo /run/containerd/runc/k8s.io \
-    /run/containerd/runc /run/containerd 2>/dev/null
+    /run/containerd/runc /run/containerd /run/netns 2>/dev/null
 
   ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
   ip link show "$HOST_IF" >/dev/null 2>&1 && ip link delete "$HOST_IF"
   flush_iptables
+  drop_new_nft_tables
   if command -v conntrack >/dev/null; then
     conntrack -D -s "$POD_CLUSTER_CIDR" >/dev/null 2>&1
     conntrack -D -d "$SERVICE_CIDR" >/dev/null 2>&1
@@ -139,3 +183,4 @@ main() {
 }
 
 main "$@"
+exit

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Images without a registry: a private dockerd builds them, containerd (kubelet's) gets
 # them by `ctr images import`.
-# Usage: images.sh dockerd|base|system|project|load-system|load-project
+# Usage: images.sh dockerd|base|system|project|project-if-missing|image|load-system|load-project
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -106,8 +106,12 @@ case "${1:-}" in
   base) start_dockerd; build_base ;;
   system) start_dockerd; build_system ;;
   project) start_dockerd; build_project ;;
+  image) # make image: rebuild, and reload into the cluster when it runs
+    start_dockerd; build_project
+    if [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd; then load "$IMAGE"; fi ;;
   project-if-missing) start_dockerd; have_image "$IMAGE" || build_project ;;
   load-system) start_dockerd; build_system; load "$PAUSE_IMAGE" "$COREDNS_IMAGE" ;;
   load-project) start_dockerd; load "$IMAGE" ;;
-  *) die "usage: $0 dockerd|base|system|project|load-system|load-project" ;;
+  *) die "usage: $0 dockerd|base|system|project|project-if-missing|image|load-system|load-project" ;;
 esac
+exit

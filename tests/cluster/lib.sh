@@ -1,5 +1,5 @@
 # Shared settings and helpers for the local cluster scripts. Sourced, not run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
 
@@ -25,9 +25,9 @@ PKI="$STATE/pki"
 OUT_DIR="$REPO_ROOT/.cluster"
 KUBECONFIG_OUT="$OUT_DIR/kubeconfig"
 
-# Network layout. The node/API address lives on an interface of our own (a bridge
-# without ports), so it is
-# routable from pods (through the `kubernetes` Service) and from the host alike.
+# Network layout. The node/API address lives on an interface of our own (a bridge without
+# ports: not every kernel has the dummy driver), so it is routable from pods (through the
+# `kubernetes` Service) and from the host alike.
 NODE_NAME="daskrun-node"
 HOST_IF="daskrun0"
 NODE_IP="${NODE_IP:-10.250.0.1}"
@@ -78,6 +78,7 @@ fail_component() {
     tail -n 40 "$LOGS/$name.log" >&2
     log "----"
   fi
+  log "state and logs are in $STATE; make cluster-down cleans up"
   exit 1
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from conftest import IMAGE, PAUSE_IMAGE, Kubectl
+from cluster_helpers import IMAGE, PAUSE_IMAGE, Kubectl
 
 
 def pod(name: str, args: list[str], *, image: str = IMAGE, labels: dict | None = None,
@@ -169,3 +169,38 @@ def test_restricted_namespace_admits_only_restricted_pods(kubectl: Kubectl, name
     phase, logs = run_pod(kubectl, namespace, restricted)
     assert phase == "Succeeded", logs
     assert "uid 10001" in logs
+
+
+def test_pod_reaches_a_server_on_the_host(kubectl: Kubectl, namespace: str) -> None:
+    """What the e2e suite relies on for its S3 server: a server on the host, bound to the
+    node's InternalIP, answers pods."""
+    import http.server
+    import threading
+
+    node = kubectl.json("get", "nodes")["items"][0]
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    token = uuid.uuid4().hex
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = token.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((node_ip, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{node_ip}:{server.server_address[1]}/"
+        code = f"import urllib.request; print('GOT', urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+        phase, logs = run_pod(kubectl, namespace, pod("to-host", ["python", "-c", code]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert phase == "Succeeded", logs
+    assert f"GOT {token}" in logs

@@ -46,6 +46,9 @@ setup_host() {
       sysctl -n "$s" >/dev/null 2>&1 && echo "$s=$(sysctl -n "$s")"
     done >"$STATE/sysctl.orig"
   fi
+  if [[ ! -f "$STATE/nft-tables.orig" ]]; then
+    { command -v nft >/dev/null && nft list tables 2>/dev/null || true; } >"$STATE/nft-tables.orig"
+  fi
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 \
     || die "net.bridge.bridge-nf-call-iptables unavailable (bridge netfilter missing in this kernel)"
@@ -259,11 +262,17 @@ main() {
   local t0=$SECONDS
   ensure_packages
   mkdir -p "$STATE" "$LOGS" "$PIDS"
+  setup_host
+  "$HERE/images.sh" dockerd
+  # The project image (debootstrap + docker build, mostly network) builds while the
+  # binaries compile.
+  if [[ "${SKIP_PROJECT_IMAGE:-0}" != 1 ]]; then
+    "$HERE/images.sh" project-if-missing >"$LOGS/images.log" 2>&1 &
+    IMG_PID=$!
+  fi
   log "building binaries (cached in $BIN)"
   "$HERE/build.sh" all || die "building binaries failed (see output above)"
-  setup_host
   make_pki
-  "$HERE/images.sh" dockerd
   start_etcd
   start_control_plane
   start_containerd
@@ -272,8 +281,9 @@ main() {
   start_kube_proxy
   start_dns
   write_kubeconfig
-  if [[ "${SKIP_PROJECT_IMAGE:-0}" != 1 ]]; then
-    "$HERE/images.sh" project-if-missing
+  if [[ -n "$IMG_PID" ]]; then
+    wait "$IMG_PID" || fail_component images "building the project image failed"
+    IMG_PID=
     "$HERE/images.sh" load-project
   fi
   log "cluster up in $((SECONDS - t0))s; node $NODE_NAME at $NODE_IP"
@@ -282,4 +292,7 @@ main() {
   kctl cluster-info | head -1
 }
 
+IMG_PID=
+trap '[[ -n "$IMG_PID" ]] && kill "$IMG_PID" 2>/dev/null' EXIT
 main "$@"
+exit
