@@ -64,17 +64,30 @@ def test_service_resolves_through_coredns_and_connects(kubectl: Kubectl, namespa
     kubectl.run("-n", namespace, "wait", "--for=condition=Ready", "pod/web", "--timeout=180s",
                 timeout=200)
     cluster_ip = kubectl.json("-n", namespace, "get", "svc", "web")["spec"]["clusterIP"]
-    code = ("import socket, urllib.request, json; "
-            f"ips = sorted({{a[4][0] for a in socket.getaddrinfo('web.{namespace}.svc.cluster.local', 80)}}); "
-            "short = socket.gethostbyname('web'); "
-            "body = urllib.request.urlopen('http://web/', timeout=10).read().decode().strip(); "
-            "print(json.dumps({'ips': ips, 'short': short, 'body': body}))")
+    # Retried for a while: kube-proxy programs a new Service's rules asynchronously, so
+    # the first connection can be refused. The last attempt must get the token.
+    code = f"""
+import json, socket, time, urllib.request
+errors, ips, short, body = [], None, None, None
+for attempt in range(60):
+    try:
+        ips = sorted({{a[4][0] for a in socket.getaddrinfo('web.{namespace}.svc.cluster.local', 80)}})
+        short = socket.gethostbyname('web')
+        body = urllib.request.urlopen('http://web/', timeout=5).read().decode().strip()
+        if body == {token!r}:
+            break
+        errors.append('body ' + body[:40])
+    except Exception as exc:
+        errors.append(repr(exc)[:120])
+    time.sleep(0.5)
+print(json.dumps({{'ips': ips, 'short': short, 'body': body, 'errors': errors}}))
+"""
     phase, logs = run_pod(kubectl, namespace, pod("client", ["python", "-c", code]))
     assert phase == "Succeeded", logs
     result = json.loads(logs.strip().splitlines()[-1])
     assert result["ips"] == [cluster_ip]
     assert result["short"] == cluster_ip
-    assert result["body"] == token
+    assert result["body"] == token, result["errors"]
 
 
 def test_job_completes_and_logs_show_output(kubectl: Kubectl, namespace: str) -> None:

@@ -34,11 +34,20 @@ healthy() {
   local c
   for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done
   [[ -s "$KUBECONFIG_OUT" ]] || return 1
-  kctl get --raw /readyz >/dev/null 2>&1 || return 1
+  kctl --request-timeout=5s get --raw /readyz >/dev/null 2>&1 || return 1
   [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+check_ports() {
+  local port users
+  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259; do
+    users="$(ss -ltnpH "sport = :$port" 2>/dev/null)"
+    [[ -z "$users" ]] || die "port $port is already in use: $users"
+  done
+}
+
 setup_host() {
+  check_ports
   mkdir -p "$STATE" "$PIDS" "$LOGS"
   if [[ ! -f "$STATE/sysctl.orig" ]]; then
     local s
@@ -70,7 +79,7 @@ start_etcd() {
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "$NODE_NAME=http://127.0.0.1:$ETCD_PEER_PORT" \
     --listen-metrics-urls "" --quota-backend-bytes 2147483648 --log-level warn
-  wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+  wait_for etcd 60 curl -sf -m 5 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 }
 
 start_control_plane() {
@@ -91,7 +100,7 @@ start_control_plane() {
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
     --profiling=false --v=1
-  wait_for kube-apiserver 120 kctl get --raw /readyz
+  wait_for kube-apiserver 120 kctl --request-timeout=5s get --raw /readyz
 
   local common=(--bind-address 127.0.0.1 --leader-elect=false --profiling=false --v=1)
   start_proc kube-controller-manager "$BIN/kube-controller-manager" "${common[@]}" \
@@ -106,8 +115,8 @@ start_control_plane() {
     --kubeconfig "$PKI/scheduler.kubeconfig" \
     --authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
     --authorization-kubeconfig "$PKI/scheduler.kubeconfig"
-  wait_for kube-controller-manager 60 curl -skf https://127.0.0.1:10257/healthz
-  wait_for kube-scheduler 60 curl -skf https://127.0.0.1:10259/healthz
+  wait_for kube-controller-manager 60 curl -skf -m 5 https://127.0.0.1:10257/healthz
+  wait_for kube-scheduler 60 curl -skf -m 5 https://127.0.0.1:10259/healthz
 }
 
 # true when this process may not lower oom_score_adj (CAP_SYS_RESOURCE missing).
@@ -206,7 +215,7 @@ YAML
   start_proc kubelet "$BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
     --kubeconfig "$PKI/kubelet.kubeconfig" --root-dir "$d" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=1
-  wait_for kubelet 120 curl -sf http://127.0.0.1:10248/healthz
+  wait_for kubelet 120 curl -sf -m 5 http://127.0.0.1:10248/healthz
   wait_for kubelet 120 node_ready
 }
 
@@ -228,7 +237,7 @@ nodePortAddresses: ["$NODE_IP/32"]
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
   start_proc kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy-config.yaml" --v=1
-  wait_for kube-proxy 60 curl -sf http://127.0.0.1:10256/healthz
+  wait_for kube-proxy 60 curl -sf -m 5 http://127.0.0.1:10256/healthz
 }
 
 start_dns() {
