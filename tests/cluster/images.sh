@@ -83,10 +83,16 @@ build_system() {
 build_project() {
   build_base
   log "docker build $IMAGE (BASE_IMAGE=$BASE_IMAGE)"
-  if ! docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE" \
-      "$REPO_ROOT" >"$LOGS/image-build.log" 2>&1; then
+  local args=(--network host --build-arg "BASE_IMAGE=$BASE_IMAGE")
+  # The build stage is tagged too, so it stays in the layer cache when old images are
+  # pruned below (an untagged stage would count as dangling).
+  if ! { docker build "${args[@]}" --target build -t "${IMAGE%%:*}-buildstage:latest" "$REPO_ROOT" &&
+      docker build "${args[@]}" -t "$IMAGE" "$REPO_ROOT"; } >"$LOGS/image-build.log" 2>&1; then
     fail_component image-build "docker build of $IMAGE failed"
   fi
+  # Drop what earlier builds left behind (stopped build containers, superseded images).
+  docker container prune -f >/dev/null 2>&1 || true
+  docker image prune -f >/dev/null 2>&1 || true
 }
 
 # load IMAGE...: docker save | ctr import into containerd's k8s.io namespace.
