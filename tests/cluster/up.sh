@@ -33,7 +33,6 @@ ensure_packages() {
 healthy() {
   local c
   for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done
-  [[ -s "$KUBECONFIG_OUT" ]] || return 1
   kctl --request-timeout=5s get --raw /readyz >/dev/null 2>&1 || return 1
   [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
@@ -261,6 +260,8 @@ write_kubeconfig() {
 
 main() {
   if healthy; then
+    mkdir -p "$OUT_DIR"
+    install -m 600 "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
     log "cluster already up and healthy: KUBECONFIG=$KUBECONFIG_OUT"
     exit 0
   fi
@@ -277,7 +278,7 @@ main() {
   # binaries compile. Always built, so it matches the working tree; docker's layer cache
   # makes that a few seconds when nothing changed.
   if [[ "${SKIP_PROJECT_IMAGE:-0}" != 1 ]]; then
-    "$HERE/images.sh" project >"$LOGS/images.log" 2>&1 &
+    setsid "$HERE/images.sh" project >"$LOGS/images.log" 2>&1 </dev/null &
     IMG_PID=$!
   fi
   log "building binaries (cached in $BIN)"
@@ -303,6 +304,7 @@ main() {
 }
 
 IMG_PID=
-trap '[[ -n "$IMG_PID" ]] && kill "$IMG_PID" 2>/dev/null' EXIT
+# On failure, stop the image build running in the background (its own process group).
+trap '[[ -n "$IMG_PID" ]] && kill -- "-$IMG_PID" 2>/dev/null' EXIT
 main "$@"
 exit
