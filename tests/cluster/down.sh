@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop everything up.sh started and leave the host clean: processes, pod containers and
 # shims, mounts, CNI interfaces and IPAM state, iptables chains, pod cgroups, sysctls,
-# the dummy interface, the state dir and .cluster/. Safe to run at any time.
+# the node interface, the state dir and .cluster/. Safe to run at any time.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -12,8 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 stop() {
   local name="$1" t="${2:-15}" f="$PIDS/$1.pid" pid i
   [[ -s "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid="$(recorded_pid "$name")"; then
     log "stopping $name ($pid)"
     kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < t * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done

@@ -53,11 +53,27 @@ die() { log "ERROR: $*"; exit 1; }
 kctl() { "$BIN/kubectl" --kubeconfig "$PKI/admin.kubeconfig" "$@"; }
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 
-# pid_alive NAME: the process recorded for NAME is running.
-pid_alive() {
-  local f="$PIDS/$1.pid"
-  [[ -s "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null
+# start_time PID: the process's start time (clock ticks since boot), to tell a recorded
+# process from a later one that got the same pid.
+start_time() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
 }
+
+# recorded_pid NAME: the pid recorded for NAME when that very process still runs.
+recorded_pid() {
+  local f="$PIDS/$1.pid" pid st
+  [[ -s "$f" ]] || return 1
+  read -r pid st <"$f"
+  [[ -n "$pid" && "$(start_time "$pid")" == "$st" ]] && echo "$pid"
+}
+
+# pid_alive NAME: the process recorded for NAME is running.
+pid_alive() { recorded_pid "$1" >/dev/null; }
 
 # start_proc NAME CMD...: start CMD detached, log to $LOGS/NAME.log, record its pid.
 start_proc() {
@@ -66,7 +82,7 @@ start_proc() {
   if pid_alive "$name"; then return 0; fi
   log "starting $name"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
+  echo "$! $(start_time $!)" >"$PIDS/$name.pid"
 }
 
 # fail_component NAME MSG: report which component failed with the tail of its log.
