@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The daskrun runtime image: launcher, scheduler and workers all run it, so every
 # process of a run has the same Python, dask and distributed.
 # BASE_IMAGE must provide python3 (3.11+) with the venv module on a Debian/Ubuntu
