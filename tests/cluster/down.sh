@@ -132,6 +132,8 @@ main() {
   kill_pods
 
   unmount_under "$STATE"
+  # dockerd bind-mounts its data root onto itself; a killed dockerd leaves that behind.
+  pgrep -x dockerd >/dev/null || unmount_under "$DOCKER_ROOT"
   local ns
   for ns in /run/netns/cni-*; do
     [[ -e "$ns" ]] || continue
