@@ -86,8 +86,12 @@ build_project() {
   local args=(--network host --build-arg "BASE_IMAGE=$BASE_IMAGE")
   # The build stage is tagged too, so it stays in the layer cache when old images are
   # pruned below (an untagged stage would count as dangling).
-  if ! { docker build "${args[@]}" --target build -t "${IMAGE%%:*}-buildstage:latest" "$REPO_ROOT" &&
-      docker build "${args[@]}" -t "$IMAGE" "$REPO_ROOT"; } >"$LOGS/image-build.log" 2>&1; then
+  local stage=(true)
+  if grep -qiE '^FROM .* AS build\s*$' "$REPO_ROOT/Dockerfile"; then
+    stage=(docker build "${args[@]}" --target build -t "${IMAGE%%:*}-buildstage:latest" "$REPO_ROOT")
+  fi
+  if ! { "${stage[@]}" && docker build "${args[@]}" -t "$IMAGE" "$REPO_ROOT"; } \
+      >"$LOGS/image-build.log" 2>&1; then
     fail_component image-build "docker build of $IMAGE failed"
   fi
   # Drop what earlier builds left behind (stopped build containers, superseded images).
