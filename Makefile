@@ -31,6 +31,28 @@ test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 
 
 test: test-unit test-chart test-cluster ## everything CI runs
 
+CLUSTER_BIN = $(shell bash -c '. tests/cluster/lib.sh >/dev/null 2>&1; echo $$BIN')
+LOCAL_KUBECONFIG := $(CURDIR)/.cluster/kubeconfig
+E2E_PYTEST_ARGS ?=
+
+# Against $$KUBECONFIG when given; else the local cluster, brought up (idempotent) first.
+e2e: venv tools ## end-to-end suite (tests/e2e) against $$KUBECONFIG, or the local cluster
+ifeq ($(strip $(KUBECONFIG)),)
+	bash tests/cluster/up.sh
+	bash tests/e2e/operator_image.sh
+	KUBECONFIG=$(LOCAL_KUBECONFIG) PATH="$(CLUSTER_BIN):$$PATH" $(PYTEST) tests/e2e -p no:cacheprovider $(E2E_PYTEST_ARGS)
+else
+	$(PYTEST) tests/e2e -p no:cacheprovider $(E2E_PYTEST_ARGS)
+endif
+
+# CI: the local cluster from source, its smoke tests, the e2e suite; always torn down.
+test-cluster: venv tools ## cluster-up, cluster smoke tests, e2e, cluster-down (CLUSTER_KEEP=1 keeps it)
+	bash tests/cluster/up.sh
+	@rc=0; \
+	$(MAKE) --no-print-directory cluster-smoke CLUSTER_SMOKE_DEPS= || rc=$$?; \
+	$(MAKE) --no-print-directory e2e KUBECONFIG= || rc=$$?; \
+	if [ "$(CLUSTER_KEEP)" != 1 ]; then bash tests/cluster/down.sh || rc=1; fi; exit $$rc
+
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
 	$(PYTHON) benchmarks/local_overhead.py
 

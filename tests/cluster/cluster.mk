@@ -7,7 +7,7 @@ PYTHON ?= .venv/bin/python
 CLUSTER_SMOKE_DEPS ?= venv
 CLUSTER_PYTEST_ARGS ?=
 
-.PHONY: cluster-up cluster-down cluster-smoke cluster-build image image-load kind-up kind-down test-cluster
+.PHONY: cluster-up cluster-down cluster-smoke cluster-build image image-load kind-up kind-down
 
 ## Build (cached) and start the cluster, load daskrun:0.1.0; writes .cluster/kubeconfig.
 cluster-up:
@@ -21,13 +21,6 @@ cluster-down:
 cluster-smoke: $(CLUSTER_SMOKE_DEPS)
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cluster/kubeconfig} \
 	  $(PYTHON) -m pytest -p no:cacheprovider $(CLUSTER_DIR) $(CLUSTER_PYTEST_ARGS)
-
-## CI: cluster-up, smoke tests, cluster-down (kept up with CLUSTER_KEEP=1).
-test-cluster: $(CLUSTER_SMOKE_DEPS)
-	bash $(CLUSTER_DIR)/up.sh
-	@rc=0; $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) cluster-smoke \
-	  CLUSTER_SMOKE_DEPS= || rc=$$?; \
-	if [ "$(CLUSTER_KEEP)" != 1 ]; then bash $(CLUSTER_DIR)/down.sh || rc=1; fi; exit $$rc
 
 ## Only build the binaries into the cache.
 cluster-build:
