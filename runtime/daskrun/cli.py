@@ -185,6 +185,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    code = _main(args)
+    if args.command == "run" and not args.dry_run:
+        # The cluster is closed by now. Threads that kopf or dask leave behind (executor
+        # threads are joined at interpreter exit) must not keep a finished launcher alive.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     log = logging.getLogger("daskrun")
     # Imported after argument parsing: `--help` and `--version` stay instant.
@@ -211,4 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ClusterStartError):
             log.error("the Dask cluster did not come up: %s", exc)
             return EXIT_CLUSTER_FAILED
-        raise
+        if args.command != "run":
+            raise
+        # Outside the function (which has its own exit code): the API server or the network,
+        # so worth the Job's retries.
+        log.exception("unexpected error: %s", exc)
+        return EXIT_CLUSTER_FAILED

@@ -110,24 +110,12 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
         except ControllerError as exc:
             raise ClusterStartError(str(exc)) from exc
     spec = build_cluster_spec(config, context)
-    _delete_earlier_attempts(context)
     cluster = None
     try:
+        _delete_earlier_attempts(context)
         log.info("creating DaskCluster %s in namespace %s (controller: %s)",
                  context.name, context.namespace, context.controller)
-        try:
-            cluster = KubeCluster(
-                custom_cluster_spec=spec, namespace=context.namespace, shutdown_on_close=True,
-                quiet=True, resource_timeout=120,
-            )
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, TimeoutError) and context.controller == "external":
-                reason += (" -- no dask operator acted on the DaskCluster: install the dask "
-                           "operator or run with --controller embedded")
-            with contextlib.suppress(Exception):
-                reason += "".join("\n  " + p for p in _pod_problems(context))
-            raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc
+        cluster = _start(KubeCluster, spec, context)
         workers = config.dask_cluster.workers
         if isinstance(workers, WorkerRange):
             _create_autoscaler(context, workers)
@@ -143,6 +131,31 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             _delete_leftover(context)
         if controller is not None:
             controller.stop()
+
+
+START_ATTEMPTS = 3
+
+
+def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -> Any:
+    """KubeCluster for `spec`; connection hiccups (a Service kube-proxy has not caught up
+    with yet) are retried by reconnecting to the same DaskCluster, a timeout is not."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return kube_cluster_class(custom_cluster_spec=spec, namespace=context.namespace,
+                                      shutdown_on_close=True, quiet=True, resource_timeout=120)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError) or attempt == START_ATTEMPTS:
+                if isinstance(exc, TimeoutError) and context.controller == "external":
+                    reason += (" -- no dask operator acted on the DaskCluster: install the dask "
+                               "operator or run with --controller embedded")
+                with contextlib.suppress(Exception):
+                    reason += "".join("\n  " + p for p in _pod_problems(context))
+                raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc
+            log.warning("connecting to DaskCluster %s failed (%s); retrying (%d/%d)",
+                        context.name, reason[:300], attempt, START_ATTEMPTS - 1)
+            time.sleep(3)
+    raise AssertionError("unreachable")
 
 
 def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:
