@@ -115,7 +115,8 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
         _delete_earlier_attempts(context)
         log.info("creating DaskCluster %s in namespace %s (controller: %s)",
                  context.name, context.namespace, context.controller)
-        cluster = _start(KubeCluster, spec, context)
+        with _unstick_pending_phase(context):
+            cluster = _start(KubeCluster, spec, context)
         workers = config.dask_cluster.workers
         if isinstance(workers, WorkerRange):
             _create_autoscaler(context, workers)
@@ -134,6 +135,38 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
 
 
 START_ATTEMPTS = 3
+
+
+@contextlib.contextmanager
+def _unstick_pending_phase(context: RunContext, interval: float = 2.0) -> Iterator[None]:
+    """Work around a race in the dask controller: its Service handler may set the cluster's
+    phase to Running *before* the create handler's own patch sets it to Pending, leaving a
+    ready cluster Pending for good (KubeCluster then times out). While the cluster starts,
+    re-apply the controller's rule: a ClusterIP scheduler Service means Running."""
+    import threading
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            with contextlib.suppress(Exception):
+                cluster = _dask_class("DaskCluster").get(context.name, namespace=context.namespace)
+                if (cluster.raw.get("status") or {}).get("phase") != "Pending":
+                    continue
+                from kr8s.objects import Service
+
+                service = Service.get(f"{context.name}-scheduler", namespace=context.namespace)
+                if service.raw["spec"].get("type", "ClusterIP") == "ClusterIP":
+                    log.warning("DaskCluster %s is Pending although its scheduler Service is ready "
+                                "(a dask controller race); marking it Running", context.name)
+                    cluster.patch({"status": {"phase": "Running"}})
+
+    thread = threading.Thread(target=watch, name="daskrun-phase", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -> Any:
