@@ -45,6 +45,7 @@ class EmbeddedController:
     def __init__(self, namespace: str, label: str, value: str, ready_timeout: float = 60):
         self.namespace = namespace
         self.registry = scoped_registry(label, value)
+        self.scope = value
         self.ready_timeout = ready_timeout
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -66,6 +67,8 @@ class EmbeddedController:
                     namespaces=[self.namespace],
                     clusterwide=False,
                     standalone=True,  # no peering: the label scope already keeps runs apart
+                    # Given, so kopf never asks getpwuid() for a uid (arbitrary uids have none).
+                    identity=f"daskrun-{self.scope}",
                     stop_flag=self._stop,
                     ready_flag=self._ready,
                 )
