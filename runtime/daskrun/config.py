@@ -266,6 +266,8 @@ class Output(_Strict):
     path: StrictStr | None = Field(
         None,
         min_length=1,
+        # In the schema too, so `helm install` refuses a bad path before anything starts.
+        pattern=r"^(s3://.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
         description="Local file (.csv or .parquet), s3://bucket/key, or the key inside `bucket`.",
     )
     bucket: StrictStr | None = Field(None, min_length=1, description="S3 bucket; stores at s3://bucket/path.")
@@ -346,6 +348,8 @@ def _message(error: dict[str, Any], model_fields: dict[str, Any]) -> str:
         return "expected an import path like 'package.module.function' or 'package.module:function'"
     if kind == "string_pattern_mismatch" and "env" in error["loc"]:
         return "environment variable names are letters, digits and '_', not starting with a digit"
+    if kind == "string_pattern_mismatch" and error["loc"][-1] == "path":
+        return f"must end in .csv or .parquet (or be s3://bucket/key), got {error['input']!r}"
     if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
     if kind == "value_error":

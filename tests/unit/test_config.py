@@ -71,7 +71,7 @@ BAD = [
     (base(output={"bucket": "b"}), "output", "`path` is required"),
     (base(output={"path": "r.csv", "key": "AKIA"}), "output", "both `key` and `secret_key`"),
     (base(output={"path": "s3://b/r.csv", "bucket": "b"}), "output", "not both"),
-    (base(output={"path": "r.txt"}), "output", ".csv or .parquet"),
+    (base(output={"path": "r.txt"}), "output.path", ".csv or .parquet"),
     (base(output={"path": "r.csv", "endpoint_url": "http://x"}), "output", "need an S3"),
     (base(output={"path": "r.csv", "bucket": "b", "endpoint_url": "minio:9000"}), "output.endpoint_url",
      "pattern"),
@@ -90,7 +90,7 @@ def test_bad_config_names_the_key(config, key, words):
 def test_every_error_is_reported_at_once():
     errors = errors_of(base(dask_cluster={"workers": -1, "worker_config": {"nthreads": 0}},
                             output={"path": "x.txt"}, typo=1))
-    assert {"dask_cluster.workers", "dask_cluster.worker_config.nthreads", "output", "typo"} <= set(errors)
+    assert {"dask_cluster.workers", "dask_cluster.worker_config.nthreads", "output.path", "typo"} <= set(errors)
 
 
 @pytest.mark.parametrize("memory,expected", [("4G", 4e9), ("500Mi", 500 * 2**20), ("2", 2), ("0.5", 0.5),
