@@ -11,7 +11,7 @@ from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
 from daskrun.config import Config, Resources
-from daskrun.setup import kubernetes_escape, worker_command
+from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # same value as daskrun.ownership.JOB_LABEL
@@ -135,6 +135,9 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
     scheduler = scheduler_pod["containers"][0]
     scheduler["args"] = ["dask", "scheduler", "--host", "0.0.0.0"]
+    scheduler_setup = scheduler_command(worker_cfg.setup)
+    if scheduler_setup:
+        scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = "IfNotPresent"
     scheduler["env"] = []
     scheduler["resources"] = config.dask_cluster.scheduler.resources.kubernetes() or Resources().kubernetes()

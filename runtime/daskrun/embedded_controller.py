@@ -3,6 +3,8 @@
 For clusters that have the dask CRDs but no operator. The controller's kopf handlers are
 copied into a private registry with an extra label filter, so this controller only acts on
 objects labelled with its own run: two runs in one namespace never fight over clusters.
+The copies put no finalizers on objects: nothing may depend on this controller outliving
+its launcher.
 """
 
 from __future__ import annotations
@@ -35,8 +37,24 @@ def scoped_registry(label: str, value: str):
         for handler in getattr(source, name).get_all_handlers():
             if isinstance(handler, handlers.ResourceHandler):
                 handler = dataclasses.replace(handler, labels={**(handler.labels or {}), label: value})
+            if getattr(handler, "requires_finalizer", None):
+                # kopf puts a finalizer on objects with timers (the cluster's autoshutdown, the
+                # autoscaler). This controller dies with its launcher, maybe by SIGKILL, and a
+                # finalizer nobody removes would block the garbage collection of the cluster.
+                handler = dataclasses.replace(handler, requires_finalizer=False)
             getattr(target, name).append(handler)
     return target
+
+
+class _NameObjects(logging.Filter):
+    """Prefix kopf's per-object messages with [namespace/name], whatever the log format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ref = getattr(record, "k8s_ref", None) or {}
+        if ref.get("name") and not getattr(record, "_daskrun_named", False):
+            record.msg = f"[{ref.get('namespace', '')}/{ref['name']}] {record.msg}"
+            record._daskrun_named = True
+        return True
 
 
 class EmbeddedController:
@@ -80,7 +98,10 @@ class EmbeddedController:
     def start(self) -> None:
         logging.getLogger("kopf").setLevel(logging.WARNING)
         # Per-object handler results, prefixed with [namespace/name]: shows what this controller acted on.
-        logging.getLogger("kopf.objects").setLevel(logging.INFO)
+        objects = logging.getLogger("kopf.objects")
+        objects.setLevel(logging.INFO)
+        if not any(isinstance(f, _NameObjects) for f in objects.filters):
+            objects.addFilter(_NameObjects())
         self._thread.start()
         if not self._ready.wait(self.ready_timeout) or self._error:
             self.stop()

@@ -112,6 +112,14 @@ def worker_command(setup: Setup) -> list[str] | None:
     return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
 
 
+def scheduler_command(setup: Setup) -> list[str] | None:
+    """The scheduler unpickles task graphs, so it needs the user's packages and repository
+    too (pip and git steps; apt and the script are for workers). None when there are none."""
+    if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
+        return None
+    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
+
+
 class SetupError(RuntimeError):
     """A setup step failed in the launcher; its output names the step."""
 

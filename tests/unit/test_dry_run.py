@@ -112,3 +112,15 @@ def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
     assert manifest["metadata"]["namespace"] == "team"
     assert manifest["metadata"]["name"].startswith("rel-")
     assert worker(manifest)["image"] == "reg/daskrun:9"
+
+
+def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():
+    config = {"run": CONFIG["run"], "dask_cluster": {"worker_config": {"setup": {
+        "pip_packages": ["xgboost"], "git_repository": {"url": "https://example.com/r.git"},
+        "apt_packages": ["curl"], "script": "/s.sh"}}}}
+    scheduler = spec(config)["spec"]["scheduler"]["spec"]["containers"][0]
+    script = scheduler["command"][2]
+    assert "uv pip install" in script and "git clone" in script
+    assert "apt-get" not in script and "step script" not in script
+    assert scheduler["args"][:2] == ["dask", "scheduler"]
+    assert "command" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][0]

@@ -24,3 +24,12 @@ def test_two_scopes_do_not_share_handlers():
     b = scoped_registry("daskrun.io/controller", "b")._changing.get_all_handlers()
     assert {h.labels["daskrun.io/controller"] for h in a} == {"a"}
     assert {h.labels["daskrun.io/controller"] for h in b} == {"b"}
+
+
+def test_no_handler_puts_a_finalizer_that_would_outlive_the_launcher():
+    registry = scoped_registry("daskrun.io/controller", "run-c")
+    handlers_all = [h for name in ("_changing", "_watching", "_spawning", "_indexing")
+                    for h in getattr(registry, name).get_all_handlers()]
+    timers = [h for h in handlers_all if "autoshutdown" in h.id or "adapt" in h.id]
+    assert timers, "the dask controller's timers are copied"
+    assert not [h.id for h in handlers_all if getattr(h, "requires_finalizer", None)]
