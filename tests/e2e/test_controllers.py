@@ -21,9 +21,10 @@ def operator_chart() -> str:
 @pytest.fixture(scope="module")
 def dask_operator(cluster):
     """The dask operator installed from its chart, running an operator image built here."""
-    images = kubectl("get", "node", "-o", "jsonpath={.items[0].status.images[*].names}").stdout
-    if OPERATOR_IMAGE.split(":")[0] not in images:
-        pytest.fail(f"{OPERATOR_IMAGE} is not on the node: `make e2e` builds it (make operator-image)")
+    # The kubelet reports imported images in the node status only after its next sync.
+    wait_until(lambda: OPERATOR_IMAGE.split(":")[0] in kubectl(
+        "get", "node", "-o", "jsonpath={.items[0].status.images[*].names}").stdout, 120,
+        what=f"{OPERATOR_IMAGE} on the node (`make e2e` builds it with tests/e2e/operator_image.sh)")
     namespace = "dask-operator-e2e"
     helm("upgrade", "--install", "dask-operator", operator_chart(), "-n", namespace, "--create-namespace",
          "--set", f"image.name={OPERATOR_IMAGE.split(':')[0]}", "--set", f"image.tag={OPERATOR_IMAGE.split(':')[1]}",
@@ -31,16 +32,6 @@ def dask_operator(cluster):
     yield namespace
     helm("uninstall", "dask-operator", "-n", namespace, "--wait", check=False)
     kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-
-
-def test_external_operator_mode(namespace, release, dask_operator):
-    rel = release()
-    rel.install(SMALL_RUN, controller={"mode": "external"})
-    assert rel.wait() == "Complete", rel.launcher_log()
-    assert "embedded dask controller" not in rel.launcher_log()
-    operator_log = kubectl("-n", dask_operator, "logs", "deploy/dask-operator-dask-kubernetes-operator",
-                           "--tail=2000", check=False).stdout
-    assert namespace in operator_log
 
 
 def test_external_mode_without_an_operator_fails_clearly(namespace, release):
@@ -51,6 +42,16 @@ def test_external_mode_without_an_operator_fails_clearly(namespace, release):
     rel.install(SMALL_RUN, controller={"mode": "external"}, job={"backoffLimit": 0})
     assert rel.wait() == "Failed"
     assert "no dask operator acted on the DaskCluster" in rel.launcher_log()
+
+
+def test_external_operator_mode(namespace, release, dask_operator):
+    rel = release()
+    rel.install(SMALL_RUN, controller={"mode": "external"})
+    assert rel.wait() == "Complete", rel.launcher_log()
+    assert "embedded dask controller" not in rel.launcher_log()
+    operator_log = kubectl("-n", dask_operator, "logs", "deploy/dask-operator-dask-kubernetes-operator",
+                           "--tail=2000", check=False).stdout
+    assert namespace in operator_log
 
 
 def test_two_embedded_runs_side_by_side_keep_to_their_own_clusters(namespace, release):
