@@ -57,16 +57,19 @@ def _pod_problems(context: RunContext) -> list[str]:
     pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
     for pod in pods:
         for status in pod.raw.get("status", {}).get("containerStatuses", []) or []:
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            terminated = (status.get("lastState") or {}).get("terminated") or (
-                (status.get("state") or {}).get("terminated") or {}
-            )
+            state = status.get("state") or {}
+            waiting = state.get("waiting") or {}
+            exited_now = state.get("terminated") or {}
+            exited_before = (status.get("lastState") or {}).get("terminated") or {}
+            terminated = exited_now or exited_before
             reason = waiting.get("reason")
             if reason in _FATAL_WAITING or terminated.get("exitCode"):
                 detail = waiting.get("message") or terminated.get("reason") or ""
                 tail = ""
+                # A container that is down right now has its own log; one restarted since
+                # failing has it as the previous instance's.
                 with contextlib.suppress(Exception):
-                    tail = "\n".join(pod.logs(tail_lines=15, previous=bool(terminated)))
+                    tail = "\n".join(pod.logs(tail_lines=15, previous=not exited_now and bool(exited_before)))
                 problems.append(
                     f"pod {pod.name}: {reason or 'exited'} {detail}".rstrip()
                     + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
