@@ -67,9 +67,14 @@ def _pod_problems(context: RunContext) -> list[str]:
                 detail = waiting.get("message") or terminated.get("reason") or ""
                 tail = ""
                 # A container that is down right now has its own log; one restarted since
-                # failing has it as the previous instance's.
-                with contextlib.suppress(Exception):
-                    tail = "\n".join(pod.logs(tail_lines=15, previous=not exited_now and bool(exited_before)))
+                # failing has it as the previous instance's. The kubelet may restart it between
+                # our reads, so the other instance is the fallback.
+                first = not exited_now and bool(exited_before)
+                for previous in (first, not first):
+                    with contextlib.suppress(Exception):
+                        tail = "\n".join(pod.logs(tail_lines=15, previous=previous))
+                    if tail.strip():
+                        break
                 problems.append(
                     f"pod {pod.name}: {reason or 'exited'} {detail}".rstrip()
                     + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
