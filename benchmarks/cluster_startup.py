@@ -74,6 +74,8 @@ def daskrun_run(ns: str, n: int, pip: list[str] | None = None, installer: str | 
     if installer:
         worker["env"] = {"DASKRUN_PIP_INSTALLER": installer}
     values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]},
+              # Like the DaskJob, driven by the installed operator (two controllers would fight).
+              "controller": {"mode": "external" if operator_installed() else "embedded"},
               "run": {"function": "daskrun.examples.benchmark.run_benchmark",
                       "args": {"iterations": 1, "challenges": ["branin"], "tuners": ["random"]}},
               "dask_cluster": {"workers": n, "worker_config": worker}}
@@ -84,7 +86,8 @@ def daskrun_run(ns: str, n: int, pip: list[str] | None = None, installer: str | 
     job = f"{release}-daskrun-r1"
     wait(lambda: any(c["type"] == "Complete" and c["status"] == "True"
                      for c in kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions", []) or []))
-    pod = kjson("-n", ns, "get", "pods", "-l", f"job-name={job}")["items"][0]
+    pods = kjson("-n", ns, "get", "pods", "-l", f"job-name={job}")["items"]
+    pod = next(p for p in pods if p["status"].get("phase") == "Succeeded")  # a retried Job has more
     log = kubectl("-n", ns, "logs", pod["metadata"]["name"]).stdout
     match = re.search(rf"^(\S+ \S+) INFO\s+\S+: workers joined: {n}/{n}", log, re.M)
     joined = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt.timezone.utc)
@@ -133,9 +136,13 @@ spec:
 """
 
 
+def operator_installed() -> bool:
+    return kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=dask-kubernetes-operator",
+                   "-o", "name").stdout.strip() != ""
+
+
 def daskjob(ns: str, n: int) -> float | None:
-    if kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=dask-kubernetes-operator",
-               "-o", "name").stdout.strip() == "":
+    if not operator_installed():
         return None
     name = f"dj{n}-{uuid.uuid4().hex[:4]}"
     kubectl("-n", ns, "apply", "-f", "-", input=DASKJOB.format(name=name, image=IMAGE, n=n))
@@ -159,14 +166,14 @@ def main() -> None:
     ns = f"bench-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", ns)
     try:
-        print(f"bare pod start (creation -> running): {bare_pod(ns):6.1f} s")
+        print(f"bare pod start (creation -> running): {bare_pod(ns):6.1f} s", flush=True)
         for n in (2, 8):
             ours = daskrun_run(ns, n)["to_workers"]
             theirs = daskjob(ns, n)
             line = f"N={n}: daskrun pod start -> {n} workers joined: {ours:6.1f} s"
             line += f" | DaskJob runner start -> {n} workers: {theirs:6.1f} s" if theirs is not None else \
                 " | DaskJob: no dask operator installed"
-            print(line)
+            print(line, flush=True)
         wheels = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")
         for installer in ("uv", "pip"):
             seconds = daskrun_run(ns, 2, pip=wheels, installer=installer)["to_workers"]

@@ -18,9 +18,11 @@ def operator_chart() -> str:
     return str(Path(dask_kubernetes.__file__).parent / "operator" / "deployment" / "helm" / "dask-kubernetes-operator")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dask_operator(cluster):
-    """The dask operator installed from its chart, running an operator image built here."""
+    """The dask operator installed from its chart, running an operator image built here.
+    Removed right after the test: an operator watching all namespaces would also act on the
+    clusters of embedded-mode runs, and two controllers on one cluster double its workers."""
     # The kubelet reports imported images in the node status only after its next sync.
     wait_until(lambda: OPERATOR_IMAGE.split(":")[0] in kubectl(
         "get", "node", "-o", "jsonpath={.items[0].status.images[*].names}").stdout, 120,
