@@ -14,7 +14,7 @@ from daskrun.config import Config, Resources
 from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
-JOB_LABEL = "daskrun.io/job-uid"  # same value as daskrun.ownership.JOB_LABEL
+JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
 # In embedded mode the in-process controller only handles objects with this label
 # set to its own run, so two runs in one namespace never act on each other's clusters.
 CONTROLLER_LABEL = "daskrun.io/controller"
