@@ -120,6 +120,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
     spec = build_cluster_spec(config, context)
     cluster = None
     try:
+        _wait_for_dask_api(context)
         _delete_earlier_attempts(context)
         log.info("creating DaskCluster %s in namespace %s (controller: %s)",
                  context.name, context.namespace, context.controller)
@@ -207,6 +208,24 @@ def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:
     )
     autoscaler.create()
     log.info("adaptive scaling between %d and %d workers", workers.minimum, workers.maximum)
+
+
+def _wait_for_dask_api(context: RunContext, timeout: float = 90.0) -> None:
+    """Wait out an API server that is still preparing the dask resources (HTTP 429 "storage
+    is (re)initializing" right after the CRDs were installed) or briefly failing (5xx)."""
+    import kr8s
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            list(_dask_class("DaskCluster").list(namespace=context.namespace))
+            return
+        except kr8s.ServerError as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if (status != 429 and (status is None or status < 500)) or time.monotonic() > deadline:
+                raise
+            log.warning("the API server is not ready for DaskClusters yet (%s); retrying", exc)
+            time.sleep(2)
 
 
 def _delete_earlier_attempts(context: RunContext) -> None:

@@ -85,6 +85,9 @@ def cluster():
         # The CRDs are normally installed by the first `helm install` (chart/crds); install them
         # up front so tests may run in any order.
         kubectl("apply", "--server-side", "-f", str(CHART / "crds"))
+        kubectl("wait", "--for=condition=established", "--timeout=60s",
+                "crd/daskclusters.kubernetes.dask.org", "crd/daskworkergroups.kubernetes.dask.org",
+                "crd/daskautoscalers.kubernetes.dask.org")
     return nodes
 
 
