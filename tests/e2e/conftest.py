@@ -85,9 +85,17 @@ def cluster():
         # The CRDs are normally installed by the first `helm install` (chart/crds); install them
         # up front so tests may run in any order.
         kubectl("apply", "--server-side", "-f", str(CHART / "crds"))
-        kubectl("wait", "--for=condition=established", "--timeout=60s",
-                "crd/daskclusters.kubernetes.dask.org", "crd/daskworkergroups.kubernetes.dask.org",
-                "crd/daskautoscalers.kubernetes.dask.org")
+        crds = ("daskclusters", "daskworkergroups", "daskautoscalers")
+
+        def established():
+            for crd in crds:
+                status = kjson("get", "crd", f"{crd}.kubernetes.dask.org").get("status") or {}
+                if not any(c["type"] == "Established" and c["status"] == "True"
+                           for c in status.get("conditions") or []):
+                    return False
+            return True
+
+        wait_until(established, 60, interval=1, what="the dask CRDs to be established")
     return nodes
 
 
