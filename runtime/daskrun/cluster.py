@@ -78,7 +78,7 @@ def _pod_problems(context: RunContext) -> list[str]:
                 problems.append(
                     f"pod {pod.name}: {reason or 'exited'} {detail}".rstrip()
                     + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
-                    + (f"\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
+                    + ("\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
                 )
     return problems
 

@@ -1,12 +1,10 @@
 """Both controller modes, and two runs side by side in one namespace."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SMALL_RUN, dask_clusters, helm, kjson, kubectl, wait_until
+from conftest import SMALL_RUN, dask_clusters, helm, kjson, kubectl, wait_until
 
 OPERATOR_IMAGE = "daskrun-operator:0.1.0"
 

@@ -6,7 +6,6 @@ import sys
 
 import boto3
 import pandas as pd
-import pytest
 
 from conftest import (SMALL_RUN, dask_clusters, dask_pods, free_port, kjson, kubectl, wait_until)
 

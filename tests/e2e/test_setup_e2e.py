@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from builders import make_repo, make_wheel
-from conftest import SMALL_RUN
+
 
 PROBE = '''
 import os
