@@ -29,7 +29,9 @@ def worker_target(config: Config) -> int:
 
 
 @contextlib.contextmanager
-def local_cluster(config: Config) -> Iterator[Any]:
+def local_cluster(config: Config, preloads: list[str] = ()) -> Iterator[Any]:
+    """Workers run `preloads` as pods do; the scheduler runs in this process, which has
+    run them already (twice could apply a patch twice)."""
     from distributed import LocalCluster
 
     worker = config.dask_cluster.worker_config
@@ -39,6 +41,7 @@ def local_cluster(config: Config) -> Iterator[Any]:
         threads_per_worker=worker.threads,
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
+        preload=list(preloads),
     )
     try:
         if isinstance(workers, WorkerRange):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,8 +27,11 @@ from pydantic import (
     Tag,
     ValidationError,
     WithJsonSchema,
+    ValidationInfo,
     model_validator,
 )
+
+from daskrun import user_code
 
 # Top-level keys of the Helm chart's values that are not part of the run's config.
 # A values file of the chart is a valid config file; anything else at the top is a typo.
@@ -148,13 +152,45 @@ class Resources(_Strict):
         return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
+def _inside_the_clone(path: str) -> str:
+    if path.startswith("/") or ".." in path.split("/"):
+        raise ValueError(f"{path!r} must be a relative path inside the clone, e.g. 'benchmark'")
+    return path
+
+
+def _has_repository(info: ValidationInfo) -> bool:
+    # `git_repository` is declared before the fields that ask, so it is in `info.data` -- as
+    # None when not given; missing only when it failed, and then that error is the one to show.
+    return info.data.get("git_repository", True) is not None
+
+
+def _usable_path(path: str, info: ValidationInfo) -> str:
+    problem = user_code.relative_path_problem(path, _has_repository(info))
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+def _usable_preload(entry: str, info: ValidationInfo) -> str:
+    problem = user_code.preload_problem(entry, _has_repository(info))
+    if problem:
+        raise ValueError(problem)
+    return entry
+
+
 class GitRepository(_Strict):
     url: StrictStr = Field(min_length=1, description="Repository to clone.")
     reference: StrictStr | None = Field(
         None, min_length=1, description="Branch, tag or commit; default: the remote's default branch."
     )
     install: StrictStr | None = Field(
-        None, min_length=1, description="Shell command run inside the clone, e.g. 'pip install .'."
+        None, min_length=1,
+        description="Shell command run inside the clone (or its `subdirectory`), e.g. 'pip install .'.",
+    )
+    subdirectory: Annotated[StrictStr, AfterValidator(_inside_the_clone)] | None = Field(
+        None, min_length=1,
+        description="Folder inside the clone that holds the code: `install` runs there and it is "
+                    "put on the import path instead of the clone's root.",
     )
 
 
@@ -169,10 +205,22 @@ class Setup(_Strict):
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
     )
+    python_path: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_path)]] = Field(
+        default_factory=list,
+        description="Extra folders to import from in the launcher, the scheduler and every "
+                    "worker: relative to the git_repository clone, or absolute.",
+    )
+    preload: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_preload)]] = Field(
+        default_factory=list,
+        description="Python run in the launcher, the scheduler and every worker before any task: "
+                    "a module name, a .py file (relative to the clone, or absolute), or inline "
+                    "source (text with a space or line break). Dask's --preload.",
+    )
 
     @property
     def empty(self) -> bool:
-        return not (self.script or self.git_repository or self.pip_packages or self.apt_packages)
+        return not (self.script or self.git_repository or self.pip_packages or self.apt_packages
+                    or self.python_path or self.preload)
 
 
 class WorkerConfig(_Strict):

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import logging
+import contextlib
 import os
+import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, report
+from daskrun import invoke, output, parquet_engine, report
 from daskrun.cluster_spec import RunContext
-from daskrun.config import Config, load_config
+from daskrun.config import Config, Setup, load_config
 from daskrun.errors import FunctionFailed, ResultNotStored
-from daskrun.setup import run_launcher_setup
+from daskrun.setup import LauncherCode, run_launcher_setup
 
 log = logging.getLogger(__name__)
 
-def _setup_dir() -> Path:
+@contextlib.contextmanager
+def _setup_dir() -> Iterator[Path]:
+    """Where the launcher clones and writes preloads; a temporary folder unless configured,
+    removed when the run is over (local workers import from it until then)."""
     configured = os.environ.get("DASKRUN_SETUP_DIR")
-    return Path(configured) if configured else Path(tempfile.mkdtemp(prefix="daskrun-setup-"))
+    if configured:
+        yield Path(configured)
+        return
+    with tempfile.TemporaryDirectory(prefix="daskrun-setup-", ignore_cleanup_errors=True) as path:
+        yield Path(path)
+
+
+def _warn_local_setup(setup: Setup) -> None:
+    if setup.apt_packages or setup.script:
+        log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
+    if setup.pip_packages or (setup.git_repository and setup.git_repository.install):
+        log.warning("a --local run installs setup.pip_packages and git_repository.install into "
+                    "this Python environment (%s), not into a throw-away one", sys.prefix)
 
 
 def _call(function: Any, config: Config) -> Any:
@@ -65,17 +82,24 @@ def run_dask_function(
     Raises ConfigError / InvokeError (bad config, nothing started), ClusterStartError,
     FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
     """
-    from distributed import Client
-
     config = load_config(config)
     setup = config.dask_cluster.worker_config.setup
-    if local and (setup.apt_packages or setup.script):
-        log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
-    run_launcher_setup(setup, _setup_dir())
+    if local:
+        _warn_local_setup(setup)
+    with _setup_dir() as workdir:
+        code = run_launcher_setup(setup, workdir)
+        return _run(config, local, context, progress_interval, code)
+
+
+def _run(config: Config, local: bool, context: RunContext | None, progress_interval: float,
+         code: LauncherCode) -> pd.DataFrame | None:
+    from distributed import Client
+
+    parquet_engine.check_engine(config.output)
     function = invoke.load_function(config.run.function, config.run.args)
 
     if local:
-        cluster_cm = clusters.local_cluster(config)
+        cluster_cm = clusters.local_cluster(config, code.preloads)
         pod_context = None
     else:
         pod_context = (context or RunContext()).with_name()
