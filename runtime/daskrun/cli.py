@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
+    validate.add_argument("--import", dest="import_function", action="store_true",
+                          help="also import run.function and bind run.args here, as `run` does "
+                               "(in this environment: no setup is run)")
 
     recover = commands.add_parser("recover", help="rebuild the result CSV from a run's log")
     recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
@@ -114,6 +117,20 @@ def _context(args: argparse.Namespace) -> Any:
     return RunContext(**values).with_name()
 
 
+def _readable_dumper() -> Any:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        """Multi-line strings (the setup scripts) as `|` blocks, one shell line per line."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> Any:
+        style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
     from daskrun.config import load_config
@@ -124,7 +141,8 @@ def _run(args: argparse.Namespace) -> int:
 
         from daskrun.cluster_spec import build_cluster_spec
 
-        yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
+        yaml.dump(build_cluster_spec(config, _context(args)), sys.stdout, Dumper=_readable_dumper(),
+                  sort_keys=False)
         return 0
     context = None if args.local else _context(args)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -135,6 +153,22 @@ def _run(args: argparse.Namespace) -> int:
     except Terminated:
         log.error("stopped by SIGTERM; the Dask cluster was deleted")
         return EXIT_TERMINATED
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from daskrun.config import load_config
+    from daskrun.parquet_engine import check_engine
+
+    config = load_config(args.config)
+    check_engine(config.output)
+    if args.import_function:
+        from daskrun.invoke import load_function
+
+        load_function(config.run.function, config.run.args)
+        print(f"{args.config}: valid; {config.run.function} imported and run.args fit it")
+    else:
+        print(f"{args.config}: valid")
     return 0
 
 
@@ -159,11 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
-        from daskrun.config import load_config
-
-        load_config(args.config)
-        print(f"{args.config}: valid")
-        return 0
+        return _validate(args)
     if args.command == "recover":
         return _recover(args)
     if args.command == "submit":

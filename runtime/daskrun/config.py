@@ -155,6 +155,9 @@ class Resources(_Strict):
 def _inside_the_clone(path: str) -> str:
     if path.startswith("/") or ".." in path.split("/"):
         raise ValueError(f"{path!r} must be a relative path inside the clone, e.g. 'benchmark'")
+    problem = user_code.relative_path_problem(path, has_repository=True)
+    if problem:
+        raise ValueError(problem)
     return path
 
 

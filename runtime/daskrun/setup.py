@@ -106,7 +106,7 @@ def _git_lines(repo: GitRepository) -> list[str]:
         )
     code = _shell_path(repo.subdirectory or "")
     if repo.subdirectory:
-        lines.append(_require("-d", code, f"git_repository.subdirectory {repo.subdirectory!r} is not a folder of the clone"))
+        lines.append(_require("-d", code, f"git_repository.subdirectory {repo.subdirectory} is not a folder of the clone"))
     if repo.install:
         lines += [
             "step git_repository.install",
@@ -136,7 +136,7 @@ def _import_path_lines(setup: Setup) -> list[str]:
         lines.append("step python_path")
         for path in setup.python_path:
             word = _shell_path(path)
-            lines.append(_require("-d", word, f"python_path entry {path!r} is not a folder"))
+            lines.append(_require("-d", word, f"python_path entry {path} is not a folder"))
             words.append(word)
     lines.append(f'export PYTHONPATH={":".join(words)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
     return lines
@@ -150,12 +150,12 @@ def _preload_lines(preloads: list[str]) -> list[str]:
         kind = user_code.preload_kind(entry)
         if kind == "file":
             word = _shell_path(entry)
-            lines.append(_require("-f", word, f"preload file {entry!r} not found"))
+            lines.append(_require("-f", word, f"preload file {entry} not found"))
         elif kind == "module":
             word = shlex.quote(entry)
             lines.append(
                 f'"$daskrun_python" -c {shlex.quote(_FIND_MODULE)} {word} || '
-                f"{{ echo {shlex.quote(f'daskrun-setup: preload module {entry!r} not found')} >&2; exit 1; }}"
+                f"{{ echo {shlex.quote(f'daskrun-setup: preload module {entry} not found')} >&2; exit 1; }}"
             )
         else:
             word = f'"$DASKRUN_SETUP_DIR"/{user_code.SOURCE_FILE.format(index=index)}'

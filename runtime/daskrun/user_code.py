@@ -36,6 +36,8 @@ def preload_kind(entry: str) -> PreloadKind:
 
 def relative_path_problem(path: str, has_repository: bool) -> str | None:
     """Why `path` (absolute, or relative to the clone) cannot be used; None when it can."""
+    if ":" in path:
+        return f"{path!r} contains ':', which separates PYTHONPATH entries; rename the folder"
     if posixpath.isabs(path):
         return None
     if not has_repository:

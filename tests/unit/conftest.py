@@ -17,14 +17,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def moto_server():
-    """A real S3-compatible HTTP server (moto in server mode) on loopback."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def _serve(argv: list[str], port: int, cwd: Path | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -33,9 +27,28 @@ def moto_server():
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("moto server did not start")
+                raise RuntimeError(f"{argv[2]} did not start")
             time.sleep(0.1)
+    return proc
+
+
+@pytest.fixture
+def moto_server():
+    """A real S3-compatible HTTP server (moto in server mode) on loopback."""
+    port = free_port()
+    proc = _serve([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port)
     yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def http_root(tmp_path_factory):
+    """A plain HTTP server on loopback serving a folder: (folder, its URL)."""
+    root = tmp_path_factory.mktemp("served")
+    port = free_port()
+    proc = _serve([sys.executable, "-m", "http.server", "-b", "127.0.0.1", str(port)], port, cwd=root)
+    yield root, f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
 
