@@ -77,6 +77,7 @@ THIRD_PARTY = {
     "benchmark/tuning_bench/__init__.py": "",
     "benchmark/tuning_bench/tasks.py": '''
 import os
+import socket
 import sys
 
 import pandas as pd
@@ -86,8 +87,12 @@ import legacy_collections  # the old name, provided by compat/shim.py
 from bench_helpers import square  # lib/, on python_path
 
 
+def process():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def score(x):
-    return {"x": x, "score": square(x) + legacy_collections.OFFSET, "pid": os.getpid()}
+    return {"x": x, "score": square(x) + legacy_collections.OFFSET, "process": process()}
 
 
 def scheduler_has_the_shim():
@@ -98,7 +103,7 @@ def run_benchmark(n=4):
     client = get_client()
     rows = client.gather(client.map(score, range(n)))
     frame = pd.DataFrame(rows)
-    frame["worker_process"] = frame.pop("pid") != os.getpid()
+    frame["worker_process"] = frame.pop("process") != process()
     frame["scheduler_shim"] = client.run_on_scheduler(scheduler_has_the_shim)
     return frame
 ''',
