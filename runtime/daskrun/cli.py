@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _context(args: argparse.Namespace) -> Any:
-    from daskrun.cluster_spec import RunContext
+    from daskrun.manifest import RunContext
     from daskrun.ownership import current_namespace, launcher_identity
 
     namespace = args.namespace or current_namespace()
@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         import yaml
 
-        from daskrun.cluster_spec import build_cluster_spec
+        from daskrun.manifest import build_cluster_spec
 
         yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
         return 0
@@ -215,7 +215,7 @@ def _main(args: argparse.Namespace) -> int:
         from daskrun.cluster import ClusterStartError
         from daskrun.invoke import InvokeError
         from daskrun.ownership import OwnershipError
-        from daskrun.setup import SetupError
+        from daskrun.bootstrap import SetupError
 
         if isinstance(exc, (InvokeError, SetupError, OwnershipError)):
             print(f"daskrun: {exc}", file=sys.stderr)

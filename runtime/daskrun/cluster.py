@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any, Iterator
 
-from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
+from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ So when the launcher pod is deleted -- force-killed, evicted, its node lost, or 
 deleted by `helm upgrade`/`uninstall` -- garbage collection removes the DaskCluster and,
 through it, every scheduler and worker pod, with no help from the (dead) launcher. A pod
 that died but still exists (a Job retry keeps it for its log) is covered by the next
-attempt, which deletes the clusters of earlier attempts of the same Job (label daskrun.cluster_spec.JOB_LABEL).
+attempt, which deletes the clusters of earlier attempts of the same Job (label daskrun.manifest.JOB_LABEL).
 """
 
 from __future__ import annotations

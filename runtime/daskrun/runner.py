@@ -12,11 +12,11 @@ from typing import Any
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, report
-from daskrun.cluster_spec import RunContext
+from daskrun import invoke, output, progress
+from daskrun.manifest import RunContext
 from daskrun.config import Config, load_config
 from daskrun.errors import FunctionFailed, ResultNotStored
-from daskrun.setup import run_launcher_setup
+from daskrun.bootstrap import run_launcher_setup
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,10 @@ def run_dask_function(
         target = clusters.worker_target(config)
         if target:
             clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
-        report.report_versions(client)
+        progress.report_versions(client)
         log.info("running %s(%s)", config.run.function,
                  ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
-        with report.ProgressReporter(client, progress_interval):
+        with progress.ProgressReporter(client, progress_interval):
             raw = _call(function, config)
         try:
             result = invoke.check_result(raw, config.run.function, config.output is not None)

@@ -11,7 +11,7 @@ from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
 from daskrun.config import Config, Resources
-from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
+from daskrun.bootstrap import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership

@@ -1,4 +1,4 @@
-"""Worker setup: a POSIX ``sh`` bootstrap built from ``worker_config.setup``.
+"""Worker bootstrap: a POSIX ``sh`` script built from ``worker_config.setup``.
 
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
 (pip and git only, into its own interpreter). Every config value is single-quoted with
