@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from daskrun.config import ConfigError, Output
+from daskrun.config import Output
+from daskrun.errors import ConfigError
 
 # What pandas' engine="auto" tries, in its order; each with the module pandas imports.
 ENGINES = (("pyarrow", "pyarrow.parquet"), ("fastparquet", "fastparquet"))

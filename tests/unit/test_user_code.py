@@ -15,8 +15,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daskrun.config import ConfigError, Setup, parse_config
-from daskrun.setup import LauncherCode, bootstrap_script, run_launcher_setup, scheduler_command, worker_command
+from daskrun.bootstrap import LauncherCode, bootstrap_script, run_launcher_setup
+from daskrun.config import Setup, parse_config
+from daskrun.errors import ConfigError, SetupError
+from daskrun.manifest import scheduler_command, worker_command
 from daskrun.user_code import preload_kind, relative_path_problem
 
 from builders import SUB_PACKAGE, THIRD_PARTY, make_tree_repo, third_party_expected, third_party_setup
@@ -190,8 +192,6 @@ def test_launcher_imports_from_the_sub_folder_after_its_preload(tmp_path, third_
 
 
 def test_a_preload_that_raises_in_the_launcher_is_a_setup_error(tmp_path):
-    from daskrun.setup import SetupError
-
     with pytest.raises(SetupError, match=r"setup.preload\[0\].*ZeroDivisionError"):
         run_launcher_setup(Setup(preload=["x = 1 / 0\n"]), tmp_path)
 

@@ -1,4 +1,4 @@
-"""Worker setup: a POSIX ``sh`` bootstrap built from ``worker_config.setup``.
+"""Worker bootstrap: a POSIX ``sh`` script built from ``worker_config.setup``.
 
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
 (pip, git, import path and preloads, into its own interpreter), and the scheduler pod. Every config value is single-quoted with
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from daskrun import user_code
 from daskrun.config import GitRepository, Setup
+from daskrun.errors import SetupError
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "script", "preload")
 # What the launcher and the scheduler need too: the user's packages and code, to unpickle.
@@ -167,32 +168,8 @@ def _preload_lines(preloads: list[str]) -> list[str]:
 _FIND_MODULE = "import importlib.util, sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)"
 
 
-def kubernetes_escape(text: str) -> str:
-    """Protect `$` from the kubelet, which expands $(VAR) and folds $$ in command and args."""
-    return text.replace("$", "$$")
-
-
-def worker_command(setup: Setup) -> list[str] | None:
-    """Container `command` that runs the setup then the container's args; None without setup."""
-    if setup.empty:
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
-
-
-def scheduler_command(setup: Setup) -> list[str] | None:
-    """The scheduler unpickles task graphs, so it needs the user's packages, code and
-    preloads too (apt and the script are for workers). None when there are none."""
-    if not _has_launcher_steps(setup):
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
-
-
 def _has_launcher_steps(setup: Setup) -> bool:
     return any(getattr(setup, step) for step in LAUNCHER_STEPS)
-
-
-class SetupError(RuntimeError):
-    """A setup step failed in the launcher; its output names the step."""
 
 
 @dataclass(frozen=True)
