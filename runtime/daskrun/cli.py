@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--dry-run", action="store_true",
                        help="print the DaskCluster manifest as YAML; contact no cluster")
     # Defaults are None: the environment variables are read by daskrun.context.
+    run.add_argument("--isolated", action="store_true",
+                     help="with --local: install setup.pip_packages and git_repository.install into a "
+                          "throw-away environment over this one, not into this one")
     run.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
                      help="who acts on the DaskCluster: an installed dask operator (external) or a "
                           f"controller inside this process (embedded) [env {ctx.ENV_CONTROLLER}; "
@@ -116,6 +119,10 @@ def _run(args: argparse.Namespace) -> int:
     from daskrun.config import load_config
 
     config = load_config(args.config)
+    if args.isolated:
+        from daskrun.isolated import run_isolated
+
+        return run_isolated([a for a in args.argv if a != "--isolated"])
     if args.dry_run:
         import yaml
 
@@ -194,7 +201,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.isolated and not args.local:
+        parser.error("--isolated needs --local: pods install into their own containers anyway")
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     code = int(_main(args))
     if args.command == "run" and not args.dry_run:
         # The cluster is closed by now. Threads that kopf or dask leave behind (executor

@@ -41,8 +41,12 @@ def _warn_local_setup(setup: Setup) -> None:
     if setup.apt_packages or setup.script:
         log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
     if setup.pip_packages or (setup.git_repository and setup.git_repository.install):
-        log.warning("a --local run installs setup.pip_packages and git_repository.install into "
-                    "this Python environment (%s), not into a throw-away one", sys.prefix)
+        if os.environ.get("DASKRUN_ISOLATED") == "1":
+            log.info("setup.pip_packages and git_repository.install go into the throw-away "
+                     "environment %s", sys.prefix)
+        else:
+            log.warning("a --local run installs setup.pip_packages and git_repository.install into "
+                        "this Python environment (%s); add --isolated for a throw-away one", sys.prefix)
 
 
 def _call(function: Any, config: Config) -> Any:

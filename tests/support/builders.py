@@ -7,11 +7,13 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n") -> Path:
-    """A minimal, valid wheel built by hand (no build backend needed)."""
+def make_wheel(tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n",
+               modules: dict[str, str] | None = None) -> Path:
+    """A minimal, valid wheel built by hand (no build backend needed): package `name` with
+    `body`, or the files of `modules` (path in the wheel -> text)."""
     dist = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": body,
+        **(modules or {f"{name}/__init__.py": body}),
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -138,3 +140,12 @@ SUB_PACKAGE = {
                           '\n[project]\nname = "daskrun-subpkg-probe"\nversion = "1.0"\n',
     "sub/subpkg_probe/__init__.py": "VALUE = 7\n",
 }
+
+
+def third_party_wheel(tmp_path: Path) -> Path:
+    """The benchmark as a wheel: its package, the helper, and the shim as module
+    `tuning_bench_compat` (to preload by name)."""
+    modules = {name.split("/", 1)[1]: text for name, text in THIRD_PARTY.items()
+               if name.startswith(("benchmark/tuning_bench/", "lib/"))}
+    modules["tuning_bench_compat.py"] = THIRD_PARTY["compat/shim.py"]
+    return make_wheel(tmp_path, name="tuning_bench", modules=modules)
