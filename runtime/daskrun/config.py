@@ -109,7 +109,8 @@ class GitRepository(_Strict):
 
 
 class Setup(_Strict):
-    """What each worker (and the launcher, for pip and git) installs or runs before starting."""
+    """What each worker installs or runs before starting; the launcher and the scheduler
+    run the pip, git, python_path and preload parts too (they import the user's code)."""
 
     script: StrictStr | None = Field(
         None, min_length=1, description="Path of a shell script inside the image, run last."

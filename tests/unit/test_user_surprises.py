@@ -128,3 +128,8 @@ def _one_commit_repo(tmp_path):
     from builders import make_tree_repo
 
     return make_tree_repo(tmp_path, "r.git", {"README": textwrap.dedent("nothing to import\n")})
+
+
+def test_isolated_needs_local(tmp_path):
+    result = run_cli("run", write(tmp_path, {"run": {"function": "a.b"}}), "--isolated")
+    assert result.returncode == 2 and "--isolated needs --local" in result.stderr
