@@ -59,8 +59,9 @@ def preload_problem(entry: str, has_repository: bool) -> str | None:
     if kind == "source":
         try:
             compile(entry, "<setup.preload>", "exec")
-        except SyntaxError as exc:
-            return f"inline Python source does not compile: {exc.msg} (line {exc.lineno})"
+        except (SyntaxError, ValueError) as exc:
+            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            return f"inline Python source does not compile: {getattr(exc, 'msg', exc)}{where}"
     return None
 
 

@@ -75,6 +75,15 @@ def test_absolute_paths_and_modules_need_no_repository():
     assert setup.dask_cluster.worker_config.setup.preload[1] == "pkg.patch"
 
 
+@given(st.text(max_size=40), st.booleans())
+def test_any_preload_text_is_accepted_or_named(entry, with_repository):
+    setup = {"preload": [entry], **({"git_repository": {"url": "u"}} if with_repository else {})}
+    try:
+        parse_config(config_with(setup))
+    except ConfigError as exc:
+        assert [path for path, _ in exc.errors] == ["dask_cluster.worker_config.setup.preload[0]"]
+
+
 @given(st.text(min_size=1, max_size=30))
 def test_preload_kinds_follow_dask(entry):
     kind = preload_kind(entry)
