@@ -138,7 +138,8 @@ def third_party_expected(n: int):
 SUB_PACKAGE = {
     "sub/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
                           '\n[project]\nname = "daskrun-subpkg-probe"\nversion = "1.0"\n',
-    "sub/subpkg_probe/__init__.py": "VALUE = 7\n",
+    "sub/subpkg_probe/__init__.py": "VALUE = 7\n\n\ndef frame():\n    import pandas as pd\n\n"
+                                    "    return pd.DataFrame({'value': [VALUE]})\n",
 }
 
 

@@ -240,3 +240,19 @@ def test_without_the_preload_the_tasks_do_not_import(tmp_path, third_party):
     result = run_cli("run", "c.yaml", "--local", cwd=tmp_path)
     assert result.returncode == 2
     assert "legacy_collections" in result.stderr
+
+
+@pytest.mark.slow
+def test_isolated_local_run_installs_the_sub_package_into_a_throw_away_environment(tmp_path, http_root):
+    root, url = http_root
+    shutil.copytree(make_tree_repo(tmp_path, "subpkg-iso.git", SUB_PACKAGE), root / "subpkg-iso.git")
+    config = {"run": {"function": "subpkg_probe:frame"},
+              "dask_cluster": {"workers": 1, "worker_config": {"setup": {"git_repository": {
+                  "url": f"{url}/subpkg-iso.git", "install": "pip install ./sub"}}}},
+              "output": {"path": "r.csv"}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_cli("run", "c.yaml", "--local", "--isolated", cwd=tmp_path, env={"TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert pd.read_csv(tmp_path / "r.csv")["value"].tolist() == [7]
+    assert subprocess.run([sys.executable, "-c", "import subpkg_probe"], capture_output=True).returncode != 0
+    assert list(tmp_path.glob("daskrun-*")) == []
