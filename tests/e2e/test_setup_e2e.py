@@ -92,8 +92,9 @@ def test_pip_git_and_script_setup_on_every_worker(namespace, release, served):
 def test_third_party_code_from_a_sub_folder_with_a_preload_in_every_process(namespace, release, served):
     # The package is in benchmark/ (whose setup.py is broken), a helper in lib/, and its tasks
     # import only after compat/shim.py ran: in the launcher, the scheduler and each worker.
+    # (Not `n` for the argument: Helm reads a key `n` as the boolean false.)
     rel = release()
-    rel.install({"run": {"function": "tuning_bench.tasks:run_benchmark", "args": {"n": 6}},
+    rel.install({"run": {"function": "tuning_bench.tasks:run_benchmark", "args": {"rounds": 6}},
                  "dask_cluster": {"workers": 2, "worker_config": {
                      "resources": {"memory": "700M", "cpu": "250m"}, "setup": third_party_setup(served["tuning"])}}})
     assert rel.wait() == "Complete", rel.launcher_log()

@@ -101,9 +101,9 @@ def scheduler_has_the_shim():
     return "legacy_collections" in sys.modules
 
 
-def run_benchmark(n=4):
+def run_benchmark(rounds=4):
     client = get_client()
-    rows = client.gather(client.map(score, range(n)))
+    rows = client.gather(client.map(score, range(rounds)))
     frame = pd.DataFrame(rows)
     frame["worker_process"] = frame.pop("process") != process()
     frame["scheduler_shim"] = client.run_on_scheduler(scheduler_has_the_shim)
@@ -127,7 +127,7 @@ def third_party_setup(url: str) -> dict:
 
 
 def third_party_expected(n: int):
-    """The DataFrame `tuning_bench.tasks:run_benchmark(n)` returns when every process is set up."""
+    """The DataFrame `tuning_bench.tasks:run_benchmark(rounds=n)` returns when every process is set up."""
     import pandas as pd
 
     return pd.DataFrame({"x": range(n), "score": [x * x + 100 for x in range(n)],

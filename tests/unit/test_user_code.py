@@ -222,7 +222,7 @@ def test_dry_run_shows_preload_and_path_in_scheduler_and_worker(tmp_path):
 
 @pytest.mark.slow
 def test_third_party_repository_runs_locally_with_the_right_frame(tmp_path, third_party):
-    config = config_with(third_party_setup(third_party), args={"n": 6})
+    config = config_with(third_party_setup(third_party), args={"rounds": 6})
     config["output"] = {"path": "out/bench.csv"}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     tmpdir = tmp_path / "tmp"
