@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from daskrun import __version__
+from daskrun.credentials import SECRET_NAME_ENV, RedactingFilter
 from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
 
 CONTROLLER_MODES = ("external", "embedded")
@@ -40,6 +41,8 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -108,7 +111,8 @@ def _context(args: argparse.Namespace) -> Any:
                   controller=args.controller,
                   owner=launcher.owner if launcher else None,
                   job_uid=launcher.job_uid if launcher else None,
-                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"))
+                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"),
+                  credentials_secret=os.environ.get(SECRET_NAME_ENV) or None)
     if args.worker_image:
         values["image"] = args.worker_image
     return RunContext(**values).with_name()

@@ -11,6 +11,7 @@ from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
 from daskrun.config import Config, Resources
+from daskrun.credentials import secret_env
 from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
@@ -34,6 +35,7 @@ class RunContext:
     owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
     job_uid: str | None = None
     worker_run_as_root: bool = False
+    credentials_secret: str | None = None  # Secret with credentials.ENV keys, for setup
     name: str = field(default="")
 
     def with_name(self) -> "RunContext":
@@ -124,6 +126,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
+    if command and context.credentials_secret:
+        worker["env"] += secret_env(context.credentials_secret)
     worker["resources"] = worker_cfg.resources.kubernetes()
     worker["securityContext"] = _security_context(
         context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
@@ -140,6 +144,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = "IfNotPresent"
     scheduler["env"] = []
+    if scheduler_setup and context.credentials_secret:
+        scheduler["env"] += secret_env(context.credentials_secret)
     scheduler["resources"] = config.dask_cluster.scheduler.resources.kubernetes() or Resources().kubernetes()
     scheduler["securityContext"] = _security_context(False)
     scheduler_pod["automountServiceAccountToken"] = False

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from daskrun.credentials import credential_errors, redact
+
 # Top-level keys of the Helm chart's values that are not part of the run's config.
 # A values file of the chart is a valid config file; anything else at the top is a typo.
 CHART_KEYS = frozenset(
@@ -83,7 +85,8 @@ class ConfigError(Exception):
 
     def _render(self) -> str:
         head = f"invalid config{f' in {self.source}' if self.source else ''}:"
-        return "\n".join([head] + [f"  {key}: {message}" for key, message in self.errors])
+        # Messages may quote the input, so the input's credentials must not reach the log.
+        return redact("\n".join([head] + [f"  {key}: {message}" for key, message in self.errors]))
 
 
 def quantity_value(text: str | int | float) -> float:
@@ -158,6 +161,9 @@ class GitRepository(_Strict):
     )
 
 
+IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
+
+
 class Setup(_Strict):
     """What each worker (and the launcher, for pip and git) installs or runs before starting."""
 
@@ -168,6 +174,13 @@ class Setup(_Strict):
     pip_packages: list[Annotated[StrictStr, Field(min_length=1)]] = Field(default_factory=list)
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
+    )
+    # Private indexes: URLs only; their credentials come from the environment (see credentials.py).
+    pip_index_url: IndexUrl | None = Field(
+        None, description="Package index replacing PyPI for pip_packages (uv/pip --index-url)."
+    )
+    pip_extra_index_urls: list[IndexUrl] = Field(
+        default_factory=list, description="Further package indexes (uv/pip --extra-index-url)."
     )
 
     @property
@@ -350,6 +363,8 @@ def _message(error: dict[str, Any], model_fields: dict[str, Any]) -> str:
         return "environment variable names are letters, digits and '_', not starting with a digit"
     if kind == "string_pattern_mismatch" and error["loc"][-1] == "path":
         return f"must end in .csv or .parquet (or be s3://bucket/key), got {error['input']!r}"
+    if kind == "string_pattern_mismatch" and any(str(p).startswith("pip_") and "index" in str(p) for p in error["loc"]):
+        return f"expected an http:// or https:// URL of a package index, got {error['input']!r}"
     if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
     if kind == "value_error":
@@ -425,6 +440,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
                            f"(allowed: {', '.join(CONFIG_KEYS)} and the chart's keys)")
             )
     relevant = {k: v for k, v in data.items() if k in CONFIG_KEYS and v is not None}
+    errors.extend(credential_errors(relevant))
     try:
         config = Config.model_validate(relevant)
     except ValidationError as exc:
