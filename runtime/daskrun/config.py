@@ -54,6 +54,7 @@ CHART_KEYS = frozenset(
         "affinity",
         "extraEnv",
         "credentials",
+        "codeCredentials",
         "outputVolume",
         "workerRunAsRoot",
         "tests",
