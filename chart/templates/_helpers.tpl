@@ -167,7 +167,7 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- range $i, $url := $setup.pip_extra_index_urls | default list }}{{ $_ := set $urls (printf "pip_extra_index_urls[%d]" $i) $url }}{{ end }}
 {{- range $i, $package := $setup.pip_packages | default list }}{{ $_ := set $urls (printf "pip_packages[%d]" $i) $package }}{{ end }}
 {{- range $key, $url := $urls }}
-{{- if regexMatch `(?i)(https?://[^/\s@?#]+@|[a-z][a-z0-9+.-]*://[^/\s@:?#]+:[^/\s@?#]*@)` (toString $url) }}
+{{- if regexMatch `(?i)(https?://[^/\s@?#]+@|[a-z][a-z0-9+.-]*://[^/\s@:?#]*:[^/\s@?#]*@)` (toString $url) }}
 {{- fail (printf "dask_cluster.worker_config.setup.%s contains a credential, which would be stored in the ConfigMap, the pod specs and the logs; remove it and put the token in a Secret (codeCredentials: DASKRUN_GIT_TOKEN, DASKRUN_GIT_SSH_KEY or DASKRUN_PIP_PASSWORD)" $key) }}
 {{- end }}
 {{- end }}

@@ -126,7 +126,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
-    if command and context.credentials_secret:
+    # Only the pip and git steps use credentials, the same steps the scheduler runs.
+    if scheduler_command(worker_cfg.setup) and context.credentials_secret:
         worker["env"] += secret_env(context.credentials_secret)
     worker["resources"] = worker_cfg.resources.kubernetes()
     worker["securityContext"] = _security_context(

@@ -38,7 +38,7 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 # (`ssh://git@host` is a plain user name and fine).
 _CREDENTIAL_URL = re.compile(
     rf"(?P<scheme>(?:[A-Za-z0-9+.-]*\+)?https?://)(?P<userinfo>[^/\s@?#]+)@"
-    rf"|(?P<scheme2>{_SCHEME})(?P<userinfo2>[^/\s@:?#]+:[^/\s@?#]*)@",
+    rf"|(?P<scheme2>{_SCHEME})(?P<userinfo2>[^/\s@:?#]*:[^/\s@?#]*)@",
     re.IGNORECASE,
 )
 _SECRET_QUERY = re.compile(
