@@ -1,7 +1,7 @@
 """A static file server behind HTTP basic auth: a private git repository (git's dumb HTTP
 protocol) and a private package index (PEP 503 simple pages) for the tests.
 
-    python auth_server.py ROOT HOST PORT LOGFILE    (user and password from AUTH_USER / AUTH_PASSWORD)
+    python auth_server.py ROOT HOST PORT LOGFILE CREDENTIALS_FILE   (the file holds user:password)
 
 Every request is appended to LOGFILE as `<status> <path>`, so a test can show that requests
 without the credentials were refused and that those with them got through.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import os
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -82,7 +81,7 @@ def add_to_index(root: Path, wheel: Path) -> str:
 
 
 if __name__ == "__main__":
-    root, host, port, logfile = sys.argv[1:5]
-    server = make_server(Path(root), host, int(port), os.environ["AUTH_USER"], os.environ["AUTH_PASSWORD"],
-                         Path(logfile))
+    root, host, port, logfile, credentials_file = sys.argv[1:6]
+    user, password = Path(credentials_file).read_text().strip().split(":", 1)
+    server = make_server(Path(root), host, int(port), user, password, Path(logfile))
     server.serve_forever()
