@@ -30,9 +30,6 @@ DEFAULT_GIT_USERNAME = "x-access-token"
 # The user name PyPI-style token indexes expect.
 DEFAULT_PIP_USERNAME = "__token__"
 
-# Tells the launcher which Secret the scheduler and worker pods reference.
-SECRET_NAME_ENV = "DASKRUN_CODE_CREDENTIALS_SECRET"
-
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 # Any user info on http(s) (`https://TOKEN@host` is a token), a password on any scheme
 # (`ssh://git@host` is a plain user name and fine).

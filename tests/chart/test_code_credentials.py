@@ -13,7 +13,8 @@ import yaml
 from conftest import RELEASE, by_kind, env_of, one, render_chart, render_error, run_container
 
 from daskrun import credentials
-from daskrun.cluster_spec import RunContext, build_cluster_spec
+from daskrun.context import ENV_CODE_CREDENTIALS_SECRET, RunContext
+from daskrun.manifest import build_cluster_spec
 from daskrun.config import load_config
 
 SECRET = f"{RELEASE}-daskrun-code-credentials"
@@ -45,7 +46,7 @@ def every_container(objects):
     config = load_config(yaml.safe_load(one(objects, "ConfigMap")["data"]["config.yaml"]))
     launcher_env = env_of(run_container(objects))
     context = RunContext(namespace="ns", release=RELEASE, run_id="1",
-                         credentials_secret=launcher_env.get(credentials.SECRET_NAME_ENV))
+                         credentials_secret=launcher_env.get(ENV_CODE_CREDENTIALS_SECRET))
     cluster = build_cluster_spec(config, context)
     for role in ("scheduler", "worker"):
         for container in cluster["spec"][role]["spec"]["containers"]:
@@ -80,13 +81,13 @@ def test_chart_created_secret_holds_exactly_the_given_keys():
     objects = render_chart({**CONFIG, "codeCredentials": {"values": VALUES}})
     secret = next(s for s in by_kind(objects, "Secret") if s["metadata"]["name"] == SECRET)
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == VALUES
-    assert env_of(run_container(objects))[credentials.SECRET_NAME_ENV] == SECRET
+    assert env_of(run_container(objects))[ENV_CODE_CREDENTIALS_SECRET] == SECRET
 
 
 def test_existing_secret_creates_nothing():
     objects = render_chart({**CONFIG, "codeCredentials": {"existingSecret": "mine"}})
     assert not by_kind(objects, "Secret")
-    assert env_of(run_container(objects))[credentials.SECRET_NAME_ENV] == "mine"
+    assert env_of(run_container(objects))[ENV_CODE_CREDENTIALS_SECRET] == "mine"
 
 
 def test_without_code_credentials_no_reference_anywhere():
@@ -94,7 +95,7 @@ def test_without_code_credentials_no_reference_anywhere():
     containers, _ = every_container(objects)
     for owner, container in containers:
         names = {e["name"] for e in container.get("env", [])}
-        assert not names & {*credentials.ENV, credentials.SECRET_NAME_ENV}, owner
+        assert not names & {*credentials.ENV, ENV_CODE_CREDENTIALS_SECRET}, owner
 
 
 def test_the_chart_and_the_runtime_agree_on_the_keys():

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daskrun import credentials
-from daskrun.cluster_spec import RunContext, build_cluster_spec
+from daskrun.context import RunContext
+from daskrun.manifest import build_cluster_spec
 from daskrun.config import ConfigError, load_config
 
 from conftest import run_cli
@@ -183,3 +184,12 @@ def test_no_secret_references_without_setup_or_without_a_secret():
     assert scheduler == [] and worker == []  # the script step has no credentials
     scheduler, worker = dask_env({"pip_packages": ["a"]}, secret=None)
     assert not [e for e in scheduler + worker if e["name"] in credentials.ENV]
+
+
+def test_the_launcher_learns_the_secret_name_from_its_environment(monkeypatch):
+    from daskrun.context import ENV_CODE_CREDENTIALS_SECRET, from_flags
+
+    monkeypatch.setenv(ENV_CODE_CREDENTIALS_SECRET, "bench-code-credentials")
+    assert from_flags(namespace="ns").credentials_secret == "bench-code-credentials"
+    monkeypatch.setenv(ENV_CODE_CREDENTIALS_SECRET, "")
+    assert from_flags(namespace="ns").credentials_secret is None

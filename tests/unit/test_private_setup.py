@@ -13,7 +13,7 @@ import pytest
 
 from daskrun import credentials
 from daskrun.config import Setup
-from daskrun.setup import bootstrap_script, run_launcher_setup
+from daskrun.bootstrap import bootstrap_script, run_launcher_setup
 
 from auth_server import add_to_index, make_server, serve_in_thread
 from builders import make_repo, make_wheel

@@ -1,4 +1,4 @@
-"""Worker setup: a POSIX ``sh`` bootstrap built from ``worker_config.setup``.
+"""Worker bootstrap: a POSIX ``sh`` script built from ``worker_config.setup``.
 
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
 (pip and git only, into its own interpreter). Every config value is single-quoted with
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from daskrun import credentials
 from daskrun.config import Setup
+from daskrun.errors import SetupError
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "script")
 LAUNCHER_STEPS = ("pip_packages", "git_repository")
@@ -189,26 +190,6 @@ def _credential_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def kubernetes_escape(text: str) -> str:
-    """Protect `$` from the kubelet, which expands $(VAR) and folds $$ in command and args."""
-    return text.replace("$", "$$")
-
-
-def worker_command(setup: Setup) -> list[str] | None:
-    """Container `command` that runs the setup then the container's args; None without setup."""
-    if setup.empty:
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
-
-
-def scheduler_command(setup: Setup) -> list[str] | None:
-    """The scheduler unpickles task graphs, so it needs the user's packages and repository
-    too (pip and git steps; apt and the script are for workers). None when there are none."""
-    if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
-
-
 def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
     """Run `argv` with its output on our stderr, line by line, credentials redacted (git and
     pip may echo URLs, and an install command may print anything)."""
@@ -219,10 +200,6 @@ def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
             sys.stderr.write(credentials.redact(line))
             sys.stderr.flush()
     return process.returncode
-
-
-class SetupError(RuntimeError):
-    """A setup step failed in the launcher; its output names the step."""
 
 
 def run_launcher_setup(setup: Setup, workdir: Path) -> list[str]:
