@@ -144,7 +144,7 @@ def test_log_records_are_redacted_with_their_arguments_and_tracebacks(caplog):
     assert "https://***@h/x" in records[1] and TOKEN not in "".join(records)
 
 
-def test_cli_logging_redacts(tmp_path):
+def test_cli_logging_redacts():
     from daskrun import cli
 
     root = logging.getLogger()
