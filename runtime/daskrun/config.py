@@ -32,6 +32,7 @@ from daskrun import user_code
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
+from daskrun.credentials import credential_errors
 from daskrun.errors import ConfigError
 from daskrun.quantity import Quantity, quantity_value
 
@@ -108,6 +109,9 @@ class GitRepository(_Strict):
     )
 
 
+IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
+
+
 class Setup(_Strict):
     """What each worker installs or runs before starting; the launcher and the scheduler
     run the pip, git, python_path and preload parts too (they import the user's code)."""
@@ -130,6 +134,13 @@ class Setup(_Strict):
         description="Python run in the launcher, the scheduler and every worker before any task: "
                     "a module name, a .py file (relative to the clone, or absolute), or inline "
                     "source (text with a space or line break). Dask's --preload.",
+    )
+    # Private indexes: URLs only; their credentials come from the environment (see credentials.py).
+    pip_index_url: IndexUrl | None = Field(
+        None, description="Package index replacing PyPI for pip_packages (uv/pip --index-url)."
+    )
+    pip_extra_index_urls: list[IndexUrl] = Field(
+        default_factory=list, description="Further package indexes (uv/pip --extra-index-url)."
     )
 
     @property
@@ -287,6 +298,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
                            f"(allowed: {', '.join(CONFIG_KEYS)} and the chart's keys)")
             )
     relevant = {k: v for k, v in data.items() if k in CONFIG_KEYS and v is not None}
+    errors.extend(credential_errors(relevant))
     try:
         config = Config.model_validate(relevant)
     except ValidationError as exc:
