@@ -6,13 +6,8 @@ node's address, which pods reach through the node's network.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,58 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-CHART = REPO / "chart"
-HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
-KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
-IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
-IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", "0.1.0")
-JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
-
-# A small, quick version of the example: 2 challenges x 2 tuners, 2 workers.
-SMALL_RUN = {
-    "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-            "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]}},
-    "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
-}
-
-
-def sh(*argv: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def kubectl(*args: str, check: bool = True, input: str | None = None, timeout: float = 120):
-    return sh(KUBECTL, *args, check=check, input=input, timeout=timeout)
-
-
-def kjson(*args: str) -> Any:
-    return json.loads(kubectl(*args, "-o", "json").stdout)
-
-
-def helm(*args: str, check: bool = True, timeout: float = 300):
-    return sh(HELM, *args, check=check, timeout=timeout)
-
-
-def wait_until(predicate, timeout: float, interval: float = 2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, JOB_TIMEOUT, helm, kjson, kubectl, wait_until
+from servers import BackgroundServer, free_port, moto_s3
 
 @pytest.fixture(scope="session")
 def cluster():
@@ -224,53 +169,18 @@ def release(namespace, tmp_path):
         helm("uninstall", rel.name, "-n", rel.namespace, "--wait", "--timeout", "60s", check=False)
 
 
-def dask_pods(namespace: str, selector: str = "app.kubernetes.io/name=daskrun,app.kubernetes.io/managed-by=daskrun") -> list[dict]:
-    return kjson("-n", namespace, "get", "pods", "-l", selector)["items"]
-
-
-def dask_clusters(namespace: str) -> list[dict]:
-    return kjson("-n", namespace, "get", "daskclusters.kubernetes.dask.org")["items"]
-
-
-class BackgroundServer:
-    """A process serving something on the host address the pods reach."""
-
-    def __init__(self, argv: list[str], host: str, port: int, cwd: Path | None = None):
-        self.url = f"http://{host}:{port}"
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"{argv[0]} did not start on {host}:{port}")
-                time.sleep(0.2)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="session")
 def s3_server(host_ip):
     """moto in server mode on the node's address: a real S3 endpoint for the pods."""
-    port = free_port()
-    server = BackgroundServer([sys.executable, "-m", "moto.server", "-H", host_ip, "-p", str(port)], host_ip, port)
-    yield server.url
-    server.stop()
+    with moto_s3(host_ip) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def file_server(host_ip, tmp_path_factory):
     """A plain HTTP server for a wheel and a git repository (dumb HTTP protocol)."""
     root = tmp_path_factory.mktemp("served")
-    port = free_port()
+    port = free_port(host_ip)
     server = BackgroundServer([sys.executable, "-m", "http.server", "-b", host_ip, str(port)], host_ip, port, cwd=root)
     yield root, server.url
     server.stop()
