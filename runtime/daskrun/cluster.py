@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.errors import ClusterStartError
-from daskrun.manifest import (CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec,
-                              worker_target)
+from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
 
 log = logging.getLogger(__name__)
 

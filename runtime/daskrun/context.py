@@ -13,7 +13,8 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from daskrun import __version__, kube
+from daskrun import kube
+from daskrun._version import __version__
 
 CONTROLLER_MODES = ("external", "embedded")
 # Outside the chart (which always sets DASKRUN_CONTROLLER from controller.mode).
@@ -44,7 +45,7 @@ class RunContext:
     name: str = ""
     pod_name: str | None = None  # this launcher's pod, when it runs in one
 
-    def with_name(self) -> "RunContext":
+    def with_name(self) -> RunContext:
         if self.name:
             return self
         return replace(self, name=cluster_name(self.release, self.run_id))

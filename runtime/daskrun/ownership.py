@@ -13,8 +13,7 @@ daskrun.manifest.JOB_LABEL).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from daskrun import kube

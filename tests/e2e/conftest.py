@@ -2,6 +2,20 @@
 
 Servers the pods must reach (S3, a git repository, a wheel) run on this host, bound to the
 node's address, which pods reach through the node's network.
+
+pytest-helm-charts (the design's choice for chart tests in clusters), and where it fits:
+- used: its `ExistingCluster` connects to the cluster of $KUBECONFIG (`kube_client` below),
+  and its `wait_for_objects_condition` waits for a run's Job (`Release.wait`); its
+  `failure_condition_func` expresses a Job that *fails*, which `wait_for_jobs_to_complete`
+  (Complete only, and only the first condition) cannot.
+- not used: its `kube_cluster` fixture is module-scoped, so the session fixtures here (the
+  node's address, the S3 server) cannot depend on it; its `namespace_factory` waits for each
+  namespace's deletion, minutes of e2e time per test with Dask pods terminating, where this
+  suite deletes without waiting and dumps events and logs of a failing test first.
+- hand-written (`wait_until`): conditions that are not one object's state -- the CRDs being
+  Established, a namespace empty of DaskClusters or pods, a log line.
+Its plugin (fixtures for Flux and Giant Swarm's app platform) is not loaded (`-p
+no:helm-charts` in pyproject.toml): only its functions are used.
 """
 
 from __future__ import annotations
@@ -12,8 +26,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pykube
 import pytest
 import yaml
+from pytest_helm_charts.clusters import ExistingCluster
+from pytest_helm_charts.errors import ObjectStatusError
+from pytest_helm_charts.utils import wait_for_objects_condition
 
 from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, JOB_TIMEOUT, helm, kjson, kubectl, wait_until
 from servers import BackgroundServer, free_port, moto_s3
@@ -42,6 +60,19 @@ def cluster():
 
         wait_until(established, 60, interval=1, what="the dask CRDs to be established")
     return nodes
+
+
+@pytest.fixture(scope="session")
+def kube_client(cluster) -> Any:
+    """pytest-helm-charts' connection to the cluster of $KUBECONFIG (a pykube HTTPClient)."""
+    connection = ExistingCluster(os.environ["KUBECONFIG"])
+    yield connection.create()
+    connection.destroy()
+
+
+def _job_condition(job: Any, kind: str) -> bool:
+    return any(c["type"] == kind and c["status"] == "True"
+               for c in (job.obj.get("status") or {}).get("conditions") or [])
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +128,8 @@ def namespace(request, cluster):
 class Release:
     """One Helm release of the chart in a test namespace."""
 
-    def __init__(self, name: str, namespace: str, tmp_path: Path):
+    def __init__(self, name: str, namespace: str, tmp_path: Path, kube_client: Any):
+        self.kube_client = kube_client
         self.name = name
         self.namespace = namespace
         self.tmp_path = tmp_path
@@ -133,15 +165,17 @@ class Release:
     def wait(self, revision: int | None = None, timeout: float = JOB_TIMEOUT) -> str:
         """'Complete' or 'Failed', whichever the Job reaches."""
         name = self.job_name(revision)
-
-        def finished():
-            job = kjson("-n", self.namespace, "get", "job", name)
-            for condition in job.get("status", {}).get("conditions", []) or []:
-                if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
-                    return condition["type"]
-            return None
-
-        return wait_until(finished, timeout, what=f"job {name} to finish")
+        try:
+            wait_for_objects_condition(
+                self.kube_client, pykube.Job, [name], self.namespace,
+                lambda job: _job_condition(job, "Complete"), int(timeout), missing_ok=False,
+                failure_condition_func=lambda job: _job_condition(job, "Failed"),
+            )
+        except ObjectStatusError:
+            return "Failed"
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for job {name} to finish") from None
+        return "Complete"
 
     def pods(self, revision: int | None = None) -> list[dict]:
         return kjson("-n", self.namespace, "get", "pods", "-l", f"job-name={self.job_name(revision)}")["items"]
@@ -156,11 +190,11 @@ class Release:
 
 
 @pytest.fixture
-def release(namespace, tmp_path):
+def release(namespace, tmp_path, kube_client):
     made: list[Release] = []
 
     def make(name: str = "bench") -> Release:
-        rel = Release(name, namespace, tmp_path)
+        rel = Release(name, namespace, tmp_path, kube_client)
         made.append(rel)
         return rel
 

@@ -40,7 +40,7 @@ class FakeKube:
         }))
         return path
 
-    def __enter__(self) -> "FakeKube":
+    def __enter__(self) -> FakeKube:
         self.thread.start()
         return self
 

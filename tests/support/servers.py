@@ -7,8 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -31,7 +31,7 @@ class BackgroundServer:
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"{argv[0]} did not start on {host}:{port}")
+                    raise RuntimeError(f"{argv[0]} did not start on {host}:{port}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
