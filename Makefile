@@ -28,7 +28,7 @@ lint: venv ## ruff, mypy and the import-layering contract (import-linter) on run
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test-unit: venv tools lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
+test-unit: venv lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
 	$(PYTEST) tests/unit -q
 
 test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 4
