@@ -29,6 +29,7 @@ ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports on
 
 @dataclass(frozen=True)
 class RunContext:

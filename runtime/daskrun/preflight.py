@@ -13,7 +13,6 @@ Exit status: 0 when every check passes, 1 otherwise (2 for an invalid config).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, NamedTuple, TextIO
 
@@ -209,6 +208,6 @@ def cli_preflight(
         return 1
     check_crds(api, report)
     check_permissions(api, namespace, controller, report)
-    report_run(api, namespace, os.environ.get("DASKRUN_JOB_NAME"), report)
+    report_run(api, namespace, ctx.env(ctx.ENV_JOB_NAME), report)
     print("preflight " + ("failed" if report.failed else "passed"), file=out)
     return 1 if report.failed else 0
