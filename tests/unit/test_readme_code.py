@@ -13,7 +13,7 @@ import yaml
 from daskrun.config import parse_config
 
 from builders import THIRD_PARTY, make_tree_repo, third_party_expected, third_party_wheel
-from conftest import REPO, run_cli
+from cli_runner import REPO, run_cli
 
 
 def snippets() -> list[str]:

@@ -22,7 +22,7 @@ from daskrun.manifest import scheduler_command, worker_command
 from daskrun.user_code import preload_kind, relative_path_problem
 
 from builders import SUB_PACKAGE, THIRD_PARTY, make_tree_repo, third_party_expected, third_party_setup
-from conftest import run_cli
+from cli_runner import run_cli
 
 
 def config_with(setup: dict, **run) -> dict:

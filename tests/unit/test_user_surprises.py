@@ -14,7 +14,7 @@ from daskrun import invoke
 from daskrun.config import Output
 from daskrun.output import store
 
-from conftest import run_cli
+from cli_runner import run_cli
 
 HERE = os.path.dirname(__file__)
 
