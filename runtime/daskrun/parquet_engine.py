@@ -28,7 +28,7 @@ def check_engine(output: Output | None) -> None:
             return
         except ModuleNotFoundError as exc:
             failures.append(f"{name} is not installed" if exc.name == name else f"{name}: {exc}")
-        except Exception as exc:  # a broken build raises anything at import time
+        except Exception as exc:  # noqa: BLE001 -- a broken build raises anything at import time
             failures.append(f"importing {name} failed: {type(exc).__name__}: {exc}")
     raise ConfigError([(
         "output.path",

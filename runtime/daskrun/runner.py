@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 

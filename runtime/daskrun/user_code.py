@@ -59,9 +59,11 @@ def preload_problem(entry: str, has_repository: bool) -> str | None:
     if kind == "source":
         try:
             compile(entry, "<setup.preload>", "exec")
-        except (SyntaxError, ValueError) as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            return f"inline Python source does not compile: {getattr(exc, 'msg', exc)}{where}"
+        except SyntaxError as exc:
+            where = f" (line {exc.lineno})" if exc.lineno else ""
+            return f"inline Python source does not compile: {exc.msg}{where}"
+        except ValueError as exc:  # null bytes, on older Pythons
+            return f"inline Python source does not compile: {exc}"
     return None
 
 
