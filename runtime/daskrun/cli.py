@@ -77,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
 
-    recover = commands.add_parser("recover", help="rebuild the result CSV from a run's log")
+    recover = commands.add_parser(
+        "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log")
     recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
-    recover.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+    recover.add_argument("-o", "--output", help="write the file here instead of stdout")
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
@@ -139,19 +140,35 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from daskrun.output import RecoverError, recover
+    from daskrun.output import RecoverError, recover_block
 
-    text = sys.stdin.read() if args.logfile == "-" else Path(args.logfile).read_text(errors="replace")
     try:
-        csv = recover(text)
+        if args.logfile == "-":
+            text = sys.stdin.buffer.read().decode("utf-8", "replace")
+        else:
+            text = Path(args.logfile).read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        print(f"daskrun recover: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        recovered = recover_block(text)
     except RecoverError as exc:
         print(f"daskrun recover: {exc}", file=sys.stderr)
         return 1
+    for note in recovered.notes:
+        print(f"daskrun recover: {note}", file=sys.stderr)
     if args.output:
-        Path(args.output).write_text(csv)
-        print(f"wrote {args.output}", file=sys.stderr)
+        try:
+            Path(args.output).write_bytes(recovered.data)
+        except OSError as exc:
+            print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; "
+                  "choose another -o path", file=sys.stderr)
+            return 1
+        print(f"wrote {args.output} ({recovered.format}, {recovered.rows} rows)", file=sys.stderr)
     else:
-        sys.stdout.write(csv)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(recovered.data)
+        sys.stdout.buffer.flush()
     return 0
 
 

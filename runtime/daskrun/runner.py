@@ -47,8 +47,9 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         where = output.store(result, config.output)
     except output.StoreError as exc:
         log.error("could not store the result at %s: %s -- printing the whole result below; "
-                  "`daskrun recover LOGFILE` turns it back into the CSV", config.output.path, exc)
-        output.print_result(result)
+                  "`daskrun recover LOGFILE -o FILE` turns it back into the file",
+                  config.output.path, exc)
+        output.print_result(result, fmt=output.result_format(config.output))
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     return None
