@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from daskrun import safe_yaml
+
 # Top-level keys of the Helm chart's values that are not part of the run's config.
 # A values file of the chart is a valid config file; anything else at the top is a typo.
 CHART_KEYS = frozenset(
@@ -61,11 +63,20 @@ CONFIG_KEYS = ("run", "dask_cluster", "output")
 
 # Used when `dask_cluster.workers` is absent, locally and on Kubernetes alike.
 DEFAULT_WORKERS = 2
+# More workers than any run here needs; a typo such as 10000 would otherwise reach `replicas`.
+MAX_WORKERS = 1000
 
+# Bounded digits and a two-digit exponent: parsing is instant and never overflows a float,
+# and the chart's schema (generated from this pattern) accepts exactly the same strings. The
+# lookahead refuses zero ("0", "0.0Mi", "0e3"); resources are positive.
 _QUANTITY = re.compile(
-    r"^(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
+    r"^(?![0.]*(?:[^0-9.]|$))"
+    r"(?P<number>[0-9]{1,19}(?:\.[0-9]{0,19})?|\.[0-9]{1,19})"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]{1,2})?$"
 )
+# A quantity written as a YAML/JSON number: from 1n to 1E (numbers in this range print in a
+# form that _QUANTITY accepts).
+_NUMBER_RANGE = (1e-9, 1e18)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
             "P": 1e15, "E": 1e18}
@@ -102,12 +113,22 @@ def quantity_value(text: str | int | float) -> float:
 def _check_quantity(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError("expected a Kubernetes quantity such as 4G, 500Mi, 2 or 0.5")
+    low, high = _NUMBER_RANGE
+    if not isinstance(value, str) and not low <= value <= high:
+        raise ValueError(f"a number here must be positive, from {low:g} to {high:g}, got {value:.3g}; "
+                         "write e.g. 4G, 500Mi, 2 or 0.5")
     text = str(value)
-    if not _QUANTITY.match(text) or quantity_value(text) <= 0:
+    if len(text) > 50 or not _QUANTITY.match(text):
         raise ValueError(
-            f"{text!r} is not a positive Kubernetes quantity; write e.g. 4G, 500Mi, 2 or 0.5"
+            f"{_clip(text)!r} is not a positive Kubernetes quantity (at most 19 digits, a two-digit "
+            "exponent); write e.g. 4G, 500Mi, 2 or 0.5"
         )
     return text
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """A value short enough to quote in a message."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 Quantity = Annotated[
@@ -117,7 +138,7 @@ Quantity = Annotated[
         "anyOf": [
             # Without named groups: JSON Schema regexes are ECMA 262.
             {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern)},
-            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "number", "minimum": _NUMBER_RANGE[0], "maximum": _NUMBER_RANGE[1]},
         ],
         "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
     }),
@@ -148,10 +169,29 @@ class Resources(_Strict):
         return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
+# Not starting with '-' (git would read an option) or a space, no control characters; a
+# reference holds no space either (git check-ref-format), a local path may.
+_GIT_URL = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
+_GIT_REFERENCE = r"^[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]*$"
+# The distribution reference grammar (docker/distribution reference/regexp.go), without IPv6.
+_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = (
+    rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+# Pip options are not allowed among the packages; an index has its own keys.
+_PIP_PACKAGE = r"^[^-\s]"
+PIP_INDEX_KEYS = ("pip_index_url", "pip_extra_index_urls")
+
+
 class GitRepository(_Strict):
-    url: StrictStr = Field(min_length=1, description="Repository to clone.")
+    url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL,
+                           description="Repository to clone.")
     reference: StrictStr | None = Field(
-        None, min_length=1, description="Branch, tag or commit; default: the remote's default branch."
+        None, min_length=1, max_length=256, pattern=_GIT_REFERENCE,
+        description="Branch, tag or commit; default: the remote's default branch.",
     )
     install: StrictStr | None = Field(
         None, min_length=1, description="Shell command run inside the clone, e.g. 'pip install .'."
@@ -165,7 +205,9 @@ class Setup(_Strict):
         None, min_length=1, description="Path of a shell script inside the image, run last."
     )
     git_repository: GitRepository | None = None
-    pip_packages: list[Annotated[StrictStr, Field(min_length=1)]] = Field(default_factory=list)
+    pip_packages: list[Annotated[StrictStr, Field(min_length=1, pattern=_PIP_PACKAGE)]] = Field(
+        default_factory=list, description="Requirements for pip, e.g. 'scikit-learn>=1.4'; no options."
+    )
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
     )
@@ -178,7 +220,8 @@ class Setup(_Strict):
 class WorkerConfig(_Strict):
     resources: Resources = Field(default_factory=Resources)
     image: StrictStr | None = Field(
-        None, min_length=1, description="Worker image; default: the runtime's own image."
+        None, min_length=1, max_length=512, pattern=_IMAGE,
+        description="Worker image, e.g. ghcr.io/org/image:1.0; default: the runtime's own image.",
     )
     env: dict[Annotated[StrictStr, Field(pattern=_DNS_LABEL_ENV.pattern)], StrictStr] = Field(
         default_factory=dict,
@@ -204,8 +247,10 @@ class SchedulerConfig(_Strict):
 
 
 class WorkerRange(_Strict):
-    minimum: StrictInt = Field(ge=0)
-    maximum: StrictInt = Field(ge=1)
+    """Adaptive scaling; minimum 0 lets the cluster shrink to no workers while idle."""
+
+    minimum: StrictInt = Field(ge=0, le=MAX_WORKERS)
+    maximum: StrictInt = Field(ge=1, le=MAX_WORKERS)
 
     @model_validator(mode="after")
     def _ordered(self) -> "WorkerRange":
@@ -227,20 +272,23 @@ def _workers_kind(value: Any) -> str | None:
 
 Workers = Annotated[
     Union[
-        Annotated[Annotated[StrictInt, Field(ge=0)], Tag("count")],
+        # A fixed count of 0 would wait for workers forever: at least 1.
+        Annotated[Annotated[StrictInt, Field(ge=1, le=MAX_WORKERS)], Tag("count")],
         Annotated[WorkerRange, Tag("range")],
     ],
     Discriminator(
         _workers_kind,
         custom_error_type="workers_type",
-        custom_error_message="expected an integer >= 0 or a mapping {minimum, maximum}",
+        custom_error_message=f"expected an integer from 1 to {MAX_WORKERS} or a mapping {{minimum, maximum}}",
     ),
 ]
 
 
 class DaskCluster(_Strict):
     workers: Workers | None = Field(
-        None, description=f"Fixed count, or {{minimum, maximum}} to adapt; default {DEFAULT_WORKERS}."
+        None,
+        description=f"Fixed count (1 to {MAX_WORKERS}), or {{minimum, maximum}} to adapt "
+                    f"(minimum may be 0); default {DEFAULT_WORKERS}.",
     )
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
@@ -263,11 +311,15 @@ class Run(_Strict):
 
 
 class Output(_Strict):
+    # The path pattern needs a lookahead (an s3:// path without a key is no local .csv).
+    model_config = ConfigDict(regex_engine="python-re")
+
     path: StrictStr | None = Field(
         None,
         min_length=1,
+        max_length=4096,
         # In the schema too, so `helm install` refuses a bad path before anything starts.
-        pattern=r"^(s3://.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
+        pattern=r"^(s3://[^/]+/.+|(?!s3://).*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
         description="Local file (.csv or .parquet), s3://bucket/key, or the key inside `bucket`.",
     )
     bucket: StrictStr | None = Field(None, min_length=1, description="S3 bucket; stores at s3://bucket/path.")
@@ -336,28 +388,62 @@ _MESSAGES = {
 }
 
 
+def _credential_keys() -> frozenset[str]:
+    """Keys whose values are secrets: a message may name them, never quote their value."""
+    return frozenset(name for name, field in Output.model_fields.items()
+                     if SecretStr in getattr(field.annotation, "__args__", (field.annotation,)))
+
+
+_PATTERN_MESSAGES = {
+    "function": lambda value: "expected an import path like 'package.module.function' or 'package.module:function'",
+    "path": lambda value: (
+        f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, got {_clip(value)!r}"
+        if value.startswith("s3://")
+        else f"must end in .csv or .parquet (or be s3://bucket/key), got {_clip(value)!r}"
+    ),
+    "url": lambda value: f"{_clip(value)!r} must not start with '-' (git would read an option) "
+                         "or a space, nor hold control characters",
+    "reference": lambda value: f"{_clip(value)!r} must not start with '-' (git would read an option) "
+                               "nor hold whitespace or control characters; give a branch, tag or commit",
+    "image": lambda value: f"{_clip(value)!r} is not an image reference; write e.g. "
+                           "ghcr.io/team/image:1.0 (lower-case name, optional :tag and @sha256:digest)",
+    "endpoint_url": lambda value: f"expected an http:// or https:// URL, got {_clip(value)!r}",
+}
+
+
 def _message(error: dict[str, Any], model_fields: dict[str, Any]) -> str:
     kind = error["type"]
+    if error["loc"] and error["loc"][-1] in _credential_keys():
+        return _MESSAGES.get(kind, error["msg"]) + " (the value is not shown: it is a credential)"
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
         allowed = sorted(model_fields)
         hint = difflib.get_close_matches(name, allowed, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
         return f"unknown key{suggestion} (allowed here: {', '.join(allowed)})"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "function":
-        return "expected an import path like 'package.module.function' or 'package.module:function'"
     if kind == "string_pattern_mismatch" and "env" in error["loc"]:
         return "environment variable names are letters, digits and '_', not starting with a digit"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "path":
-        return f"must end in .csv or .parquet (or be s3://bucket/key), got {error['input']!r}"
     if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
+    if kind == "string_pattern_mismatch" and "pip_packages" in error["loc"]:
+        index_keys = " / ".join(f"dask_cluster.worker_config.setup.{key}" for key in PIP_INDEX_KEYS)
+        return (f"{_clip(error['input'])!r}: pip options are not allowed in pip_packages (and a "
+                f"requirement does not start with '-' or a space); set a package index with {index_keys}")
+    if kind == "string_pattern_mismatch" and error["loc"][-1] in _PATTERN_MESSAGES:
+        return _PATTERN_MESSAGES[error["loc"][-1]](error["input"])
+    if kind == "string_too_long":
+        return f"at most {error['ctx']['max_length']} characters, got {len(error['input'])}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
-    if kind in ("greater_than_equal",):
+    if kind == "greater_than_equal" and error["loc"][-2:] == ("workers", "count"):
+        return (f"a fixed count must be >= 1 (with 0 the run would wait for workers forever), got "
+                f"{error['input']!r}; to let an adaptive cluster shrink to none, use {{minimum: 0, maximum: N}}")
+    if kind == "greater_than_equal":
         return f"must be >= {error['ctx']['ge']}, got {error['input']!r}"
+    if kind == "less_than_equal":
+        return f"must be <= {error['ctx']['le']}, got {error['input']!r}"
     return _MESSAGES.get(kind, error["msg"]) + (
-        f", got {type(error['input']).__name__} {error['input']!r}"
+        f", got {type(error['input']).__name__} {_clip(repr(error['input']))}"
         if kind.endswith("_type") and not isinstance(error.get("input"), (dict, list))
         else ""
     )
@@ -385,27 +471,23 @@ def _errors_from(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader that reads floats as YAML 1.2 (and JSON, and Helm) do: `1e-5` is a number."""
-
-
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML or JSON file into a dict, with errors that name the file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.stat().st_size > safe_yaml.MAX_BYTES:
+            raise ConfigError([("(file)", f"larger than {safe_yaml.MAX_BYTES} bytes; pass large "
+                                          "inputs as a file or URL the function reads")], str(path))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("(file)", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")], str(path)) from None
     try:
-        data = yaml.load(text, Loader=_Yaml12Loader)
-    except yaml.YAMLError as exc:
+        data = safe_yaml.load(text)
+    except safe_yaml.YamlLimitError as exc:
+        raise ConfigError([("(file)", str(exc))], str(path)) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an int of 5000 digits
         raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
     if not isinstance(data, dict):
         raise ConfigError([("(top level)", "expected a mapping with `run`, `dask_cluster`, `output`")], str(path))
@@ -442,6 +524,9 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
         return source
     if isinstance(source, dict):
         return parse_config(source)
+    if not isinstance(source, (str, Path)):
+        raise ConfigError([("(top level)", "expected a mapping with `run`, `dask_cluster`, `output`, "
+                                           f"a Config, or a file path; got {type(source).__name__}")])
     return parse_config(read_config_file(source), str(source))
 
 

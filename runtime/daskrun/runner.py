@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import reprlib
 import tempfile
 import traceback
 from pathlib import Path
@@ -19,6 +20,25 @@ from daskrun.errors import FunctionFailed, ResultNotStored
 from daskrun.setup import run_launcher_setup
 
 log = logging.getLogger(__name__)
+
+# Arguments can be megabytes (a list of inputs): the log line shows their start only.
+_ARGS_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+for _limit, _value in dict(maxlevel=3, maxdict=8, maxlist=8, maxtuple=8, maxset=8, maxstring=80,
+                           maxother=80, maxlong=40).items():
+    setattr(_ARGS_REPR, _limit, _value)
+MAX_ARGS_LINE = 1000
+
+
+def describe_args(args: dict[str, Any]) -> str:
+    """`k=v, ...` for the log, bounded whatever the arguments hold."""
+    pieces, length = [], 0
+    for key, value in args.items():
+        pieces.append(f"{_ARGS_REPR.repr(key)[1:-1][:80]}={_ARGS_REPR.repr(value)}")
+        length += len(pieces[-1]) + 2
+        if length > MAX_ARGS_LINE:
+            return ", ".join(pieces)[:MAX_ARGS_LINE] + f"... ({len(args)} arguments)"
+    return ", ".join(pieces)
+
 
 def _setup_dir() -> Path:
     configured = os.environ.get("DASKRUN_SETUP_DIR")
@@ -86,8 +106,7 @@ def run_dask_function(
         if target:
             clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
         report.report_versions(client)
-        log.info("running %s(%s)", config.run.function,
-                 ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
+        log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
         with report.ProgressReporter(client, progress_interval):
             raw = _call(function, config)
         try:
