@@ -2,7 +2,8 @@
 
 Exit codes of `daskrun run`: 0 ok; 1 the function failed (traceback logged); 2 bad config
 (nothing started); 3 result not stored, but printed in the log; 4 the Dask cluster did not
-come up. 143 when stopped by SIGTERM (after the cluster was deleted).
+come up, or the Kubernetes API server cannot be reached. 130 / 143 when stopped by SIGINT (Ctrl-C)
+/ SIGTERM, after the cluster was deleted.
 """
 
 from __future__ import annotations
@@ -17,17 +18,54 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from daskrun import __version__
-from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
+from daskrun.errors import (
+    EXIT_BAD_CONFIG,
+    EXIT_CLUSTER_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    RunError,
+)
 
 CONTROLLER_MODES = ("external", "embedded")
 
 
+STOP_SIGNALS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+
+
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+    """SIGTERM or SIGINT arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = STOP_SIGNALS[signal.Signals(signum)]
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    # A second Ctrl-C must not cut the cleanup the first one started (SIGKILL still can).
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _while_stopping)
+    raise Terminated(signum)
+
+
+def _while_stopping(signum: int, frame: Any) -> None:
+    logging.getLogger("daskrun").warning("%s: already stopping, deleting the Dask cluster",
+                                         signal.Signals(signum).name)
+
+
+def _api_unreachable(exc: BaseException) -> str | None:
+    """Why the Kubernetes API server could not be reached, if that is what `exc` means."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError)):
+            return f"{type(seen).__name__}: {seen}"
+        # kr8s raises a bare ValueError when it finds no kubeconfig and no service account.
+        if isinstance(seen, ValueError) and str(seen) == "Unable to find valid credentials":
+            return "no kubeconfig and no in-cluster service account found"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _env_flag(name: str) -> bool:
@@ -128,14 +166,15 @@ def _run(args: argparse.Namespace) -> int:
         yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
         return 0
     context = None if args.local else _context(args)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")
     try:
         runner.run_dask_function(config, local=args.local, context=context,
                                  progress_interval=args.progress_interval)
-    except Terminated:
-        log.error("stopped by SIGTERM; the Dask cluster was deleted")
-        return EXIT_TERMINATED
+    except Terminated as stop:
+        log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
+        return stop.exit_code
     return 0
 
 
@@ -221,6 +260,10 @@ def _main(args: argparse.Namespace) -> int:
 
     try:
         return _dispatch(args)
+    except KeyboardInterrupt:
+        # Outside `run` (which handles SIGINT itself) nothing needs cleaning up.
+        print(f"daskrun {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"daskrun: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -242,6 +285,11 @@ def _main(args: argparse.Namespace) -> int:
             return EXIT_CLUSTER_FAILED
         if args.command != "run":
             raise
+        unreachable = _api_unreachable(exc)
+        if unreachable:
+            log.error("cannot reach the Kubernetes API server (%s); check KUBECONFIG or the pod's "
+                      "service account, or use --local to run without Kubernetes", unreachable)
+            return EXIT_CLUSTER_FAILED
         # Outside the function (which has its own exit code): the API server or the network,
         # so worth the Job's retries.
         log.exception("unexpected error: %s", exc)

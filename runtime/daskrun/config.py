@@ -67,13 +67,14 @@ DEFAULT_WORKERS = 2
 MAX_WORKERS = 1000
 
 # Bounded digits and a two-digit exponent: parsing is instant and never overflows a float,
-# and the chart's schema (generated from this pattern) accepts exactly the same strings. The
-# lookahead refuses zero ("0", "0.0Mi", "0e3"); resources are positive.
+# and the chart's schema (generated from this pattern) accepts exactly the same strings. A
+# non-zero digit is required ("0", "0.0Mi" are refused: resources are positive). No
+# lookaround: Helm's schema validator uses Go's RE2.
 _QUANTITY = re.compile(
-    r"^(?![0.]*(?:[^0-9.]|$))"
-    r"(?P<number>[0-9]{1,19}(?:\.[0-9]{0,19})?|\.[0-9]{1,19})"
+    r"^(?P<number>[0-9]{0,19}[1-9][0-9]{0,19}(?:\.[0-9]{0,19})?|[0-9]{0,19}\.[0-9]{0,19}[1-9][0-9]{0,19})"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]{1,2})?$"
 )
+_QUANTITY_MAX_LENGTH = 50
 # A quantity written as a YAML/JSON number: from 1n to 1E (numbers in this range print in a
 # form that _QUANTITY accepts).
 _NUMBER_RANGE = (1e-9, 1e18)
@@ -118,7 +119,7 @@ def _check_quantity(value: Any) -> str:
         raise ValueError(f"a number here must be positive, from {low:g} to {high:g}, got {value:.3g}; "
                          "write e.g. 4G, 500Mi, 2 or 0.5")
     text = str(value)
-    if len(text) > 50 or not _QUANTITY.match(text):
+    if len(text) > _QUANTITY_MAX_LENGTH or not _QUANTITY.match(text):
         raise ValueError(
             f"{_clip(text)!r} is not a positive Kubernetes quantity (at most 19 digits, a two-digit "
             "exponent); write e.g. 4G, 500Mi, 2 or 0.5"
@@ -137,7 +138,8 @@ Quantity = Annotated[
     WithJsonSchema({
         "anyOf": [
             # Without named groups: JSON Schema regexes are ECMA 262.
-            {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern)},
+            {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern),
+             "maxLength": _QUANTITY_MAX_LENGTH},
             {"type": "number", "minimum": _NUMBER_RANGE[0], "maximum": _NUMBER_RANGE[1]},
         ],
         "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
@@ -311,15 +313,12 @@ class Run(_Strict):
 
 
 class Output(_Strict):
-    # The path pattern needs a lookahead (an s3:// path without a key is no local .csv).
-    model_config = ConfigDict(regex_engine="python-re")
-
     path: StrictStr | None = Field(
         None,
         min_length=1,
         max_length=4096,
         # In the schema too, so `helm install` refuses a bad path before anything starts.
-        pattern=r"^(s3://[^/]+/.+|(?!s3://).*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
+        pattern=r"^(s3://[^/]+/.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
         description="Local file (.csv or .parquet), s3://bucket/key, or the key inside `bucket`.",
     )
     bucket: StrictStr | None = Field(None, min_length=1, description="S3 bucket; stores at s3://bucket/path.")
@@ -336,6 +335,10 @@ class Output(_Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
+        if self.path.startswith("s3://") and not self.path[len("s3://"):].partition("/")[2]:
+            # s3://bucket.csv: the schema (RE2, no lookahead) lets it pass as a local .csv name.
+            raise ValueError(f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, "
+                             f"got {_clip(self.path)!r}")
         if self.bucket and self.path.startswith("s3://"):
             raise ValueError("give either `bucket` with a key `path`, or an s3:// `path`, not both")
         if self.bucket is None and not self.path.startswith("s3://"):

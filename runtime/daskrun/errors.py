@@ -9,7 +9,8 @@ EXIT_FUNCTION_FAILED = 1
 EXIT_BAD_CONFIG = 2  # bad config, or launcher setup failed: nothing was started
 EXIT_NOT_STORED = 3
 EXIT_CLUSTER_FAILED = 4
-EXIT_TERMINATED = 143
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C), 128 + 2 as shells report it
+EXIT_TERMINATED = 143  # SIGTERM, 128 + 15
 
 
 class RunError(Exception):
