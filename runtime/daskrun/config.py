@@ -116,7 +116,7 @@ def _check_quantity(value: Any) -> str:
         raise ValueError("expected a Kubernetes quantity such as 4G, 500Mi, 2 or 0.5")
     low, high = _NUMBER_RANGE
     if not isinstance(value, str) and not low <= value <= high:
-        raise ValueError(f"a number here must be positive, from {low:g} to {high:g}, got {value:.3g}; "
+        raise ValueError(f"a number here must be positive, from {low:g} to {high:g}, got {_clip(str(value), 24)}; "
                          "write e.g. 4G, 500Mi, 2 or 0.5")
     text = str(value)
     if len(text) > _QUANTITY_MAX_LENGTH or not _QUANTITY.match(text):
@@ -335,7 +335,7 @@ class Output(_Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
-        if self.path.startswith("s3://") and not self.path[len("s3://"):].partition("/")[2]:
+        if self.path.startswith("s3://") and not all(self.path[len("s3://"):].partition("/")[::2]):
             # s3://bucket.csv: the schema (RE2, no lookahead) lets it pass as a local .csv name.
             raise ValueError(f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, "
                              f"got {_clip(self.path)!r}")
