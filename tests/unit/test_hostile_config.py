@@ -18,10 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daskrun import cli
-from daskrun.config import MAX_WORKERS, PIP_INDEX_KEYS, ConfigError, config_json_schema, load_config, parse_config
+from daskrun.config import MAX_WORKERS, ConfigError, config_json_schema, load_config, parse_config
+from daskrun.config_messages import PIP_INDEX_KEYS
 from daskrun.runner import MAX_ARGS_LINE, describe_args, run_dask_function
 from daskrun.safe_yaml import MAX_BYTES, MAX_DEPTH, MAX_NODES
-from daskrun.setup import bootstrap_script
+from daskrun.bootstrap import bootstrap_script
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PIP_KEY = "dask_cluster.worker_config.setup.pip_packages[0]"

@@ -1,0 +1,36 @@
+"""Reading a config or chart values file (YAML or JSON) into a dict, errors naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from daskrun import safe_yaml
+from daskrun.errors import ConfigError
+
+NOT_A_MAPPING = "expected a mapping with `run`, `dask_cluster`, `output`"
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML or JSON file into a dict, with errors that name the file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > safe_yaml.MAX_BYTES:
+            raise ConfigError([("(file)", f"larger than {safe_yaml.MAX_BYTES} bytes; pass large "
+                                          "inputs as a file or URL the function reads")], str(path))
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("(file)", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")], str(path)) from None
+    try:
+        data = safe_yaml.load(text)
+    except safe_yaml.YamlLimitError as exc:
+        raise ConfigError([("(file)", str(exc))], str(path)) from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an int of 5000 digits
+        raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError([("(top level)", NOT_A_MAPPING)], str(path))
+    return data
