@@ -35,6 +35,9 @@ DOCUMENTS = {
                              + "9" * 10**6 + "'}}}\n",
     "int of 10^6 digits": "run: {function: a.b, args: {x: " + "9" * 10**6 + "}}\n",
     "90k args": "run:\n  function: a.b\n  args:\n" + "".join(f"    a{i}: {i}\n" for i in range(90_000)),
+    "9,900 args (just under the value cap)": "run:\n  function: a.b\n  args:\n"
+                                             + "".join(f"    a{i}: {i}\n" for i in range(9_900)),
+    "a flow list of 500k values": "run: {function: a.b, args: {x: [" + "1," * 500_000 + "1]}}\n",
     "file just under the size cap": "run: {function: a.b}\n#" + "x" * (MAX_BYTES - 30) + "\n",
     "10^4 duplicate keys": "run: {function: a.b}\n" + "x: 1\n" * 10_000,
     "image of 10^5 characters": "run: {function: a.b}\ndask_cluster: {worker_config: {image: '"

@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-MAX_BYTES = 4 * 2**20
+# Far above any real config, and low enough that PyYAML (pure Python, ~20 us a value) reads
+# the worst document within the limits in well under a second (benchmarks/hostile_inputs.py).
+MAX_BYTES = 2**20
 MAX_DEPTH = 64
-# Nodes after expanding every alias: far above any real config, far below a slow validation.
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # values in the document, and again with every alias expanded
 
 
 class YamlLimitError(ValueError):
@@ -34,14 +35,21 @@ class LimitedLoader(yaml.SafeLoader):
     and enforces the limits of this module."""
 
     _depth = 0
+    _nodes = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
                 raise YamlLimitError(f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}); "
                                      "a config needs a few levels")
+            if self._nodes > MAX_NODES:
+                # Checked while parsing, so a huge document is refused before it is all read.
+                mark = self.peek_event().start_mark
+                raise YamlLimitError(f"more than {MAX_NODES} values (at line {mark.line + 1}); "
+                                     "pass large inputs as a file or URL the function reads")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1

@@ -270,6 +270,8 @@ YAML_CASES = [
      f"nested more than {MAX_DEPTH} levels"),
     ("run: {function: a.b, args: {x: " + "[" * 100_000 + "]" * 100_000 + "}}\n", "nested more than"),
     (LAUGHS, f"more than {MAX_NODES}"),
+    ("run: {function: a.b, args: {x: [" + "1, " * (MAX_NODES + 10) + "1]}}\n",
+     f"more than {MAX_NODES} values (at line 1)"),
     ("a: &a [*a]\nrun: {function: a.b}\n", "cannot be recursive"),
     ("run: {function: a.b, args: {x: " + "9" * 5000 + "}}\n", "not valid YAML"),
     ("- 1\n- 2\n", "expected a mapping"),
