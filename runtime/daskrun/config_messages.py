@@ -85,6 +85,8 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
         return f"unknown key{suggestion} (allowed here: {', '.join(allowed)})"
     if kind == "string_pattern_mismatch" and "env" in error["loc"]:
         return "environment variable names are letters, digits and '_', not starting with a digit"
+    if kind == "string_pattern_mismatch" and any(str(p).startswith("pip_") and "index" in str(p) for p in error["loc"]):
+        return f"expected an http:// or https:// URL of a package index, got {clip(error['input'])!r}"
     if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
     if kind == "string_pattern_mismatch" and "pip_packages" in error["loc"]:

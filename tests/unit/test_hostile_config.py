@@ -331,3 +331,9 @@ def test_args_line_is_bounded(args):
 def test_megabytes_of_args_log_a_short_line():
     line = describe_args({"inputs": list(range(10**6)), "text": "x" * 10**7, "k" * 10**5: 1})
     assert len(line) <= MAX_ARGS_LINE + 40 and line.startswith("inputs=[0, 1, 2")
+
+
+def test_the_index_keys_named_in_the_pip_message_exist():
+    from daskrun.config import Setup
+
+    assert set(PIP_INDEX_KEYS) <= set(Setup.model_fields)
