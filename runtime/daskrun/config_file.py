@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from daskrun.errors import ConfigError
 NOT_A_MAPPING = "expected a mapping with `run`, `dask_cluster`, `output`"
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a YAML or JSON file into a dict, with errors that name the file."""
     path = Path(path)
     try:
