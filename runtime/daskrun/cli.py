@@ -17,7 +17,6 @@ from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter
 from daskrun.errors import DaskrunError, ExitCode, exit_code_summary
 
-
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
 

@@ -28,9 +28,9 @@ from pydantic import (
 
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
-from daskrun.config_messages import clip, messages
+from daskrun.config_messages import messages
 from daskrun.credentials import credential_errors
-from daskrun.errors import ConfigError
+from daskrun.errors import ConfigError, clip
 from daskrun.quantity import Quantity, quantity_value
 
 CONFIG_KEYS = ("run", "dask_cluster", "output")

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from daskrun.errors import clip
+
 _MESSAGES = {
     "int_type": "expected an integer",
     "string_type": "expected a string",
@@ -26,11 +28,6 @@ _MESSAGES = {
 # The keys of dask_cluster.worker_config.setup that set a package index (issue 15); a pip
 # option among pip_packages is refused with a pointer to them.
 PIP_INDEX_KEYS = ("pip_index_url", "pip_extra_index_urls")
-
-
-def clip(text: str, limit: int = 60) -> str:
-    """A value short enough to quote in a message."""
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _git_option(value: str) -> str:

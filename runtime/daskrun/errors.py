@@ -160,3 +160,8 @@ class ResultNotStored(DaskrunError):
     def __init__(self, message: str, result: Any):
         super().__init__(message)
         self.result = result
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """A value short enough to quote in a message."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

@@ -120,7 +120,7 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
     stream = stream or sys.stdout
     try:
         payload = serialise(df, fmt)
-    except Exception as exc:  # e.g. no pyarrow, or an object column Parquet cannot hold
+    except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
         log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt,
                   type(exc).__name__, exc)
         fmt, payload = "csv", serialise(df, "csv")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from daskrun.config_messages import clip
+from daskrun.errors import clip
 
 # Bounded digits and a two-digit exponent: parsing is instant and never overflows a float,
 # and the chart's schema (generated from this pattern) accepts exactly the same strings. A

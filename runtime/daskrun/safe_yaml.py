@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 # Far above any real config, and low enough that PyYAML (pure Python, ~20 us a value) reads
 # the worst document within the limits in well under a second (benchmarks/hostile_inputs.py).
@@ -37,7 +37,7 @@ class LimitedLoader(yaml.SafeLoader):
     _depth = 0
     _nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         self._nodes += 1
         try:
@@ -61,7 +61,7 @@ class LimitedLoader(yaml.SafeLoader):
                                  "pass large inputs as a file or URL the function reads, not in the config")
         return super().construct_document(node)
 
-    def construct_mapping(self, node: Node, deep: bool = False) -> Any:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> Any:
         if isinstance(node, MappingNode):
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:

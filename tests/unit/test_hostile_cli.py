@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, free_port, run_cli
+from cli_runner import REPO, run_cli
+from servers import free_port
 
 HERE = Path(__file__).parent
 
