@@ -34,6 +34,8 @@ from pydantic import (
 CHART_KEYS = frozenset(
     {
         "global",
+        "enabled",
+        "runId",
         "image",
         "imagePullSecrets",
         "nameOverride",
