@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run test test-unit test-chart test-cluster e2e bench clean
+.PHONY: help venv run test test-unit test-chart test-cluster e2e bench clean chart-docs package
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -25,9 +25,20 @@ run: venv ## run values.example.yaml on a local Dask cluster; writes results/ben
 test-unit: venv ## unit tests: config, setup (real sh/git/pip), output (real S3 server), local runs
 	$(PYTEST) tests/unit -q
 
-test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 4
+test-chart: venv tools chart-tools ## helm lint, render tests, helm-docs drift, ct lint, kubeconform: Helm 3 and 4
 	HELM=$(CURDIR)/.tools/bin/helm3 $(PYTEST) tests/chart -q
 	HELM=$(CURDIR)/.tools/bin/helm4 $(PYTEST) tests/chart -q
+
+# The one command after a values.yaml change (or a merge touching it): the test compares.
+chart-docs: chart-tools ## regenerate chart/README.md from chart/README.md.gotmpl and values.yaml (helm-docs)
+	$(HELM_DOCS_CMD)
+
+package: tools ## dist/: the chart (helm package) and the image (docker save, built by the cluster scripts)
+	@mkdir -p dist
+	$(HELM4) package chart -d dist
+	bash tests/cluster/images.sh project
+	bash -c '. tests/cluster/lib.sh && docker save "$$IMAGE" -o dist/daskrun-image-$$(sed -n "s/^appVersion: *\"*\([^\"]*\)\"*/\1/p" chart/Chart.yaml).tar'
+	@ls -l dist
 
 test: test-unit test-chart test-cluster ## everything CI runs
 

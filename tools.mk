@@ -75,6 +75,11 @@ CT_ETC := $(TOOLS_DIR)/etc/ct-$(CT_VERSION)
 
 .PHONY: chart-tools
 
+# Also what tests/chart/test_chart_checks.py runs (it reads this line with `make -s print-helm-docs-cmd`).
+HELM_DOCS_CMD = $(TOOLS_BIN)/helm-docs --chart-search-root chart --template-files README.md.gotmpl --sort-values-order file
+print-helm-docs-cmd:
+	@echo '$(HELM_DOCS_CMD)'
+
 chart-tools: $(HELM_DOCS) $(CT) $(CT_ETC)/lintconf.yaml $(KUBECONFORM) ## helm-docs, ct and kubeconform in .tools/bin (built from the Go module proxy)
 	ln -sfn helm-docs-$(HELM_DOCS_VERSION) $(TOOLS_BIN)/helm-docs
 	ln -sfn ct-$(CT_VERSION) $(TOOLS_BIN)/ct
