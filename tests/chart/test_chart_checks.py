@@ -139,3 +139,21 @@ def test_artifacthub_annotations_match_the_chart():
     [image] = yaml.safe_load(annotations["artifacthub.io/images"])
     assert image["image"] == one(render_chart(), "Job")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert annotations["daskrun.io/dask-kubernetes-version"] == metadata.version("dask-kubernetes")
+
+
+def test_packaged_chart_installs_what_the_repository_renders(tmp_path):
+    """`make package`'s chart: the templates, CRDs, schema and README, not the sources of
+    generated files or the ci values; it renders like the chart directory."""
+    import tarfile
+
+    from conftest import helm
+
+    helm("package", str(CHART), "-d", str(tmp_path))
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    archive = tmp_path / f"daskrun-{version}.tgz"
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {"daskrun/Chart.yaml", "daskrun/values.yaml", "daskrun/values.schema.json", "daskrun/README.md",
+            "daskrun/templates/job.yaml", "daskrun/crds/daskcluster.yaml"} <= names
+    assert not [n for n in names if n.startswith(("daskrun/ci/", "daskrun/schema/")) or n.endswith(".gotmpl")]
+    assert render_chart(chart=archive) == render_chart()
