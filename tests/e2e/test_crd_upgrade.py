@@ -26,10 +26,11 @@ def cluster(name: str, **spec) -> str:
     })
 
 
-def served_spec(namespace: str, manifest: str) -> dict:
-    """What the API server would store for manifest (server-side dry run: pruning, defaults)."""
-    out = kubectl("-n", namespace, "create", "--dry-run=server", "-o", "json", "-f", "-", input=manifest).stdout
-    return yaml.safe_load(out)["spec"]
+def dry_run(namespace: str, manifest: str):
+    """What the API server would store for manifest (server-side dry run, strict field
+    validation as kubectl asks for by default), or its error."""
+    result = kubectl("-n", namespace, "create", "--dry-run=server", "-o", "json", "-f", "-", input=manifest, check=False)
+    return yaml.safe_load(result.stdout)["spec"] if result.returncode == 0 else result.stderr
 
 
 def established() -> bool:
@@ -50,15 +51,18 @@ def test_crd_upgrade_with_server_side_apply(namespace, tmp_path):
         older["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
         older_file.write_text(yaml.safe_dump(older))
         kubectl("replace", "--field-manager=helm", "-f", str(older_file))
-        wait_until(lambda: "idleTimeout" not in served_spec(namespace, cluster("probe", idleTimeout=60)), 30,
-                   interval=1, what="the older schema to be served")
+        wait_until(lambda: 'unknown field "spec.idleTimeout"' in str(dry_run(namespace, cluster("probe", idleTimeout=60))),
+                   30, interval=1, what="the older schema to be served")
         kubectl("-n", namespace, "create", "-f", "-", input=cluster("survivor"))
         uid = kjson("-n", namespace, "get", "daskcluster", "survivor")["metadata"]["uid"]
 
         kubectl(*UPGRADE)
         wait_until(established, 30, interval=1, what="the upgraded CRD to be established")
-        wait_until(lambda: served_spec(namespace, cluster("probe", idleTimeout=60)).get("idleTimeout") == 60, 30,
-                   interval=1, what="the new field to be served")
+        def serves_the_new_field():
+            result = dry_run(namespace, cluster("probe", idleTimeout=60))
+            return isinstance(result, dict) and result.get("idleTimeout") == 60
+
+        wait_until(serves_the_new_field, 30, interval=1, what="the new field to be served")
         survivor = kjson("-n", namespace, "get", "daskcluster", "survivor")
         assert survivor["metadata"]["uid"] == uid
         assert survivor["spec"]["idleTimeout"] == 0  # the new schema's default, applied on read
