@@ -44,7 +44,6 @@ def test_crd_upgrade_with_server_side_apply(namespace, tmp_path):
     spec_schema = older["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     del spec_schema["properties"]["idleTimeout"]
     older_file = tmp_path / "daskcluster-older.yaml"
-    older_file.write_text(yaml.safe_dump(older))
     try:
         # As Helm does (create/update, its own field manager), not server-side apply.
         live = kjson("get", "crd", CRD)
@@ -58,6 +57,7 @@ def test_crd_upgrade_with_server_side_apply(namespace, tmp_path):
 
         kubectl(*UPGRADE)
         wait_until(established, 30, interval=1, what="the upgraded CRD to be established")
+
         def serves_the_new_field():
             result = dry_run(namespace, cluster("probe", idleTimeout=60))
             return isinstance(result, dict) and result.get("idleTimeout") == 60
