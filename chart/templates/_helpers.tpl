@@ -60,10 +60,13 @@ The ServiceAccount the run (and the helm test pod) uses.
 A short hash of what the run is: every value (the run's config, image, resources, runId, ...)
 and the chart version. `helm template` (Argo CD, plain kubectl) always renders revision 1, so
 this, not the revision, is what makes a changed config a new Job there; runId changes it with
-the config unchanged.
+the config unchanged. S3 keys are left out: they are not published even hashed, and rotating
+them is not a new run.
 */}}
 {{- define "daskrun.runHash" -}}
-{{- dict "values" .Values "chart" .Chart.Version | toJson | sha256sum | trunc 8 }}
+{{- $values := omit .Values "output" }}
+{{- $_ := set $values "output" (omit (.Values.output | default dict) "key" "secret_key") }}
+{{- dict "values" $values "chart" .Chart.Version | toJson | sha256sum | trunc 8 }}
 {{- end }}
 
 {{/*
