@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CHART, HELM, ROOT, one, render_chart
+from chart_render import CHART, HELM, ROOT, one, render_chart
 import kube_schemas as kube_schemas_module
 from kube_schemas import kubernetes_version, write as write_kube_schemas
 
@@ -146,7 +146,7 @@ def test_packaged_chart_installs_what_the_repository_renders(tmp_path):
     generated files or the ci values; it renders like the chart directory."""
     import tarfile
 
-    from conftest import helm
+    from chart_render import helm
 
     helm("package", str(CHART), "-d", str(tmp_path))
     version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]

@@ -10,7 +10,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import render_chart, run_job
+from chart_render import render_chart, run_job
 
 NAME = re.compile(r"^(?P<prefix>[a-z0-9-]+)-r(?P<revision>[0-9]+)-(?P<hash>[0-9a-f]{8})$")
 

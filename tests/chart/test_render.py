@@ -6,12 +6,11 @@ import base64
 import re
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (
+from chart_render import (
     CHART,
     NAMESPACE,
     RELEASE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import CHART, helm, render_chart, render_error, run_container
+from chart_render import CHART, helm, render_chart, render_error, run_container
 
 DIGEST = "sha256:" + "ab" * 32
 

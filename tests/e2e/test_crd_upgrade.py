@@ -12,7 +12,7 @@ import copy
 
 import yaml
 
-from conftest import CHART, kjson, kubectl, wait_until
+from cluster_tools import CHART, kjson, kubectl, wait_until
 
 CRD = "daskclusters.kubernetes.dask.org"
 UPGRADE = ("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from conftest import CHART, HELM, IMAGE_REPOSITORY, IMAGE_TAG, SMALL_RUN, dask_clusters, kjson, kubectl, sh, wait_until
+from cluster_tools import CHART, HELM, IMAGE_REPOSITORY, IMAGE_TAG, SMALL_RUN, dask_clusters, kjson, kubectl, sh, wait_until
 
 RELEASE = "gitops"
 LONG_ARGS = {"iterations": 100000, "challenges": ["branin"], "tuners": ["random"]}
