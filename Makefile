@@ -77,6 +77,7 @@ test-cluster: venv tools ## cluster-up, cluster smoke tests, e2e, cluster-down (
 
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
 	$(PYTHON) benchmarks/local_overhead.py
+	$(PYTHON) benchmarks/hostile_inputs.py
 
 clean:
 	rm -rf $(VENV) .tools build dist results *.egg-info runtime/*.egg-info
