@@ -2,6 +2,7 @@
 setup.preload -- config checks, the bootstrap run for real with `sh`, the launcher, and a
 third-party shaped repository served over HTTP run end to end with `--local`."""
 
+import json
 import os
 import posixpath
 import shutil
@@ -112,10 +113,11 @@ def test_python_path_folder_names_arrive_unchanged(tmp_path_factory, name):
     # Only the path lines: the clone is already there.
     script = bootstrap_script(setup, ("python_path",)).replace(
         "step python_path", f'daskrun_repo="$DASKRUN_SETUP_DIR/repository"\nstep python_path')
-    result = run_sh(script, home, sys.executable, "-c", "import os; print(os.environ['PYTHONPATH'])",
+    # JSON: text-mode pipes would turn a '\r' in a name into a line break.
+    result = run_sh(script, home, sys.executable, "-c", "import json, os; print(json.dumps(os.environ['PYTHONPATH']))",
                     env={"PYTHONPATH": ""})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.rstrip("\n").split(":") == [str(repo), str(repo / name), str(home)]
+    assert json.loads(result.stdout).split(":") == [str(repo), str(repo / name), str(home)]
 
 
 def test_subdirectory_is_installed_and_imported_from(tmp_path, third_party):
