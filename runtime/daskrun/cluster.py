@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from daskrun.config import Config, WorkerRange
@@ -25,7 +25,9 @@ _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "Creat
 
 
 @contextlib.contextmanager
-def local_cluster(config: Config) -> Iterator[Any]:
+def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]:
+    """Workers run `preloads` as pods do; the scheduler runs in this process, which has
+    run them already (twice could apply a patch twice)."""
     from distributed import LocalCluster
 
     worker = config.dask_cluster.worker_config
@@ -35,6 +37,7 @@ def local_cluster(config: Config) -> Iterator[Any]:
         threads_per_worker=worker.threads,
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
+        preload=list(preloads),
     )
     try:
         if isinstance(workers, WorkerRange):
