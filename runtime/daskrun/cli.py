@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from daskrun import __version__
+from daskrun.controller_choice import DEFAULT_MODE, MODES
 from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
-
-CONTROLLER_MODES = ("external", "embedded")
 
 
 class Terminated(BaseException):
@@ -57,10 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--local", action="store_true", help="use a LocalCluster on this machine")
     where.add_argument("--dry-run", action="store_true",
                        help="print the DaskCluster manifest as YAML; contact no cluster")
-    run.add_argument("--controller", choices=CONTROLLER_MODES,
-                     default=os.environ.get("DASKRUN_CONTROLLER", "external"),
-                     help="who acts on the DaskCluster: an installed dask operator (external) or a "
-                          "controller inside this process (embedded) [env DASKRUN_CONTROLLER]")
+    run.add_argument("--controller", choices=MODES,
+                     default=os.environ.get("DASKRUN_CONTROLLER") or DEFAULT_MODE,
+                     help="who acts on the DaskCluster: an installed dask operator (external), a "
+                          "controller inside this process (embedded), or the operator when one acts "
+                          "on it and else the embedded one (auto) [env DASKRUN_CONTROLLER; "
+                          f"default {DEFAULT_MODE}]")
     run.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"),
                      help="namespace of the Dask cluster [env DASKRUN_POD_NAMESPACE; default: current]")
     run.add_argument("--worker-image", default=os.environ.get("DASKRUN_WORKER_IMAGE"),
@@ -91,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     preflight.add_argument("--config", required=True)
     preflight.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"))
     preflight.add_argument("--release", default=os.environ.get("DASKRUN_RELEASE"))
-    preflight.add_argument("--controller", choices=CONTROLLER_MODES,
-                           default=os.environ.get("DASKRUN_CONTROLLER", "external"))
+    preflight.add_argument("--controller", choices=MODES,
+                           default=os.environ.get("DASKRUN_CONTROLLER") or DEFAULT_MODE)
 
     commands.add_parser("schema", help="print the config's JSON Schema")
     return parser
@@ -100,8 +101,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _context(args: argparse.Namespace) -> Any:
     from daskrun.cluster_spec import RunContext
+    from daskrun.controller_choice import checked_mode
     from daskrun.ownership import current_namespace, launcher_identity
 
+    # argparse checks choices only when the flag is given, not a default from the environment.
+    checked_mode(args.controller, "--controller / DASKRUN_CONTROLLER")
     namespace = args.namespace or current_namespace()
     launcher = None if args.dry_run else launcher_identity(args.pod_name, namespace)
     values = dict(namespace=namespace, release=args.release, run_id=args.run_id,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Iterator
 
 from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
+from daskrun.controller_choice import Decision, claim
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +111,31 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
 
     context = context.with_name()
     controller = None
-    if context.controller == "embedded":
-        from daskrun.embedded_controller import ControllerError, EmbeddedController
+    if context.controller != "external":
+        from daskrun.embedded_controller import EmbeddedController
 
+        # Started now, so its start-up overlaps the creation of the cluster and the claim.
         controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
-        try:
-            controller.start()
-        except ControllerError as exc:
-            raise ClusterStartError(str(exc)) from exc
+        controller.start()
     spec = build_cluster_spec(config, context)
     cluster = None
     try:
         _wait_for_dask_api(context)
         _delete_earlier_attempts(context)
-        log.info("creating DaskCluster %s in namespace %s (controller: %s)",
+        log.info("creating DaskCluster %s in namespace %s (controller.mode %s)",
                  context.name, context.namespace, context.controller)
+        if controller is not None:
+            _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
+            decision = _choose_controller(context, controller)
+            context = replace(context, controller=decision.resolved_mode)
+            if decision.driver == "operator":
+                controller.stop(timeout=0)  # a daemon thread: never wait for it here
+                controller = None
+            log.info("controller: %s drives the run: %s",
+                     "the installed dask operator" if decision.driver == "operator"
+                     else f"the embedded controller ({controller.identity})", decision.reason)
+        else:
+            log.info("controller: the installed dask operator drives the run (controller.mode external)")
         with _unstick_pending_phase(context):
             cluster = _start(KubeCluster, spec, context)
         workers = config.dask_cluster.workers
@@ -141,6 +153,37 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             _delete_leftover(context)
         if controller is not None:
             controller.stop()
+
+
+def _choose_controller(context: RunContext, controller: Any) -> Decision:
+    """Who drives the DaskCluster just created without the embedded controller's label."""
+    import kr8s
+
+    from daskrun.embedded_controller import ControllerError
+
+    dask_cluster = _dask_class("DaskCluster")(
+        {"metadata": {"name": context.name, "namespace": context.namespace}}, namespace=context.namespace)
+
+    def read() -> dict[str, Any]:
+        dask_cluster.refresh()
+        return dask_cluster.raw
+
+    def label(resource_version: str) -> bool:
+        # A merge patch carrying the resourceVersion is refused (409) if anyone wrote since.
+        try:
+            dask_cluster.patch({"metadata": {"resourceVersion": resource_version,
+                                             "labels": {CONTROLLER_LABEL: context.name}}})
+        except kr8s.ServerError as exc:
+            if getattr(getattr(exc, "response", None), "status_code", None) == 409:
+                return False
+            raise
+        return True
+
+    try:
+        return claim(context.controller, context.name, read, label, controller.ready,
+                     identity=controller.identity)
+    except ControllerError as exc:
+        raise ClusterStartError(str(exc)) from exc
 
 
 START_ATTEMPTS = 3

@@ -1,8 +1,9 @@
 """Generate the chart's derived files; `make crds` and `make schema` call this.
 
     python tests/chart/gen.py crds     chart/crds/*.yaml from the installed dask-kubernetes
-    python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json
-                                       and daskrun.config.config_json_schema()
+    python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json,
+                                       daskrun.config.config_json_schema() and the controller
+                                       modes (daskrun.controller_choice.MODES)
 
 The render tests import the same functions to check that the committed files are what the
 pinned package and the runtime's config model produce today.
@@ -52,9 +53,11 @@ def schema() -> dict:
     """values.schema.json: the chart's keys plus the runtime's config keys, strict at the top."""
     _runtime_on_path()
     from daskrun.config import config_json_schema
+    from daskrun.controller_choice import MODES
 
     model = config_json_schema()
     chart = json.loads(CHART_KEYS_FILE.read_text())
+    chart["properties"]["controller"]["properties"]["mode"]["enum"] = list(MODES)
     overlap = set(model["properties"]) & set(chart["properties"])
     if overlap:
         raise SystemExit(f"chart-keys.json redefines config keys: {sorted(overlap)}")

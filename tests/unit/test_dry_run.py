@@ -1,6 +1,7 @@
 """`daskrun run --dry-run`: the DaskCluster manifest the Kubernetes backend would create."""
 
 import re
+from dataclasses import replace
 
 import yaml
 
@@ -72,9 +73,12 @@ def test_owner_reference_and_labels():
     assert labels["app.kubernetes.io/instance"] == "bench"
     assert labels["app.kubernetes.io/name"] == "daskrun"
     assert labels[RUN_LABEL] == manifest["metadata"]["name"]
-    assert CONTROLLER_LABEL not in labels
-    embedded = spec(controller="embedded")
-    assert embedded["metadata"]["labels"][CONTROLLER_LABEL] == embedded["metadata"]["name"]
+    # Created unlabelled in every mode: the launcher claims it for its embedded controller
+    # only when no operator acted on it (daskrun.controller_choice).
+    for mode in ("auto", "embedded", "external"):
+        manifest = spec(controller=mode)
+        assert CONTROLLER_LABEL not in manifest["metadata"]["labels"]
+        assert CONTROLLER_LABEL not in manifest["spec"]["worker"]["metadata"]["labels"]
 
 
 def test_pods_are_restricted_unless_apt_needs_root():
@@ -99,6 +103,8 @@ def test_autoscaler_carries_labels_and_owner():
     assert scaler["spec"] == {"cluster": context.name, "minimum": 1, "maximum": 3}
     assert scaler["metadata"]["labels"][CONTROLLER_LABEL] == context.name
     assert scaler["metadata"]["ownerReferences"] == [OWNER]
+    operator_driven = autoscaler_spec(replace(context, controller="external"), 1, 3)
+    assert CONTROLLER_LABEL not in operator_driven["metadata"]["labels"]
 
 
 def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
