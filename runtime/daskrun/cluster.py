@@ -8,26 +8,18 @@ import time
 from dataclasses import replace
 from typing import Any, Iterator
 
-from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
+from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
+from daskrun.errors import ClusterStartError
+from daskrun.manifest import (CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec,
+                              worker_target)
 
 log = logging.getLogger(__name__)
 
 WORKER_TIMEOUT = 600.0  # seconds for the first workers to join; pulling a big image takes a while
 _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                   "CreateContainerError", "CrashLoopBackOff"}
-
-
-class ClusterStartError(RuntimeError):
-    """The Dask cluster did not come up; the message carries the scheduler/worker reason."""
-
-
-def worker_target(config: Config) -> int:
-    workers = config.dask_cluster.workers
-    if isinstance(workers, WorkerRange):
-        return workers.minimum
-    return config.dask_cluster.fixed_workers or 0
 
 
 @contextlib.contextmanager

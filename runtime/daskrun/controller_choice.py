@@ -1,6 +1,7 @@
 """Which controller drives a run's DaskCluster: an installed dask operator or the embedded one.
 
-Modes (chart `controller.mode`, `daskrun run --controller`, env DASKRUN_CONTROLLER):
+Modes (daskrun.context.CONTROLLER_MODES; chart `controller.mode`, `daskrun run --controller`,
+env DASKRUN_CONTROLLER):
 
   auto      the default: an installed dask operator when one acts on the run's DaskCluster,
             otherwise the controller embedded in the launcher;
@@ -10,7 +11,7 @@ Modes (chart `controller.mode`, `daskrun run --controller`, env DASKRUN_CONTROLL
 
 The signal needs no rights beyond the run's own objects and costs no seconds where an
 operator runs. The launcher creates its DaskCluster *without* the label its embedded
-controller watches (daskrun.cluster_spec.CONTROLLER_LABEL), so only another controller can
+controller watches (daskrun.manifest.CONTROLLER_LABEL), so only another controller can
 touch it, and one does within a fraction of a second: kopf, which the dask operator is built
 on, first puts its finalizer or its handler marks (annotations under its prefix) on the
 object, and every dask controller sets `status.phase`. The embedded controller keeps its
@@ -28,12 +29,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, RunError
+from daskrun.errors import ClusterStartError
 
 log = logging.getLogger(__name__)
-
-MODES = ("auto", "embedded", "external")
-DEFAULT_MODE = "auto"
 
 # kopf's default marks, which the dask-kubernetes operator keeps (it changes no persistence
 # setting); the embedded controller writes under its own prefix instead.
@@ -50,21 +48,10 @@ CLAIM_GRACE = 2.0
 POLL_INTERVAL = 0.1
 
 
-class ControllerConflict(RunError):
+class ControllerConflict(ClusterStartError):
     """An explicit embedded controller found another controller acting on its cluster."""
 
-    exit_code = EXIT_CLUSTER_FAILED
-
-
-class BadMode(RunError):
-    exit_code = EXIT_BAD_CONFIG
-
-
-def checked_mode(value: str, source: str) -> str:
-    """`value` if it is a controller mode, else an error naming `source` and the choices."""
-    if value not in MODES:
-        raise BadMode(f"{source}: {value!r} is not a controller mode; use one of {', '.join(MODES)}")
-    return value
+    headline = "stopped before two controllers drive one Dask cluster: "
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from conftest import CHART, HELM, ROOT, one, render_chart
 
 from daskrun import preflight, submit
 from daskrun.chart_path import chart_path
-from daskrun.controller_choice import MODES
+from daskrun.context import CONTROLLER_MODES
 
 CONFIG = {"run": {"function": "daskrun.examples.benchmark.run_benchmark", "args": {"iterations": 2}}}
 
@@ -147,7 +147,7 @@ def _rules_as_needs(controller: str) -> set[preflight.Need]:
     return needs
 
 
-@pytest.mark.parametrize("controller", MODES)
+@pytest.mark.parametrize("controller", CONTROLLER_MODES)
 def test_preflight_checks_exactly_what_the_role_grants(controller):
     assert set(preflight.required(controller)) == _rules_as_needs(controller)
 

@@ -9,17 +9,14 @@ from hypothesis import strategies as st
 
 from daskrun.controller_choice import (
     CLAIM_GRACE,
-    DEFAULT_MODE,
     EMBEDDED_PREFIX,
-    MODES,
-    BadMode,
     ControllerConflict,
-    checked_mode,
     claim,
     decide,
     foreign_marks,
 )
-from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED
+from daskrun.context import CONTROLLER_MODES, DEFAULT_CONTROLLER, BadControllerMode, from_flags
+from daskrun.errors import ExitCode
 
 # What the dask-kubernetes operator (kopf with its default settings) leaves on a DaskCluster.
 OPERATOR_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
@@ -94,7 +91,7 @@ def test_explicit_embedded_beside_an_operator_stops_naming_both_controllers():
     assert "this run's embedded controller (daskrun-c)" in message
     assert "another dask controller in the cluster" in message
     assert "set controller.mode to auto" in message
-    assert caught.value.exit_code == EXIT_CLUSTER_FAILED == 4
+    assert caught.value.exit_code == ExitCode.CLUSTER_FAILED == 4
 
 
 def test_external_mode_has_nothing_to_decide():
@@ -102,14 +99,16 @@ def test_external_mode_has_nothing_to_decide():
         decide("external", [], name="c", waited=0)
 
 
-def test_modes_and_the_default():
-    assert DEFAULT_MODE == "auto" and set(MODES) == {"auto", "embedded", "external"}
-    assert checked_mode("embedded", "x") == "embedded"
-    with pytest.raises(BadMode) as caught:
-        checked_mode("operator", "DASKRUN_CONTROLLER")
+def test_modes_and_the_default(monkeypatch):
+    assert DEFAULT_CONTROLLER == "auto" and set(CONTROLLER_MODES) == {"auto", "embedded", "external"}
+    monkeypatch.delenv("DASKRUN_CONTROLLER", raising=False)
+    assert from_flags(namespace="ns").controller == "auto"
+    monkeypatch.setenv("DASKRUN_CONTROLLER", "operator")
+    with pytest.raises(BadControllerMode) as caught:
+        from_flags(namespace="ns")
     assert str(caught.value) == ("DASKRUN_CONTROLLER: 'operator' is not a controller mode; "
                                  "use one of auto, embedded, external")
-    assert caught.value.exit_code == EXIT_BAD_CONFIG
+    assert caught.value.exit_code == ExitCode.BAD_CONFIG
 
 
 class World:
