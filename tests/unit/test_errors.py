@@ -13,6 +13,7 @@ import pytest
 
 from daskrun import cli, errors
 from daskrun import invoke  # noqa: F401 - its InvokeError subclasses join the hierarchy below
+from daskrun import context, controller_choice  # noqa: F401 - so do their errors
 from daskrun.errors import EXIT_CODES, OUTCOMES, DaskrunError, ExitCode, JobAction
 
 REPO = Path(__file__).resolve().parents[2]
