@@ -121,6 +121,17 @@ def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
     assert worker(manifest)["image"] == "reg/daskrun:9"
 
 
+def test_an_unknown_controller_mode_from_the_environment_stops_before_anything(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    result = run_cli("run", str(path), "--dry-run", "--namespace", "team",
+                     env={"KUBECONFIG": str(tmp_path / "none"), "DASKRUN_CONTROLLER": "operator"})
+    assert result.returncode == 2, result.stderr
+    assert "DASKRUN_CONTROLLER: 'operator' is not a controller mode; use one of auto, embedded, external" \
+        in result.stderr
+    assert not result.stdout
+
+
 def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():
     config = {"run": CONFIG["run"], "dask_cluster": {"worker_config": {"setup": {
         "pip_packages": ["xgboost"], "git_repository": {"url": "https://example.com/r.git"},
