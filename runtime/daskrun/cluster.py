@@ -134,12 +134,12 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
             decision = _choose_controller(context, controller)
             context = replace(context, controller=decision.resolved_mode)
+            driver = f"the embedded controller ({controller.identity})"
             if decision.driver == "operator":
+                driver = "the installed dask operator"
                 controller.stop(timeout=0)  # a daemon thread: never wait for it here
                 controller = None
-            log.info("controller: %s drives the run: %s",
-                     "the installed dask operator" if decision.driver == "operator"
-                     else f"the embedded controller ({controller.identity})", decision.reason)
+            log.info("controller: %s drives the run: %s", driver, decision.reason)
         else:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
         with _unstick_pending_phase(context):

@@ -178,7 +178,8 @@ def probe_operator(api: Any, namespace: str, wait: float | None = None) -> tuple
     start = time.monotonic()
     try:
         while True:
-            marks = foreign_marks(objects.get_namespaced_custom_object(*args, name))
+            probe: dict[str, Any] = objects.get_namespaced_custom_object(*args, name)  # type: ignore[assignment]
+            marks = foreign_marks(probe)
             waited = time.monotonic() - start
             if marks or waited >= wait:
                 return marks, waited
