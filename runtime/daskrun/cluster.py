@@ -117,16 +117,16 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
 
     context = context.with_name()
     controller = None
-    if context.controller != "external":
-        from daskrun.embedded_controller import EmbeddedController
-
-        # Started now, so its start-up overlaps the creation of the cluster and the claim.
-        controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
-        controller.start()
     spec = build_cluster_spec(config, context)
     cluster = None
     try:
-        _wait_for_dask_api(context)
+        _wait_for_dask_api(context)  # first: an unreachable API server fails here, in one line
+        if context.controller != "external":
+            from daskrun.embedded_controller import EmbeddedController
+
+            # Started now, so its start-up overlaps the creation of the cluster and the claim.
+            controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
+            controller.start()
         _delete_earlier_attempts(context)
         log.info("creating DaskCluster %s in namespace %s (controller.mode %s)",
                  context.name, context.namespace, context.controller)
