@@ -87,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --local: install setup.pip_packages and git_repository.install into a "
                           "throw-away environment over this one, not into this one")
     run.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
-                     help="who acts on the DaskCluster: an installed dask operator (external) or a "
-                          f"controller inside this process (embedded) [env {ctx.ENV_CONTROLLER}; "
+                     help="who acts on the DaskCluster: an installed dask operator (external), a "
+                          "controller inside this process (embedded), or the operator when one acts "
+                          f"on it and else the embedded one (auto) [env {ctx.ENV_CONTROLLER}; "
                           f"default {ctx.DEFAULT_CONTROLLER}]")
     run.add_argument("--namespace",
                      help=f"namespace of the Dask cluster [env {ctx.ENV_NAMESPACE}; default: current]")

@@ -10,10 +10,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
+from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError
 from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
 
@@ -118,21 +120,31 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
 
     context = context.with_name()
     controller = None
-    if context.controller == "embedded":
-        from daskrun.embedded_controller import ControllerError, EmbeddedController
-
-        controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
-        try:
-            controller.start()
-        except ControllerError as exc:
-            raise ClusterStartError(str(exc)) from exc
     spec = build_cluster_spec(config, context)
     cluster = None
     try:
-        _wait_for_dask_api(context)
+        _wait_for_dask_api(context)  # first: an unreachable API server fails here, in one line
+        if context.controller != "external":
+            from daskrun.embedded_controller import EmbeddedController
+
+            # Started now, so its start-up overlaps the creation of the cluster and the claim.
+            controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
+            controller.start()
         _delete_earlier_attempts(context)
-        log.info("creating DaskCluster %s in namespace %s (controller: %s)",
+        log.info("creating DaskCluster %s in namespace %s (controller.mode %s)",
                  context.name, context.namespace, context.controller)
+        if controller is not None:
+            _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
+            decision = _choose_controller(context, controller)
+            context = replace(context, controller=decision.resolved_mode)
+            driver = f"the embedded controller ({controller.identity})"
+            if decision.driver == "operator":
+                driver = "the installed dask operator"
+                controller.stop(timeout=0)  # a daemon thread: never wait for it here
+                controller = None
+            log.info("controller: %s drives the run: %s", driver, decision.reason)
+        else:
+            log.info("controller: the installed dask operator drives the run (controller.mode external)")
         with _unstick_pending_phase(context):
             cluster = _start(KubeCluster, spec, context)
         workers = config.dask_cluster.workers
@@ -150,6 +162,37 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             _delete_leftover(context)
         if controller is not None:
             controller.stop()
+
+
+def _choose_controller(context: RunContext, controller: Any) -> Decision:
+    """Who drives the DaskCluster just created without the embedded controller's label."""
+    import kr8s
+
+    from daskrun.embedded_controller import ControllerError
+
+    dask_cluster = _dask_class("DaskCluster")(
+        {"metadata": {"name": context.name, "namespace": context.namespace}}, namespace=context.namespace)
+
+    def read() -> dict[str, Any]:
+        dask_cluster.refresh()
+        return dask_cluster.raw
+
+    def label(resource_version: str) -> bool:
+        # A merge patch carrying the resourceVersion is refused (409) if anyone wrote since.
+        try:
+            dask_cluster.patch({"metadata": {"resourceVersion": resource_version,
+                                             "labels": {CONTROLLER_LABEL: context.name}}})
+        except kr8s.ServerError as exc:
+            if getattr(getattr(exc, "response", None), "status_code", None) == 409:
+                return False
+            raise
+        return True
+
+    try:
+        return claim(context.controller, context.name, read, label, controller.ready,
+                     identity=controller.identity)
+    except ControllerError as exc:
+        raise ClusterStartError(str(exc)) from exc
 
 
 START_ATTEMPTS = 3

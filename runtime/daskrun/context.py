@@ -15,10 +15,12 @@ from typing import Any
 
 from daskrun import kube
 from daskrun._version import __version__
+from daskrun.errors import DaskrunError, ExitCode
 
-CONTROLLER_MODES = ("external", "embedded")
-# Outside the chart (which always sets DASKRUN_CONTROLLER from controller.mode).
-DEFAULT_CONTROLLER = "external"
+# Which controller drives the DaskCluster (daskrun.controller_choice): auto decides per run.
+# The chart's controller.mode default and schema enum are tested against / made from these.
+CONTROLLER_MODES = ("auto", "embedded", "external")
+DEFAULT_CONTROLLER = "auto"
 MAX_NAME = 53  # leaves room for the suffixes of the pods and services named after the cluster
 
 # The environment variables the chart sets for the launcher (and the `helm test` pod).
@@ -35,6 +37,10 @@ ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports o
 ENV_CODE_CREDENTIALS_SECRET = "DASKRUN_CODE_CREDENTIALS_SECRET"
 
 
+class BadControllerMode(DaskrunError):
+    exit_code = ExitCode.BAD_CONFIG
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
@@ -43,7 +49,7 @@ class RunContext:
     image: str = f"daskrun:{__version__}"
     release: str | None = None
     run_id: str | None = None
-    controller: str = DEFAULT_CONTROLLER
+    controller: str = DEFAULT_CONTROLLER  # auto is resolved to embedded or external by the claim
     owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
     job_uid: str | None = None
     worker_run_as_root: bool = False
@@ -103,11 +109,15 @@ def from_flags(
     pod_name: str | None = None,
 ) -> RunContext:
     """The context from CLI flags, each falling back to its environment variable."""
+    controller = controller or controller_default()
+    if controller not in CONTROLLER_MODES:  # argparse checks a flag's choices, not the environment's
+        raise BadControllerMode(f"{ENV_CONTROLLER}: {controller!r} is not a controller mode; "
+                                f"use one of {', '.join(CONTROLLER_MODES)}")
     values: dict[str, Any] = dict(
         namespace=current_namespace(namespace),
         release=release or env(ENV_RELEASE),
         run_id=run_id or env(ENV_RUN_ID),
-        controller=controller or controller_default(),
+        controller=controller,
         pod_name=pod_name or env(ENV_POD_NAME),
         worker_run_as_root=env_flag(ENV_WORKER_RUN_AS_ROOT),
         credentials_secret=env(ENV_CODE_CREDENTIALS_SECRET),

@@ -4,7 +4,8 @@ For clusters that have the dask CRDs but no operator. The controller's kopf hand
 copied into a private registry with an extra label filter, so this controller only acts on
 objects labelled with its own run: two runs in one namespace never fight over clusters.
 The copies put no finalizers on objects: nothing may depend on this controller outliving
-its launcher.
+its launcher. Its kopf marks live under its own prefix (controller_choice.EMBEDDED_PREFIX),
+so an installed dask operator's marks tell the launcher that someone else acts on a cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
+
+from daskrun.controller_choice import DIFFBASE_KEY, EMBEDDED_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ def scoped_registry(label: str, value: str):
     import kopf
     from kopf._core.intents import handlers
 
+    _keep_own_marks_off_children()
     source = kopf.get_default_registry()
     target = kopf.OperatorRegistry()
     for name in _SUBREGISTRIES:
@@ -45,6 +50,31 @@ def scoped_registry(label: str, value: str):
     return target
 
 
+def _keep_own_marks_off_children() -> None:
+    """The dask controller copies a DaskCluster's annotations onto the objects it creates,
+    except kopf's own. Ours on a child would read as that child's handling state (kopf would
+    take a new worker group for one already handled), so they are left out the same way."""
+    from dask_kubernetes.operator.controller import controller
+
+    ignored = controller._ANNOTATION_NAMESPACES_TO_IGNORE
+    if EMBEDDED_PREFIX not in ignored:
+        controller._ANNOTATION_NAMESPACES_TO_IGNORE = (*ignored, EMBEDDED_PREFIX)
+
+
+def settings():
+    """kopf settings of the embedded controller: its own marks, no rescans of the API."""
+    import kopf
+
+    result = kopf.OperatorSettings()
+    # Discover the dask resources once; rescanning would need cluster-wide rights on
+    # CRDs and namespaces, which a namespaced run does not get.
+    result.scanning.disabled = True
+    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=EMBEDDED_PREFIX)
+    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=EMBEDDED_PREFIX, key=DIFFBASE_KEY)
+    result.persistence.finalizer = f"{EMBEDDED_PREFIX}/finalizer"
+    return result
+
+
 class _NameObjects(logging.Filter):
     """Prefix kopf's per-object messages with [namespace/name], whatever the log format."""
 
@@ -57,13 +87,16 @@ class _NameObjects(logging.Filter):
 
 
 class EmbeddedController:
-    """Runs kopf with the scoped registry in a thread; `start` waits until it watches."""
+    """Runs kopf with the scoped registry in a thread; `start` returns at once, `ready` says
+    whether it watches yet (`wait_ready` blocks until it does)."""
 
     def __init__(self, namespace: str, label: str, value: str, ready_timeout: float = 60):
         self.namespace = namespace
         self.registry = scoped_registry(label, value)
         self.scope = value
+        self.identity = f"daskrun-{value}"
         self.ready_timeout = ready_timeout
+        self._deadline = 0.0
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -72,20 +105,16 @@ class EmbeddedController:
     def _main(self) -> None:
         import kopf
 
-        settings = kopf.OperatorSettings()
-        # Discover the dask resources once; rescanning would need cluster-wide rights on
-        # CRDs and namespaces, which a namespaced run does not get.
-        settings.scanning.disabled = True
         try:
             asyncio.run(
                 kopf.operator(
-                    settings=settings,
+                    settings=settings(),
                     registry=self.registry,
                     namespaces=[self.namespace],
                     clusterwide=False,
                     standalone=True,  # no peering: the label scope already keeps runs apart
                     # Given, so kopf never asks getpwuid() for a uid (arbitrary uids have none).
-                    identity=f"daskrun-{self.scope}",  # type: ignore[arg-type]  # kopf's NewType of str
+                    identity=self.identity,  # type: ignore[arg-type]  # kopf's NewType of str
                     stop_flag=self._stop,
                     ready_flag=self._ready,
                 )
@@ -101,14 +130,23 @@ class EmbeddedController:
         objects.setLevel(logging.INFO)
         if not any(isinstance(f, _NameObjects) for f in objects.filters):
             objects.addFilter(_NameObjects())
+        self._deadline = time.monotonic() + self.ready_timeout
         self._thread.start()
-        if not self._ready.wait(self.ready_timeout) or self._error:
+
+    def ready(self) -> bool:
+        """True once it watches; raises ControllerError if it failed or ran out of time."""
+        if self._error or (not self._ready.is_set() and time.monotonic() > self._deadline):
             self.stop()
             raise ControllerError(
                 f"the embedded dask controller did not start in {self.ready_timeout:.0f}s"
                 + (f": {self._error}" if self._error else "")
             )
-        log.info("embedded dask controller watching namespace %s", self.namespace)
+        return self._ready.is_set()
+
+    def wait_ready(self) -> None:
+        self._ready.wait(max(0.0, self._deadline - time.monotonic()))
+        if self.ready():
+            log.info("embedded dask controller watching namespace %s", self.namespace)
 
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()

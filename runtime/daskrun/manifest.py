@@ -14,8 +14,10 @@ from daskrun.credentials import secret_env
 
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
-# In embedded mode the in-process controller only handles objects with this label
-# set to its own run, so two runs in one namespace never act on each other's clusters.
+# The embedded controller only handles objects with this label set to its own run, so two
+# runs in one namespace never act on each other's clusters. The DaskCluster is created
+# without it and labelled once the launcher claims it (daskrun.controller_choice); the
+# objects the embedded controller creates inherit it.
 CONTROLLER_LABEL = "daskrun.io/controller"
 IMAGE_UID = 10001  # the Dockerfile's USER
 
@@ -64,8 +66,6 @@ def labels(context: RunContext) -> dict[str, str]:
     }
     if context.release:
         result["app.kubernetes.io/instance"] = context.release
-    if context.controller == "embedded":
-        result[CONTROLLER_LABEL] = context.name
     if context.job_uid:
         result[JOB_LABEL] = context.job_uid
     return result
@@ -164,7 +164,10 @@ def _drop_empty(value: Any) -> Any:
 
 def autoscaler_spec(context: RunContext, minimum: int, maximum: int) -> dict[str, Any]:
     """A DaskAutoscaler with our labels, so an embedded controller scoped to this run sees it."""
-    metadata: dict[str, Any] = {"name": context.name, "labels": labels(context)}
+    run_labels = labels(context)
+    if context.controller == "embedded":  # created after the claim: the driver is known
+        run_labels[CONTROLLER_LABEL] = context.name
+    metadata: dict[str, Any] = {"name": context.name, "labels": run_labels}
     if context.owner:
         metadata["ownerReferences"] = [context.owner]
     return {

@@ -6,6 +6,10 @@ Checks, each printed on its own line:
                no permission);
   permissions  the pod's ServiceAccount may do what the run needs in this controller mode
                (one SelfSubjectAccessReview per rule: allowed to every authenticated user);
+  controller   which controller will drive runs here: a probe DaskWorkerGroup (no workers, no
+               cluster) is created and watched for PROBE_WAIT seconds; a dask operator marks it
+               as it marks a run's DaskCluster (daskrun.controller_choice). Fails where the
+               mode cannot work: embedded beside an operator, external without one;
 and reports the state of the current revision's run (its Job), without failing on it.
 
 Exit status: 0 when every check passes, 1 otherwise (2 for an invalid config).
@@ -13,12 +17,15 @@ Exit status: 0 when every check passes, 1 otherwise (2 for an invalid config).
 
 from __future__ import annotations
 
+import secrets
 import sys
+import time
 from typing import Any, NamedTuple, TextIO
 
 from daskrun import context as ctx
 from daskrun import kube
 from daskrun.config import ConfigError, load_config
+from daskrun.controller_choice import foreign_marks, other_controller
 from daskrun.errors import ExitCode
 
 DASK_GROUP = "kubernetes.dask.org"
@@ -66,8 +73,8 @@ EMBEDDED_NEEDS = (
 
 
 def required(controller: str) -> list[Need]:
-    """Every permission the run needs in `controller` mode (embedded or external)."""
-    return KUBECLUSTER_NEEDS + (EMBEDDED_NEEDS if controller == "embedded" else [])
+    """Every permission the run needs in `controller` mode (auto may run the embedded one)."""
+    return KUBECLUSTER_NEEDS + (EMBEDDED_NEEDS if controller != "external" else [])
 
 
 class Report:
@@ -142,6 +149,72 @@ def check_permissions(api: Any, namespace: str, controller: str, report: Report)
         report.ok("permissions", f"all {len(required(controller))} needed in {controller} mode are allowed in {namespace}")
 
 
+PROBE_WAIT = 3.0  # an operator marks a new object in ~0.1-0.3s
+
+
+def _probe_worker_group(name: str) -> dict[str, Any]:
+    """A DaskWorkerGroup that makes nothing: no replicas, and its cluster does not exist."""
+    return {
+        "apiVersion": f"{DASK_GROUP}/{DASK_VERSION}",
+        "kind": "DaskWorkerGroup",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "daskrun",
+                                              "app.kubernetes.io/component": "preflight-probe"}},
+        "spec": {"cluster": f"{name}-absent",
+                 "worker": {"replicas": 0, "spec": {"containers": [{"name": "probe", "image": "none"}]}}},
+    }
+
+
+def probe_operator(api: Any, namespace: str, wait: float | None = None) -> tuple[list[str], float]:
+    """The marks a dask operator put on a probe within `wait` seconds (none: no operator
+    acts in this namespace), and how long they took."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    wait = PROBE_WAIT if wait is None else wait
+    objects = client.CustomObjectsApi(api)
+    name = f"daskrun-preflight-probe-{secrets.token_hex(3)}"
+    args = (DASK_GROUP, DASK_VERSION, namespace, "daskworkergroups")
+    objects.create_namespaced_custom_object(*args, _probe_worker_group(name))
+    start = time.monotonic()
+    try:
+        while True:
+            probe: dict[str, Any] = objects.get_namespaced_custom_object(*args, name)  # type: ignore[assignment]
+            marks = foreign_marks(probe)
+            waited = time.monotonic() - start
+            if marks or waited >= wait:
+                return marks, waited
+            time.sleep(0.1)
+    finally:
+        try:
+            objects.delete_namespaced_custom_object(*args, name)
+        except ApiException:
+            pass  # already gone, or the operator still holds it: it removes its own finalizer
+
+
+def check_controller(api: Any, namespace: str, controller: str, report: Report) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        marks, waited = probe_operator(api, namespace)
+    except ApiException as exc:
+        report.fail("controller", f"cannot probe for a dask operator: {kube.server_message(exc)}")
+        return
+    if marks:
+        found = f"{other_controller(marks)} acts on dask resources in {namespace} (it marked a probe in {waited:.1f}s: {', '.join(marks)})"
+        if controller == "embedded":
+            report.fail("controller", f"{found}; runs in controller.mode embedded would stop with exit 4 "
+                                      "rather than be driven twice: set controller.mode auto or external")
+        else:
+            report.ok("controller", f"the dask operator will drive runs: {found}")
+    elif controller == "external":
+        report.fail("controller", f"no dask operator reacted to a probe in {namespace} within {waited:.0f}s: "
+                                  "runs in controller.mode external would not start; set controller.mode "
+                                  "auto or embedded, or install the dask-kubernetes operator")
+    else:
+        report.ok("controller", f"the embedded controller will drive runs: no dask operator reacted to a probe "
+                                f"in {namespace} within {waited:.0f}s")
+
+
 def report_run(api: Any, namespace: str, job_name: str | None, report: Report) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
@@ -190,7 +263,7 @@ def cli_preflight(
     release = release or ctx.env(ctx.ENV_RELEASE) or "(unknown)"
     controller = controller or ctx.controller_default()
     if controller not in ctx.CONTROLLER_MODES:
-        report.fail("controller", f"mode must be embedded or external, got {controller!r}")
+        report.fail("controller", f"mode must be one of {', '.join(ctx.CONTROLLER_MODES)}, got {controller!r}")
         return ExitCode.BAD_CONFIG
     print(f"preflight of release {release} in namespace {namespace} (controller: {controller})", file=out)
 
@@ -208,6 +281,7 @@ def cli_preflight(
         return 1
     check_crds(api, report)
     check_permissions(api, namespace, controller, report)
+    check_controller(api, namespace, controller, report)
     report_run(api, namespace, ctx.env(ctx.ENV_JOB_NAME), report)
     print("preflight " + ("failed" if report.failed else "passed"), file=out)
     return 1 if report.failed else 0

@@ -1,8 +1,9 @@
 """Generate the chart's derived files; `make crds` and `make schema` call this.
 
     python tests/chart/gen.py crds     chart/crds/*.yaml from the installed dask-kubernetes
-    python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json
-                                       and daskrun.config.config_json_schema()
+    python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json,
+                                       daskrun.config.config_json_schema() and the controller
+                                       modes (daskrun.context.CONTROLLER_MODES)
     python tests/chart/gen.py docs     the exit-code tables of README.md and chart/README.md.gotmpl
                                        from daskrun.errors.EXIT_CODES
 
@@ -52,9 +53,11 @@ def crds() -> dict[str, str]:
 def schema() -> dict:
     """values.schema.json: the chart's keys plus the runtime's config keys, strict at the top."""
     from daskrun.config import config_json_schema
+    from daskrun.context import CONTROLLER_MODES
 
     model = config_json_schema()
     chart = json.loads(CHART_KEYS_FILE.read_text())
+    chart["properties"]["controller"]["properties"]["mode"]["enum"] = list(CONTROLLER_MODES)
     overlap = set(model["properties"]) & set(chart["properties"])
     if overlap:
         raise SystemExit(f"chart-keys.json redefines config keys: {sorted(overlap)}")

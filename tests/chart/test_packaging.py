@@ -12,6 +12,7 @@ from chart_render import CHART, ROOT, one, render_chart
 
 from daskrun import preflight
 from daskrun.chart_path import chart_path
+from daskrun.context import CONTROLLER_MODES
 
 
 def test_chart_path_is_the_repository_chart():
@@ -32,7 +33,7 @@ def _rules_as_needs(controller: str) -> set[preflight.Need]:
     return needs
 
 
-@pytest.mark.parametrize("controller", ["embedded", "external"])
+@pytest.mark.parametrize("controller", CONTROLLER_MODES)
 def test_preflight_checks_exactly_what_the_role_grants(controller):
     assert set(preflight.required(controller)) == _rules_as_needs(controller)
 

@@ -53,7 +53,7 @@ def test_lint_strict_with_example_values():
     helm("lint", "--strict", str(CHART), "-f", str(ROOT / "values.example.yaml"))
 
 
-def test_objects_in_embedded_mode():
+def test_objects_in_the_default_mode():
     objects = render_chart()
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount"]
@@ -110,8 +110,16 @@ def test_rbac_external_mode_is_what_kubecluster_uses():
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
 
 
-def test_rbac_embedded_mode_adds_the_controller_needs():
-    rules = rules_of(render_chart({"controller": {"mode": "embedded"}}))
+def test_controller_mode_default_is_the_runtimes():
+    from daskrun.context import DEFAULT_CONTROLLER
+
+    assert yaml.safe_load((CHART / "values.yaml").read_text())["controller"]["mode"] == DEFAULT_CONTROLLER
+    assert env_of(run_container(render_chart()))["DASKRUN_CONTROLLER"] == DEFAULT_CONTROLLER
+
+
+@pytest.mark.parametrize("mode", ["embedded", "auto"])
+def test_rbac_embedded_and_auto_modes_add_the_controller_needs(mode):
+    rules = rules_of(render_chart({"controller": {"mode": mode}}))
     for resource in DASK_CRS:
         assert allowed(rules, "kubernetes.dask.org", resource) == KUBECLUSTER_VERBS, resource
     assert allowed(rules, "kubernetes.dask.org", "daskjobs") == {"get", "list", "watch", "patch"}
@@ -216,7 +224,7 @@ def test_job_runs_daskrun_with_its_environment():
     assert container["args"] == ["daskrun", "run", "/etc/daskrun/config.yaml"]
     assert container["image"] == "daskrun:0.1.0"
     env = env_of(container)
-    assert env["DASKRUN_CONTROLLER"] == "embedded"
+    assert env["DASKRUN_CONTROLLER"] == "auto"
     assert env["DASKRUN_WORKER_IMAGE"] == "daskrun:0.1.0"
     assert env["DASKRUN_RELEASE"] == RELEASE
     assert env["DASKRUN_RUN_ID"] == "1"

@@ -1,7 +1,8 @@
 """A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight`,
 `daskrun submit --wait` and ownership tests: API discovery of the dask group,
 SelfSubjectAccessReviews, one Job, pods (listed or read by name; `forbidden_pods` answers 403)
-and their logs. Real HTTP, the real `kubernetes` client."""
+and their logs, DaskWorkerGroups (marked as an operator would when `operator_marks` is set).
+Real HTTP, the real `kubernetes` client."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class FakeKube:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.pods: list[dict[str, Any]] = []
         self.logs: dict[str, str] = {}
+        self.worker_groups: dict[str, dict[str, Any]] = {}
+        self.operator_marks: dict[str, Any] | None = None  # metadata an operator adds to new objects
         self.forbidden_pods = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -90,6 +93,13 @@ class FakeKube:
                     items = [p for p in fake.pods
                              if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
                     return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+                if parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"] and len(parts) == 7 \
+                        and parts[5] == "daskworkergroups":
+                    group = fake.worker_groups.get(parts[6])
+                    if group is not None and fake.operator_marks:
+                        for key, value in fake.operator_marks.items():
+                            group["metadata"][key] = value
+                    return self._send(200, group) if group else self._not_found()
                 if parts[:3] == ["api", "v1", "namespaces"] and parts[4:5] == ["pods"] and len(parts) == 6:
                     if fake.forbidden_pods:
                         return self._send(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -110,7 +120,18 @@ class FakeKube:
                     key = (attrs.get("group", ""), attrs["resource"], attrs.get("subresource", ""), attrs["verb"])
                     body["status"] = {"allowed": key not in fake.denied}
                     return self._send(201, body)
+                parts = self.path.strip("/").split("/")
+                if parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"] and parts[5:] == ["daskworkergroups"]:
+                    body["metadata"].update(namespace=parts[4], resourceVersion="1")
+                    fake.worker_groups[body["metadata"]["name"]] = body
+                    return self._send(201, body)
                 return self._not_found()
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                name = self.path.strip("/").split("/")[-1].split("?")[0]
+                if fake.worker_groups.pop(name, None) is None:
+                    return self._not_found()
+                return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
         return Handler
 

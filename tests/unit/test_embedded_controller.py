@@ -33,3 +33,29 @@ def test_no_handler_puts_a_finalizer_that_would_outlive_the_launcher():
     timers = [h for h in handlers_all if "autoshutdown" in h.id or "adapt" in h.id]
     assert timers, "the dask controller's timers are copied"
     assert not [h.id for h in handlers_all if getattr(h, "requires_finalizer", None)]
+
+
+def test_its_kopf_marks_have_their_own_prefix():
+    from daskrun.controller_choice import EMBEDDED_PREFIX, foreign_marks
+    from daskrun.embedded_controller import settings
+
+    persistence = settings().persistence
+    assert persistence.progress_storage.prefix == EMBEDDED_PREFIX
+    assert persistence.diffbase_storage.prefix == EMBEDDED_PREFIX
+    assert persistence.finalizer.startswith(EMBEDDED_PREFIX + "/")
+    keys = [*persistence.diffbase_storage.make_keys("last-handled-configuration"),
+            *persistence.progress_storage.make_keys("daskcluster_create")]
+    body = {"metadata": {"annotations": dict.fromkeys(keys, "{}"), "finalizers": [persistence.finalizer]}}
+    assert foreign_marks(body) == [], "its own marks never read as another controller's"
+
+
+def test_its_marks_are_not_copied_onto_the_objects_it_creates():
+    import kopf
+    from dask_kubernetes.operator.controller import controller
+
+    from daskrun.controller_choice import EMBEDDED_PREFIX
+
+    scoped_registry("daskrun.io/controller", "run-d")
+    meta = kopf.Meta({"metadata": {"annotations": {f"{EMBEDDED_PREFIX}/last-handled-configuration": "{}",
+                                                   "team.example.com/owner": "me"}}})
+    assert controller._get_annotations(meta) == {"team.example.com/owner": "me"}

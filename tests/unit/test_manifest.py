@@ -1,6 +1,7 @@
 """`daskrun run --dry-run`: the DaskCluster manifest the Kubernetes backend would create."""
 
 import re
+from dataclasses import replace
 
 import yaml
 
@@ -73,9 +74,12 @@ def test_owner_reference_and_labels():
     assert labels["app.kubernetes.io/instance"] == "bench"
     assert labels["app.kubernetes.io/name"] == "daskrun"
     assert labels[RUN_LABEL] == manifest["metadata"]["name"]
-    assert CONTROLLER_LABEL not in labels
-    embedded = spec(controller="embedded")
-    assert embedded["metadata"]["labels"][CONTROLLER_LABEL] == embedded["metadata"]["name"]
+    # Created unlabelled in every mode: the launcher claims it for its embedded controller
+    # only when no operator acted on it (daskrun.controller_choice).
+    for mode in ("auto", "embedded", "external"):
+        manifest = spec(controller=mode)
+        assert CONTROLLER_LABEL not in manifest["metadata"]["labels"]
+        assert CONTROLLER_LABEL not in manifest["spec"]["worker"]["metadata"]["labels"]
 
 
 def test_pods_are_restricted_unless_apt_needs_root():
@@ -100,6 +104,8 @@ def test_autoscaler_carries_labels_and_owner():
     assert scaler["spec"] == {"cluster": context.name, "minimum": 1, "maximum": 3}
     assert scaler["metadata"]["labels"][CONTROLLER_LABEL] == context.name
     assert scaler["metadata"]["ownerReferences"] == [OWNER]
+    operator_driven = autoscaler_spec(replace(context, controller="external"), 1, 3)
+    assert CONTROLLER_LABEL not in operator_driven["metadata"]["labels"]
 
 
 def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
@@ -113,6 +119,17 @@ def test_dry_run_cli_prints_yaml_without_a_cluster(tmp_path):
     assert manifest["metadata"]["namespace"] == "team"
     assert manifest["metadata"]["name"].startswith("rel-")
     assert worker(manifest)["image"] == "reg/daskrun:9"
+
+
+def test_an_unknown_controller_mode_from_the_environment_stops_before_anything(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    result = run_cli("run", str(path), "--dry-run", "--namespace", "team",
+                     env={"KUBECONFIG": str(tmp_path / "none"), "DASKRUN_CONTROLLER": "operator"})
+    assert result.returncode == 2, result.stderr
+    assert "DASKRUN_CONTROLLER: 'operator' is not a controller mode; use one of auto, embedded, external" \
+        in result.stderr
+    assert not result.stdout
 
 
 def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():

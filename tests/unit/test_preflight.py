@@ -17,6 +17,7 @@ CONFIG = str(ROOT / "values.example.yaml")
 
 @pytest.fixture
 def kube(tmp_path, monkeypatch):
+    monkeypatch.setattr(preflight, "PROBE_WAIT", 0.3)
     with FakeKube() as fake:
         monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -40,7 +41,12 @@ def test_preflight_passes_and_reports_the_run(kube):
     assert all(review["namespace"] == "runs" for review in kube.reviews)
 
 
+OPERATOR_MARKS = {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"],
+                  "annotations": {"kopf.zalando.org/daskworkergroup_create": "{}"}}
+
+
 def test_preflight_external_mode_asks_less(kube):
+    kube.operator_marks = OPERATOR_MARKS
     code, out = run_preflight("external")
     assert code == 0, out
     assert len(kube.reviews) == len(preflight.required("external")) < len(preflight.required("embedded"))
@@ -98,3 +104,38 @@ def test_wait_returns_the_runs_exit_code(kube):
 def test_wait_without_a_visible_exit_code_returns_1(kube):
     kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
     assert submit.follow_job("runs", JOB, out=io.StringIO(), poll=0.01) == 1
+
+
+def test_preflight_reports_the_embedded_controller_where_no_operator_reacts(kube):
+    code, out = run_preflight("auto")
+    assert code == 0, out
+    assert "ok    controller: the embedded controller will drive runs: no dask operator reacted" in out
+    assert not kube.worker_groups, "the probe is deleted"
+
+
+def test_preflight_reports_the_operator_that_marks_the_probe(kube):
+    kube.operator_marks = OPERATOR_MARKS
+    code, out = run_preflight("auto")
+    assert code == 0, out
+    assert "ok    controller: the dask operator will drive runs: the dask-kubernetes operator" in out
+    assert "finalizer kopf.zalando.org/KopfFinalizerMarker" in out
+    assert not kube.worker_groups
+
+
+def test_preflight_fails_embedded_mode_beside_an_operator(kube):
+    kube.operator_marks = OPERATOR_MARKS
+    code, out = run_preflight("embedded")
+    assert code == 1
+    assert "FAIL  controller: the dask-kubernetes operator installed in the cluster acts on dask resources in runs" in out
+    assert "exit 4" in out and "set controller.mode auto or external" in out
+
+
+def test_preflight_fails_external_mode_without_an_operator(kube):
+    code, out = run_preflight("external")
+    assert code == 1
+    assert "FAIL  controller: no dask operator reacted to a probe in runs" in out
+
+
+def test_preflight_rejects_an_unknown_mode(kube):
+    code, out = run_preflight("sometimes")
+    assert code == 2 and "mode must be one of auto, embedded, external, got 'sometimes'" in out

@@ -12,6 +12,7 @@ from cli_runner import REPO as ROOT
 
 from daskrun import preflight, submit
 from daskrun.chart_path import chart_path
+from daskrun.context import CONTROLLER_MODES
 
 CONFIG = {"run": {"function": "daskrun.examples.benchmark.run_benchmark", "args": {"iterations": 2}}}
 
