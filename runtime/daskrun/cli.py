@@ -25,6 +25,8 @@ CONTROLLER_MODES = ("external", "embedded")
 class Terminated(BaseException):
     """SIGTERM arrived: unwind through every `finally`, so the Dask cluster is deleted."""
 
+    exit_code = EXIT_TERMINATED
+
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
@@ -117,6 +119,7 @@ def _context(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
     from daskrun.config import load_config
+    from daskrun.timeline import process_start
 
     config = load_config(args.config)
     if args.dry_run:
@@ -131,7 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     log = logging.getLogger("daskrun")
     try:
         runner.run_dask_function(config, local=args.local, context=context,
-                                 progress_interval=args.progress_interval)
+                                 progress_interval=args.progress_interval,
+                                 started=process_start())
     except Terminated:
         log.error("stopped by SIGTERM; the Dask cluster was deleted")
         return EXIT_TERMINATED

@@ -12,10 +12,11 @@ from typing import Any
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, report
+from daskrun import invoke, output, report, timeline
 from daskrun.cluster_spec import RunContext
 from daskrun.config import Config, load_config
 from daskrun.errors import FunctionFailed, ResultNotStored
+from daskrun.run_record import RunRecord, result_shape
 from daskrun.setup import run_launcher_setup
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
                   "`daskrun recover LOGFILE` turns it back into the CSV", config.output.path, exc)
         output.print_result(result)
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
+    timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     return None
 
@@ -59,20 +61,43 @@ def run_dask_function(
     local: bool = False,
     context: RunContext | None = None,
     progress_interval: float = 10.0,
+    started: float | None = None,
 ) -> pd.DataFrame | None:
     """Run `config.run.function` on a Dask cluster; return its DataFrame, or None once stored.
+
+    `started` (epoch seconds, default now) is where the run's phase timeline begins; the CLI
+    gives its process start.
 
     Raises ConfigError / InvokeError (bad config, nothing started), ClusterStartError,
     FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
     """
+    line = timeline.begin(started)
+    config = load_config(config)
+    timeline.mark(timeline.CONFIG_LOADED)
+    record = RunRecord(config, "local" if local else "kubernetes")
+    failure: BaseException | None = None
+    try:
+        return _run(config, local, context, progress_interval, record)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        record.finish(failure)
+        record.store()
+        log.info("phases of this run:\n%s", line.table())
+
+
+def _run(config: Config, local: bool, context: RunContext | None, progress_interval: float,
+         record: RunRecord) -> pd.DataFrame | None:
     from distributed import Client
 
-    config = load_config(config)
     setup = config.dask_cluster.worker_config.setup
     if local and (setup.apt_packages or setup.script):
         log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
     run_launcher_setup(setup, _setup_dir())
+    timeline.mark(timeline.SETUP_DONE)
     function = invoke.load_function(config.run.function, config.run.args)
+    timeline.mark(timeline.FUNCTION_IMPORTED)
 
     if local:
         cluster_cm = clusters.local_cluster(config)
@@ -81,16 +106,22 @@ def run_dask_function(
         pod_context = (context or RunContext()).with_name()
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
+        timeline.mark(timeline.SCHEDULER_CONNECTED)
         target = clusters.worker_target(config)
         if target:
             clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
-        report.report_versions(client)
+        record.versions = report.report_versions(client)
         log.info("running %s(%s)", config.run.function,
                  ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
-        with report.ProgressReporter(client, progress_interval):
-            raw = _call(function, config)
-        try:
-            result = invoke.check_result(raw, config.run.function, config.output is not None)
-        except invoke.BadResult as exc:
-            raise FunctionFailed(str(exc)) from exc
-        return keep_result(result, config)
+        # The report is made after the result is stored: the result never waits for it.
+        with record.observe(client):
+            with report.ProgressReporter(client, progress_interval):
+                timeline.mark(timeline.FUNCTION_STARTED)
+                raw = _call(function, config)
+                timeline.mark(timeline.FUNCTION_FINISHED)
+            try:
+                result = invoke.check_result(raw, config.run.function, config.output is not None)
+            except invoke.BadResult as exc:
+                raise FunctionFailed(str(exc)) from exc
+            record.result = result_shape(result)
+            return keep_result(result, config)
