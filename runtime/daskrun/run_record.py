@@ -13,7 +13,6 @@ import logging
 import os
 import platform
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -111,7 +110,6 @@ class RunRecord:
             return
         from distributed import performance_report
 
-        started = time.time()
         report = None
         with tempfile.TemporaryDirectory(prefix="daskrun-report-") as folder:
             path = Path(folder) / "report.html"
@@ -131,7 +129,10 @@ class RunRecord:
                     except Exception as exc:
                         log.warning("no performance report for this run: %s: %s", type(exc).__name__, exc)
                 try:
-                    self.tasks = task_summary(client.get_task_stream(start=started))
+                    # All of it: the cluster is this run's, and its stream began with the report.
+                    # (Asking from a time cuts by a binary search over a list that is in order of
+                    # completion, not of start, and misses tasks.)
+                    self.tasks = task_summary(client.get_task_stream(start=0))
                 except Exception as exc:
                     log.warning("no task summary for this run: %s", exc)
                 try:
