@@ -43,6 +43,7 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         log.info("no output configured; the result (%d rows) follows", len(result))
         print(result.to_string(), flush=True)
         output.print_result(result)
+        timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
         return result
     try:
         where = output.store(result, config.output)
