@@ -8,6 +8,8 @@ manifests in Python.
 
 from __future__ import annotations
 
+import functools
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -24,3 +26,13 @@ def chart_path() -> Path:
         f"the daskrun Helm chart is missing: neither {packaged} nor {repository} has a Chart.yaml "
         "(reinstall daskrun from a wheel built from the repository)"
     )
+
+
+@functools.cache
+def chart_keys() -> frozenset[str]:
+    """The chart's own top-level values keys (chart/schema/chart-keys.json, shipped in the wheel).
+
+    A values file of the chart is a valid config file; any other top-level key is a typo.
+    """
+    keys_file = chart_path() / "schema" / "chart-keys.json"
+    return frozenset(json.loads(keys_file.read_text())["properties"])

@@ -8,9 +8,11 @@ import time
 from typing import Any, Iterator
 
 from daskrun import timeline
-from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
-from daskrun.errors import EXIT_CLUSTER_FAILED
+from daskrun.context import RunContext
+from daskrun.errors import ClusterStartError
+from daskrun.manifest import (CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec,
+                              worker_target)
 
 log = logging.getLogger(__name__)
 
@@ -19,19 +21,6 @@ WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many wor
 POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
 _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                   "CreateContainerError", "CrashLoopBackOff"}
-
-
-class ClusterStartError(RuntimeError):
-    """The Dask cluster did not come up; the message carries the scheduler/worker reason."""
-
-    exit_code = EXIT_CLUSTER_FAILED
-
-
-def worker_target(config: Config) -> int:
-    workers = config.dask_cluster.workers
-    if isinstance(workers, WorkerRange):
-        return workers.minimum
-    return config.dask_cluster.fixed_workers or 0
 
 
 @contextlib.contextmanager

@@ -12,14 +12,17 @@ from typing import Any
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, report, timeline
-from daskrun.cluster_spec import RunContext
+from daskrun import invoke, output, progress, timeline
+from daskrun.bootstrap import run_launcher_setup
 from daskrun.config import Config, load_config
+from daskrun.context import RunContext
 from daskrun.errors import FunctionFailed, ResultNotStored
+from daskrun.manifest import worker_target
+from daskrun.ownership import owned_by_launcher
 from daskrun.run_record import RunRecord, result_shape
-from daskrun.setup import run_launcher_setup
 
 log = logging.getLogger(__name__)
+
 
 def _setup_dir() -> Path:
     configured = os.environ.get("DASKRUN_SETUP_DIR")
@@ -92,6 +95,8 @@ def _run(config: Config, local: bool, context: RunContext | None, progress_inter
          record: RunRecord) -> pd.DataFrame | None:
     from distributed import Client
 
+    # Before anything starts: a launcher that cannot own its cluster is a configuration error.
+    pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
     setup = config.dask_cluster.worker_config.setup
     if local and (setup.apt_packages or setup.script):
         log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
@@ -100,29 +105,24 @@ def _run(config: Config, local: bool, context: RunContext | None, progress_inter
     function = invoke.load_function(config.run.function, config.run.args)
     timeline.mark(timeline.FUNCTION_IMPORTED)
 
-    if local:
+    if pod_context is None:
         cluster_cm = clusters.local_cluster(config)
-        pod_context = None
     else:
-        pod_context = (context or RunContext()).with_name()
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
         timeline.mark(timeline.SCHEDULER_CONNECTED)
-        target = clusters.worker_target(config)
+        target = worker_target(config)
         if target:
             clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
-        record.versions = report.report_versions(client)
+        record.versions = progress.report_versions(client)
         log.info("running %s(%s)", config.run.function,
                  ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
         # The report is made after the result is stored: the result never waits for it.
         with record.observe(client):
-            with report.ProgressReporter(client, progress_interval):
+            with progress.ProgressReporter(client, progress_interval):
                 timeline.mark(timeline.FUNCTION_STARTED)
                 raw = _call(function, config)
                 timeline.mark(timeline.FUNCTION_FINISHED)
-            try:
-                result = invoke.check_result(raw, config.run.function, config.output is not None)
-            except invoke.BadResult as exc:
-                raise FunctionFailed(str(exc)) from exc
+            result = invoke.check_result(raw, config.run.function, config.output is not None)
             record.result = result_shape(result)
             return keep_result(result, config)
