@@ -86,14 +86,21 @@ def marked(log: str, label: str) -> float:
     return dt.datetime.fromisoformat(match.group(1)).timestamp()
 
 
+PREPARE: str | None = None  # --prepare: run at the start of every hold of the lock
+
+
 @contextlib.contextmanager
 def held(lock: str | None) -> Iterator[None]:
+    """The shared lock; inside it, the cluster is prepared again: whoever held the lock
+    before may have loaded an image of other code."""
     if not lock:
         yield
         return
     with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            if PREPARE:
+                subprocess.run(["bash", "-c", PREPARE], check=True, cwd=REPO, stdout=sys.stderr)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -258,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="also N = 32 and 64")
     parser.add_argument("--lock", help="flock this file around each group of measurements")
     parser.add_argument("--skip-setup", action="store_true", help="leave out uv against pip")
+    parser.add_argument("--prepare", help="shell command run first in every hold of the lock "
+                                          "(make bench-cluster: bring up the local cluster, load the images)")
     args = parser.parse_args(argv)
+    global PREPARE
+    PREPARE = args.prepare
     counts = (1, 2, 8) + ((32, 64) if args.large else ())
     ns = f"bench-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", ns)
