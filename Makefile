@@ -63,7 +63,7 @@ BENCH_ARGS ?=
 bench-cluster: venv tools ## from `helm install`/`kubectl apply` to N workers and to the result: daskrun, DaskJob, floor (BENCH_ARGS=--large: N=32,64)
 ifeq ($(strip $(KUBECONFIG)),)
 	KUBECONFIG=$(LOCAL_KUBECONFIG) PATH="$(CLUSTER_BIN):$$PATH" $(PYTHON) benchmarks/cluster_startup.py \
-	  --lock $(E2E_LOCK) --prepare 'bash tests/cluster/up.sh && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)
+	  --lock $(E2E_LOCK) --prepare 'bash tests/cluster/up.sh && bash tests/cluster/images.sh image && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)
 else
 	$(PYTHON) benchmarks/cluster_startup.py --lock $(E2E_LOCK) $(BENCH_ARGS)
 endif
