@@ -260,6 +260,26 @@ def measure(name: str, action) -> dict | None:
         return None
 
 
+def print_table(rows: dict[int, dict[str, dict | None]], counts: tuple[int, ...], floor_s: float | None) -> None:
+    def get(n: int, kind: str, what: str) -> float | None:
+        return (rows[n].get(kind) or {}).get(what)
+
+    print(f"\nseconds from the user's command to all N workers joined / to the result kept "
+          f"(image {IMAGE}, workers {worker_resources(1)['memory']} and min(100m, 1600m/N) cpu)")
+    print(f"floor (kubectl run -> one pod's scheduler + `dask worker` joined): {cell(floor_s)} s\n")
+    head = (f"{'N':>3} | {'embedded':>7} {'':>7} | {'external':>7} {'':>7} | {'DaskJob':>7} {'':>7} | "
+            f"{'emb/DJ':>7} {'ext/DJ':>7} {'emb/floor':>9}")
+    print(head)
+    print(f"{'':>3} | {'joined':>7} {'stored':>7} | {'joined':>7} {'stored':>7} | {'joined':>7} {'stored':>7} | "
+          f"{'joined':>7} {'joined':>7} {'joined':>9}")
+    print("-" * len(head))
+    for n in counts:
+        emb, ext, job = (get(n, k, "joined") for k in ("embedded", "external", "daskjob"))
+        print(f"{n:>3} | {cell(emb)} {cell(get(n, 'embedded', 'stored'))} | {cell(ext)} "
+              f"{cell(get(n, 'external', 'stored'))} | {cell(job)} {cell(get(n, 'daskjob', 'stored'))} | "
+              f"{ratio(emb, job)} {ratio(ext, job)} {ratio(emb, floor_s):>9}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also N = 32 and 64")
@@ -296,37 +316,20 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"N={n}: " + json.dumps({k: {m: round(v, 1) for m, v in (r or {}).items()
                                                            if m != "table"} for k, r in rows[n].items()}),
                               file=sys.stderr, flush=True)
-        setup = {}
+        print_table(rows, counts, floor_s)
+        setup: dict = {}
         if not args.skip_setup:
             wheels = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")
             with held(args.lock):
                 for installer in ("uv", "pip"):
                     setup[installer] = measure(f"setup with {installer}",
                                                lambda: daskrun(ns, 2, "embedded", pip=wheels, installer=installer))
+        if setup:
+            uv, pip = ((setup.get(i) or {}).get("joined") for i in ("uv", "pip"))
+            print(f"\nworker setup pip_packages, N=2 embedded, helm install -> joined: uv {cell(uv)} s, "
+                  f"pip {cell(pip)} s, uv/pip {ratio(uv, pip)}")
     finally:
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
-
-    def get(n: int, kind: str, what: str) -> float | None:
-        return (rows[n].get(kind) or {}).get(what)
-
-    print(f"\nseconds from the user's command to all N workers joined / to the result kept "
-          f"(image {IMAGE}, workers {worker_resources(1)['memory']} and min(100m, 1600m/N) cpu)")
-    print(f"floor (kubectl run -> one pod's scheduler + `dask worker` joined): {cell(floor_s)} s\n")
-    head = (f"{'N':>3} | {'embedded':>7} {'':>7} | {'external':>7} {'':>7} | {'DaskJob':>7} {'':>7} | "
-            f"{'emb/DJ':>7} {'ext/DJ':>7} {'emb/floor':>9}")
-    print(head)
-    print(f"{'':>3} | {'joined':>7} {'stored':>7} | {'joined':>7} {'stored':>7} | {'joined':>7} {'stored':>7} | "
-          f"{'joined':>7} {'joined':>7} {'joined':>9}")
-    print("-" * len(head))
-    for n in counts:
-        emb, ext, job = (get(n, k, "joined") for k in ("embedded", "external", "daskjob"))
-        print(f"{n:>3} | {cell(emb)} {cell(get(n, 'embedded', 'stored'))} | {cell(ext)} "
-              f"{cell(get(n, 'external', 'stored'))} | {cell(job)} {cell(get(n, 'daskjob', 'stored'))} | "
-              f"{ratio(emb, job)} {ratio(ext, job)} {ratio(emb, floor_s):>9}")
-    if setup:
-        uv, pip = ((setup.get(i) or {}).get("joined") for i in ("uv", "pip"))
-        print(f"\nworker setup pip_packages, N=2 embedded, helm install -> joined: uv {cell(uv)} s, "
-              f"pip {cell(pip)} s, uv/pip {ratio(uv, pip)}")
     return 0
 
 
