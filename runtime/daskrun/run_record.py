@@ -86,6 +86,16 @@ def packages(versions: dict[str, Any] | None) -> dict[str, Any]:
             "workers": {package: sorted(seen) for package, seen in sorted(workers.items())}}
 
 
+def peak_memory() -> int | None:
+    """The launcher's peak resident memory so far (Linux reports KiB)."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except Exception:  # not on every platform
+        return None
+
+
 class RunRecord:
     """Collects what run.json holds while the run goes on; `store` writes both files."""
 
@@ -165,7 +175,8 @@ class RunRecord:
             "tasks": self.tasks,
             "result": self.result,
             "packages": packages(self.versions),
-            "launcher": {"python": platform.python_version(), "host": platform.node(), "pid": os.getpid()},
+            "launcher": {"python": platform.python_version(), "host": platform.node(), "pid": os.getpid(),
+                         "peak_memory_bytes": peak_memory()},
         }
 
     def store(self) -> None:

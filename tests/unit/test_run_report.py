@@ -55,6 +55,7 @@ def test_local_run_stores_report_and_run_json_beside_the_result_and_logs_the_tab
     record = json.loads((out / "sq.run.json").read_text())
     assert assert_well_formed_record(record, exit_code=0, rows=6) == LOCAL_PHASES
     assert record["where"] == "local" and record["error"] is None
+    assert record["launcher"]["peak_memory_bytes"] > 50 * 2**20  # python + pandas + dask at least
     assert f"run report stored at {out / 'sq.report.html'}" in result.stderr
     assert f"run report stored at {out / 'sq.run.json'}" in result.stderr
     # The table closes the log: one row per phase, in order.
