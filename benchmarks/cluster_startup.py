@@ -119,7 +119,8 @@ echo JOINED {STAMP}
 
 def floor(ns: str) -> float:
     name = f"floor-{uuid.uuid4().hex[:5]}"
-    resources = worker_resources(1)
+    # Three processes (scheduler, worker, client), each with what one worker gets.
+    resources = {"cpu": f"{3 * int(worker_resources(1)['cpu'][:-1])}m", "memory": "1200M"}
     overrides = {"spec": {"containers": [{
         "name": name, "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", FLOOR],
         "resources": {"requests": resources, "limits": resources}}]}}
