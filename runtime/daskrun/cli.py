@@ -8,11 +8,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from daskrun import __version__
 from daskrun import context as ctx
+from daskrun._version import __version__
+from daskrun.credentials import RedactingFilter
 from daskrun.errors import DaskrunError, ExitCode, exit_code_summary
 
 
@@ -32,6 +34,8 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -14,10 +14,12 @@ import os
 import platform
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from daskrun import __version__, output, timeline
+from daskrun import output, timeline
+from daskrun._version import __version__
 from daskrun.config import Config
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,13 @@ def task_summary(stream: list[dict[str, Any]]) -> dict[str, Any]:
 
     statuses: Counter[str] = Counter()
     prefixes: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
+    seconds: dict[str, float] = {}
     for task in stream:
         statuses[str(task.get("status", "OK"))] += 1
         prefixes[key_split(task.get("key"))] += 1
         for step in task.get("startstops") or ():
-            seconds[str(step.get("action"))] += float(step["stop"]) - float(step["start"])
+            action = str(step.get("action"))
+            seconds[action] = seconds.get(action, 0.0) + float(step["stop"]) - float(step["start"])
     return {
         "total": sum(statuses.values()),
         "by_status": dict(statuses),
@@ -92,7 +95,7 @@ def peak_memory() -> int | None:
         import resource
 
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-    except Exception:  # not on every platform
+    except Exception:  # noqa: BLE001 - not on every platform
         return None
 
 
@@ -126,7 +129,7 @@ class RunRecord:
             try:
                 report = performance_report(filename=str(path), stacklevel=2)
                 report.__enter__()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                 log.warning("no performance report for this run: %s", exc)
                 report = None
             try:
@@ -136,18 +139,18 @@ class RunRecord:
                     try:
                         report.__exit__(None, None, None)
                         self.report_html = path.read_bytes()
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                         log.warning("no performance report for this run: %s: %s", type(exc).__name__, exc)
                 try:
                     # All of it: the cluster is this run's, and its stream began with the report.
                     # (Asking from a time cuts by a binary search over a list that is in order of
                     # completion, not of start, and misses tasks.)
                     self.tasks = task_summary(client.get_task_stream(start=0))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                     log.warning("no task summary for this run: %s", exc)
                 try:
                     self.worker_events = worker_counts(client.get_events("all"))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                     log.warning("no worker history for this run: %s", exc)
 
     def finish(self, exc: BaseException | None) -> None:
@@ -185,7 +188,7 @@ class RunRecord:
             return
         try:
             self._store()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
             log.warning("run report not stored: %s: %s", type(exc).__name__, exc)
 
     def _store(self) -> None:

@@ -42,7 +42,7 @@ def process_start() -> float:
         import psutil  # a dependency of distributed
 
         return psutil.Process(os.getpid()).create_time()
-    except Exception:  # no /proc: the first mark is the best we have
+    except Exception:  # noqa: BLE001 - no /proc: the first mark is the best we have
         return time.time()
 
 
@@ -79,7 +79,7 @@ class Timeline:
         rows = [f"{'phase':<22} {'time (UTC)':<12} {'+s':>8} {'step s':>8}"]
         previous = self.start
         for phase, at in self.ordered():
-            clock = dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%H:%M:%S.%f")[:12]
+            clock = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%H:%M:%S.%f")[:12]
             rows.append(f"{phase:<22} {clock:<12} {at - self.start:8.2f} {at - previous:8.2f}")
             previous = at
         return "\n".join(rows)
@@ -93,7 +93,7 @@ class Timeline:
 
 
 def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
 
 
 _current: Timeline | None = None

@@ -14,7 +14,7 @@ from daskrun.config import ConfigError, Output, parse_config
 from daskrun.output import beside
 from daskrun.run_record import result_shape, task_summary, worker_counts
 
-from conftest import run_cli
+from cli_runner import run_cli
 
 HERE = os.path.dirname(__file__)
 SQUARES = {"run": {"function": "sample_functions.squares", "args": {"n": 6}}, "dask_cluster": {"workers": 2}}
