@@ -1,25 +1,27 @@
 """Worker bootstrap: a POSIX ``sh`` script built from ``worker_config.setup``.
 
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
-(pip and git only, into its own interpreter). Every config value is single-quoted with
+(pip, git, import path and preloads, into its own interpreter), and the scheduler pod. Every config value is single-quoted with
 ``shlex.quote``, so no shell ever expands ``$VAR``, backticks or backslashes in it.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from daskrun import credentials
-from daskrun.config import Setup
+from daskrun import credentials, user_code
+from daskrun.config import GitRepository, Setup
 from daskrun.errors import SetupError
 
-STEPS = ("apt_packages", "pip_packages", "git_repository", "script")
-LAUNCHER_STEPS = ("pip_packages", "git_repository")
+STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "script", "preload")
+# What the launcher and the scheduler need too: the user's packages and code, to unpickle.
+LAUNCHER_STEPS = ("pip_packages", "git_repository", "python_path", "preload")
 
 _PRELUDE = r"""set -eu
 daskrun_step=start
@@ -75,29 +77,11 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
             "fi",
         ]
     if "git_repository" in steps and setup.git_repository:
-        repo = setup.git_repository
-        lines += [
-            "step git_repository",
-            'daskrun_repo="$DASKRUN_SETUP_DIR/repository"',
-            'rm -rf "$daskrun_repo"',
-            f'git clone --quiet -- {shlex.quote(repo.url)} "$daskrun_repo"',
-        ]
-        if repo.reference:
-            # git would read a reference starting with '-' as an option (checkout ignores
-            # --end-of-options before git 2.43), so the config refuses one; checked again here
-            # because this line is where it would do harm.
-            if repo.reference.startswith("-"):
-                raise ValueError(f"git reference {repo.reference!r} starts with '-'")
-            lines.append(
-                f'git -C "$daskrun_repo" -c advice.detachedHead=false checkout --quiet '
-                f"{shlex.quote(repo.reference)} --"
-            )
-        if repo.install:
-            lines += [
-                "step git_repository.install",
-                f'(cd "$daskrun_repo" && sh -c {shlex.quote(repo.install)})',
-            ]
-        lines.append('export PYTHONPATH="$daskrun_repo${PYTHONPATH:+:$PYTHONPATH}"')
+        lines += _git_lines(setup.git_repository)
+    if ("git_repository" in steps and setup.git_repository) or (
+        "python_path" in steps and setup.python_path
+    ):
+        lines += _import_path_lines(setup)
     if "script" in steps and setup.script:
         lines += [
             "step script",
@@ -105,8 +89,108 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
             f"if command -v bash >/dev/null 2>&1; then bash {shlex.quote(setup.script)}; "
             f"else sh {shlex.quote(setup.script)}; fi",
         ]
+    if "preload" in steps and setup.preload:
+        lines += _preload_lines(setup.preload)
     lines.append(_FINALE)
     return "\n".join(lines)
+
+
+def _git_lines(repo: GitRepository) -> list[str]:
+    lines = [
+        "step git_repository",
+        'daskrun_repo="$DASKRUN_SETUP_DIR/repository"',
+        'rm -rf "$daskrun_repo"',
+        f'git clone --quiet -- {shlex.quote(repo.url)} "$daskrun_repo"',
+    ]
+    if repo.reference:
+        # git would read a reference starting with '-' as an option (checkout ignores
+        # --end-of-options before git 2.43), so the config refuses one; checked again here
+        # because this line is where it would do harm.
+        if repo.reference.startswith("-"):
+            raise ValueError(f"git reference {repo.reference!r} starts with '-'")
+        lines.append(
+            f'git -C "$daskrun_repo" -c advice.detachedHead=false checkout --quiet '
+            f"{shlex.quote(repo.reference)} --"
+        )
+    code = _shell_path(repo.subdirectory or "")
+    if repo.subdirectory:
+        lines.append(_require("-d", code, f"git_repository.subdirectory {repo.subdirectory} is not a folder of the clone"))
+    if repo.install:
+        lines += [
+            "step git_repository.install",
+            f"(cd {code} && sh -c {shlex.quote(repo.install)})",
+        ]
+    return lines
+
+
+def _shell_path(path: str) -> str:
+    """`path` as a shell word: absolute as it is, relative inside the clone."""
+    if path.startswith("/"):
+        return shlex.quote(path)
+    return '"$daskrun_repo"' + (f"/{shlex.quote(path)}" if path else "")
+
+
+def _require(test: str, word: str, message: str) -> str:
+    return f"[ {test} {word} ] || {{ echo {shlex.quote('daskrun-setup: ' + message)} >&2; exit 1; }}"
+
+
+def _import_path_lines(setup: Setup) -> list[str]:
+    """PYTHONPATH: the clone (or its subdirectory) first, then `python_path` in order."""
+    lines = []
+    words = []
+    if setup.git_repository:
+        words.append(_shell_path(setup.git_repository.subdirectory or ""))
+    if setup.python_path:
+        lines.append("step python_path")
+        for path in setup.python_path:
+            word = _shell_path(path)
+            lines.append(_require("-d", word, f"python_path entry {path} is not a folder"))
+            words.append(word)
+    lines.append(f'export PYTHONPATH={":".join(words)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+    return lines
+
+
+def _preload_lines(preloads: list[str]) -> list[str]:
+    """Check each preload, then add `--preload X` to the command: Dask runs it in the
+    scheduler and each worker; the launcher reads the same arguments (run_launcher_setup)."""
+    lines = ["step preload"]
+    for index, entry in enumerate(preloads, start=1):
+        kind = user_code.preload_kind(entry)
+        if kind == "file":
+            word = _shell_path(entry)
+            lines.append(_require("-f", word, f"preload file {entry} not found"))
+        elif kind == "module":
+            word = shlex.quote(entry)
+            lines.append(
+                f'"$daskrun_python" -c {shlex.quote(_FIND_MODULE)} {word} || '
+                f"{{ echo {shlex.quote(f'daskrun-setup: preload module {entry} not found')} >&2; exit 1; }}"
+            )
+        else:
+            word = f'"$DASKRUN_SETUP_DIR"/{user_code.SOURCE_FILE.format(index=index)}'
+            lines.append(f"printf '%s\\n' {shlex.quote(entry)} > {word}")
+        lines.append(f'if [ "$#" -gt 0 ]; then set -- "$@" --preload {word}; fi')
+    return lines
+
+
+_FIND_MODULE = "import importlib.util, sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)"
+
+
+def _has_launcher_steps(setup: Setup) -> bool:
+    return any(getattr(setup, step) for step in LAUNCHER_STEPS)
+
+
+@dataclass(frozen=True)
+class LauncherCode:
+    """What the launcher's setup left for the rest of the run."""
+
+    paths: list[str] = field(default_factory=list)  # folders it now imports from, first first
+    preloads: list[str] = field(default_factory=list)  # module names and .py files, as Dask takes them
+
+
+# Runs in place of the dask process at the end of the bootstrap: hands the launcher the
+# import path and the `--preload` arguments exactly as a scheduler or worker would get them.
+_REPORT = ("import json, os, sys; json.dump({'pythonpath': os.environ.get('PYTHONPATH', ''), "
+           "'preloads': sys.argv[3::2]}, open(sys.argv[1], 'w'))")
 
 
 # --- Credentials for private repositories and indexes -------------------------------------
@@ -207,29 +291,31 @@ def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
     return process.returncode
 
 
-def run_launcher_setup(setup: Setup, workdir: Path) -> list[str]:
-    """Run the pip and git steps for this interpreter; return the paths to import from."""
-    if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
-        return []
+def run_launcher_setup(setup: Setup, workdir: Path) -> LauncherCode:
+    """Run the pip, git, python_path and preload steps for this interpreter."""
+    if not _has_launcher_steps(setup):
+        return LauncherCode()
     script = bootstrap_script(setup, LAUNCHER_STEPS)
+    report = workdir / "launcher-setup.json"
     env = dict(os.environ, DASKRUN_SETUP_DIR=str(workdir))
     # The launcher's own interpreter first on PATH, so `python3` in the script is this one.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    returncode = _run_redacted(["sh", "-c", script, "daskrun-setup"], env)
+    returncode = _run_redacted(
+        ["sh", "-c", script, "daskrun-setup", sys.executable, "-c", _REPORT, str(report)], env
+    )
     if returncode != 0:
         raise SetupError(
             f"launcher setup failed with exit code {returncode}; "
             "the failing step is named in the log above"
         )
-    paths = []
-    if setup.git_repository:
-        repo = str(workdir / "repository")
-        paths.append(repo)
-        if repo not in sys.path:
-            sys.path.insert(0, repo)
-        # Local worker processes inherit the environment, not sys.path.
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (repo, os.environ.get("PYTHONPATH")) if p
-        )
-    importlib.invalidate_caches()
-    return paths
+    reported = json.loads(report.read_text())
+    paths = user_code.use_import_paths(reported["pythonpath"])
+    for index, preload in enumerate(reported["preloads"]):
+        try:
+            user_code.run_preload(preload)
+        except Exception as exc:
+            raise SetupError(
+                f"setup.preload[{index}] ({setup.preload[index][:60]!r}) raised in the launcher: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return LauncherCode(paths, reported["preloads"])

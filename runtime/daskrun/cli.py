@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--dry-run", action="store_true",
                        help="print the DaskCluster manifest as YAML; contact no cluster")
     # Defaults are None: the environment variables are read by daskrun.context.
+    run.add_argument("--isolated", action="store_true",
+                     help="with --local: install setup.pip_packages and git_repository.install into a "
+                          "throw-away environment over this one, not into this one")
     run.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
                      help="who acts on the DaskCluster: an installed dask operator (external) or a "
                           f"controller inside this process (embedded) [env {ctx.ENV_CONTROLLER}; "
@@ -103,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
+    validate.add_argument("--import", dest="import_function", action="store_true",
+                          help="also import run.function and bind run.args here, as `run` does "
+                               "(in this environment: no setup is run)")
 
     recover = commands.add_parser(
         "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log")
@@ -131,18 +137,37 @@ def _context(args: argparse.Namespace) -> ctx.RunContext:
                           run_id=args.run_id, controller=args.controller, pod_name=args.pod_name)
 
 
+def _readable_dumper() -> Any:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        """Multi-line strings (the setup scripts) as `|` blocks, one shell line per line."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> Any:
+        style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
     from daskrun.config import load_config
     from daskrun.timeline import process_start
 
     config = load_config(args.config)
+    if args.isolated:
+        from daskrun.isolated import run_isolated
+
+        return run_isolated([a for a in args.argv if a != "--isolated"])
     if args.dry_run:
         import yaml
 
         from daskrun.manifest import build_cluster_spec
 
-        yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
+        yaml.dump(build_cluster_spec(config, _context(args)), sys.stdout, Dumper=_readable_dumper(),
+                  sort_keys=False)
         return 0
     context = None if args.local else _context(args)
     for stop in STOP_SIGNALS:
@@ -155,6 +180,22 @@ def _run(args: argparse.Namespace) -> int:
     except Terminated as stop:
         log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
         return stop.exit_code
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from daskrun.config import load_config
+    from daskrun.parquet_engine import check_engine
+
+    config = load_config(args.config)
+    check_engine(config.output)
+    if args.import_function:
+        from daskrun.invoke import load_function
+
+        load_function(config.run.function, config.run.args)
+        print(f"{args.config}: valid; {config.run.function} imported and run.args fit it")
+    else:
+        print(f"{args.config}: valid")
     return 0
 
 
@@ -195,11 +236,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
-        from daskrun.config import load_config
-
-        load_config(args.config)
-        print(f"{args.config}: valid")
-        return 0
+        return _validate(args)
     if args.command == "recover":
         return _recover(args)
     if args.command == "submit":
@@ -220,7 +257,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.isolated and not args.local:
+        parser.error("--isolated needs --local: pods install into their own containers anyway")
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     code = int(_main(args))
     if args.command == "run" and not args.dry_run:
         # The cluster is closed by now. Threads that kopf or dask leave behind (executor

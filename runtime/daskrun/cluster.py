@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from daskrun import timeline
@@ -28,7 +28,9 @@ _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "Creat
 
 
 @contextlib.contextmanager
-def local_cluster(config: Config) -> Iterator[Any]:
+def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]:
+    """Workers run `preloads` as pods do; the scheduler runs in this process, which has
+    run them already (twice could apply a patch twice)."""
     from distributed import LocalCluster
 
     worker = config.dask_cluster.worker_config
@@ -38,6 +40,7 @@ def local_cluster(config: Config) -> Iterator[Any]:
         threads_per_worker=worker.threads,
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
+        preload=list(preloads),
     )
     timeline.mark(timeline.CLUSTER_CREATED)
     try:

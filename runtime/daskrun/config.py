@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -24,9 +25,11 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
+from daskrun import user_code
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
@@ -64,6 +67,35 @@ class Resources(_Strict):
         return None if self.cpu is None else quantity_value(self.cpu)
 
 
+def _inside_the_clone(path: str) -> str:
+    if path.startswith("/") or ".." in path.split("/"):
+        raise ValueError(f"{path!r} must be a relative path inside the clone, e.g. 'benchmark'")
+    problem = user_code.relative_path_problem(path, has_repository=True)
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+def _has_repository(info: ValidationInfo) -> bool:
+    # `git_repository` is declared before the fields that ask, so it is in `info.data` -- as
+    # None when not given; missing only when it failed, and then that error is the one to show.
+    return info.data.get("git_repository", True) is not None
+
+
+def _usable_path(path: str, info: ValidationInfo) -> str:
+    problem = user_code.relative_path_problem(path, _has_repository(info))
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+def _usable_preload(entry: str, info: ValidationInfo) -> str:
+    problem = user_code.preload_problem(entry, _has_repository(info))
+    if problem:
+        raise ValueError(problem)
+    return entry
+
+
 # Not starting with '-' (git would read an option) or a space, no control characters; a
 # reference holds no space either (git check-ref-format), a local path may.
 _GIT_URL = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
@@ -88,7 +120,13 @@ class GitRepository(_Strict):
         description="Branch, tag or commit; default: the remote's default branch.",
     )
     install: StrictStr | None = Field(
-        None, min_length=1, description="Shell command run inside the clone, e.g. 'pip install .'."
+        None, min_length=1,
+        description="Shell command run inside the clone (or its `subdirectory`), e.g. 'pip install .'.",
+    )
+    subdirectory: Annotated[StrictStr, AfterValidator(_inside_the_clone)] | None = Field(
+        None, min_length=1,
+        description="Folder inside the clone that holds the code: `install` runs there and it is "
+                    "put on the import path instead of the clone's root.",
     )
 
 
@@ -96,7 +134,8 @@ IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
 
 
 class Setup(_Strict):
-    """What each worker (and the launcher, for pip and git) installs or runs before starting."""
+    """What each worker installs or runs before starting; the launcher and the scheduler
+    run the pip, git, python_path and preload parts too (they import the user's code)."""
 
     script: StrictStr | None = Field(
         None, min_length=1, description="Path of a shell script inside the image, run last."
@@ -108,6 +147,17 @@ class Setup(_Strict):
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
     )
+    python_path: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_path)]] = Field(
+        default_factory=list,
+        description="Extra folders to import from in the launcher, the scheduler and every "
+                    "worker: relative to the git_repository clone, or absolute.",
+    )
+    preload: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_preload)]] = Field(
+        default_factory=list,
+        description="Python run in the launcher, the scheduler and every worker before any task: "
+                    "a module name, a .py file (relative to the clone, or absolute), or inline "
+                    "source (text with a space or line break). Dask's --preload.",
+    )
     # Private indexes: URLs only; their credentials come from the environment (see credentials.py).
     pip_index_url: IndexUrl | None = Field(
         None, description="Package index replacing PyPI for pip_packages (uv/pip --index-url)."
@@ -118,7 +168,8 @@ class Setup(_Strict):
 
     @property
     def empty(self) -> bool:
-        return not (self.script or self.git_repository or self.pip_packages or self.apt_packages)
+        return not (self.script or self.git_repository or self.pip_packages or self.apt_packages
+                    or self.python_path or self.preload)
 
 
 class WorkerConfig(_Strict):

@@ -44,9 +44,11 @@ class Outcome:
 # so a retry fails the same way after repeating the work. 3 would recompute hours of work
 # whose result is already in the log. 4 (like a killed pod) may be transient.
 EXIT_CODES: tuple[Outcome, ...] = (
-    Outcome(ExitCode.OK, "done; the result is stored (or printed when there is no `output`)",
-            JobAction.SUCCEEDS),
-    Outcome(ExitCode.FUNCTION_FAILED, "the function raised (traceback in the log) or returned no DataFrame",
+    # None with no `output` is a success on purpose: the function stored its results itself.
+    Outcome(ExitCode.OK, "done; the result is stored (or printed when there is no `output`), or the "
+                         "function returned `None` and there is no `output`", JobAction.SUCCEEDS),
+    Outcome(ExitCode.FUNCTION_FAILED, "the function raised (traceback in the log), returned something "
+                                      "other than a DataFrame, or `None` although `output` is set",
             JobAction.FAILS),
     Outcome(ExitCode.BAD_CONFIG, "bad config, function not importable, bad args, launcher setup failed "
                                  "— nothing started", JobAction.FAILS),

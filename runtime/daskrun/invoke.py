@@ -69,16 +69,29 @@ def resolve(path: str) -> Callable[..., Any]:
             target = getattr(target, attr)
         except AttributeError:
             owner = ".".join([module_name, *attrs[:index]])
-            public = sorted(n for n in dir(target) if not n.startswith("_") and callable(getattr(target, n, None)))
             raise AttributeMissing(
-                f"run.function {path!r}: {owner!r} has no attribute {attr!r}"
-                + (f" (callables there: {', '.join(public[:12])})" if public else "")
+                f"run.function {path!r}: {owner!r} has no attribute {attr!r}{_suggest(attr, target)}"
             ) from None
     if not callable(target):
         raise NotCallable(
             f"run.function {path!r} is a {type(target).__name__}, not a function"
         )
     return target
+
+
+def _suggest(name: str, owner: Any) -> str:
+    """Close matches among the callables of `owner`; else the ones it defines itself."""
+    callables = [n for n in dir(owner) if not n.startswith("_") and callable(getattr(owner, n, None))]
+    close = difflib.get_close_matches(name, callables, n=3, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    defined = [n for n in callables
+               if getattr(getattr(owner, n), "__module__", None) == getattr(owner, "__name__", None)]
+    shown = defined or callables
+    if not shown:
+        return ""
+    more = f" and {len(shown) - 20} more" if len(shown) > 20 else ""
+    return f" (callables there: {', '.join(shown[:20])}{more})"
 
 
 def check_arguments(function: Callable[..., Any], args: dict[str, Any], path: str) -> None:

@@ -6,8 +6,8 @@ import csv
 import io
 import logging
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -63,14 +63,16 @@ def s3_location(output: Output) -> tuple[str, str]:
 
 def _write_local(data: bytes, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename in the same directory, so a reader never sees half a file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Write then rename in the same directory, so a reader never sees half a file. Created
+    # with mode 0666 like any open(): the umask decides, as with pandas.to_csv.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

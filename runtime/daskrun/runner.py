@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import reprlib
+import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, progress, timeline
-from daskrun.bootstrap import run_launcher_setup
-from daskrun.config import Config, load_config
+from daskrun import invoke, output, parquet_engine, progress, timeline
+from daskrun.bootstrap import LauncherCode, run_launcher_setup
+from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
 from daskrun.errors import FunctionFailed, ResultNotStored
 from daskrun.manifest import worker_target
@@ -43,9 +46,28 @@ def describe_args(args: dict[str, Any]) -> str:
     return ", ".join(pieces)
 
 
-def _setup_dir() -> Path:
+@contextlib.contextmanager
+def _setup_dir() -> Iterator[Path]:
+    """Where the launcher clones and writes preloads; a temporary folder unless configured,
+    removed when the run is over (local workers import from it until then)."""
     configured = os.environ.get("DASKRUN_SETUP_DIR")
-    return Path(configured) if configured else Path(tempfile.mkdtemp(prefix="daskrun-setup-"))
+    if configured:
+        yield Path(configured)
+        return
+    with tempfile.TemporaryDirectory(prefix="daskrun-setup-", ignore_cleanup_errors=True) as path:
+        yield Path(path)
+
+
+def _warn_local_setup(setup: Setup) -> None:
+    if setup.apt_packages or setup.script:
+        log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
+    if setup.pip_packages or (setup.git_repository and setup.git_repository.install):
+        if os.environ.get("DASKRUN_ISOLATED") == "1":
+            log.info("setup.pip_packages and git_repository.install go into the throw-away "
+                     "environment %s", sys.prefix)
+        else:
+            log.warning("a --local run installs setup.pip_packages and git_repository.install into "
+                        "this Python environment (%s); add --isolated for a throw-away one", sys.prefix)
 
 
 def _call(function: Any, config: Config) -> Any:
@@ -101,7 +123,15 @@ def run_dask_function(
     record = RunRecord(config, "local" if local else "kubernetes")
     failure: BaseException | None = None
     try:
-        return _run(config, local, context, progress_interval, record)
+        # Before anything starts: a launcher that cannot own its cluster is a configuration error.
+        pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        setup = config.dask_cluster.worker_config.setup
+        if local:
+            _warn_local_setup(setup)
+        with _setup_dir() as workdir:
+            code = run_launcher_setup(setup, workdir)
+            timeline.mark(timeline.SETUP_DONE)
+            return _run(config, pod_context, progress_interval, code, record)
     except BaseException as exc:
         failure = exc
         raise
@@ -111,22 +141,17 @@ def run_dask_function(
         log.info("phases of this run:\n%s", line.table())
 
 
-def _run(config: Config, local: bool, context: RunContext | None, progress_interval: float,
-         record: RunRecord) -> pd.DataFrame | None:
+def _run(config: Config, pod_context: RunContext | None, progress_interval: float,
+         code: LauncherCode, record: RunRecord) -> pd.DataFrame | None:
+    """From the user's function on: import it, start the cluster, call, check, store."""
     from distributed import Client
 
-    # Before anything starts: a launcher that cannot own its cluster is a configuration error.
-    pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
-    setup = config.dask_cluster.worker_config.setup
-    if local and (setup.apt_packages or setup.script):
-        log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
-    run_launcher_setup(setup, _setup_dir())
-    timeline.mark(timeline.SETUP_DONE)
+    parquet_engine.check_engine(config.output)
     function = invoke.load_function(config.run.function, config.run.args)
     timeline.mark(timeline.FUNCTION_IMPORTED)
 
     if pod_context is None:
-        cluster_cm = clusters.local_cluster(config)
+        cluster_cm = clusters.local_cluster(config, code.preloads)
     else:
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:

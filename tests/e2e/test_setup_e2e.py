@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from builders import make_repo, make_wheel
+from builders import THIRD_PARTY, make_repo, make_tree_repo, make_wheel, third_party_expected, third_party_setup
 
 
 PROBE = '''
@@ -51,7 +51,8 @@ def served(file_server, tmp_path_factory):
     shutil.copy(wheel, root / wheel.name)
     repo = make_repo(build, dirname="probe.git", files={"e2e_probe_func.py": PROBE, "setup.sh": SCRIPT})
     shutil.copytree(repo, root / "probe.git")
-    return {"wheel": f"{url}/{wheel.name}", "git": f"{url}/probe.git"}
+    shutil.copytree(make_tree_repo(build, "tuning.git", THIRD_PARTY), root / "tuning.git")
+    return {"wheel": f"{url}/{wheel.name}", "git": f"{url}/probe.git", "tuning": f"{url}/tuning.git"}
 
 
 def setup_config(served, **extra_setup):
@@ -86,6 +87,19 @@ def test_pip_git_and_script_setup_on_every_worker(namespace, release, served):
     assert table["script"].all() and table["installed"].all()
     log = rel.launcher_log()
     assert "running step 'git_repository'" in log  # the launcher ran it too
+
+
+def test_third_party_code_from_a_sub_folder_with_a_preload_in_every_process(namespace, release, served):
+    # The package is in benchmark/ (whose setup.py is broken), a helper in lib/, and its tasks
+    # import only after compat/shim.py ran: in the launcher, the scheduler and each worker.
+    # (Not `n` for the argument: Helm reads a key `n` as the boolean false.)
+    rel = release()
+    rel.install({"run": {"function": "tuning_bench.tasks:run_benchmark", "args": {"rounds": 6}},
+                 "dask_cluster": {"workers": 2, "worker_config": {
+                     "resources": {"memory": "700M", "cpu": "250m"}, "setup": third_party_setup(served["tuning"])}}})
+    assert rel.wait() == "Complete", rel.launcher_log()
+    pd.testing.assert_frame_equal(result_table(rel), third_party_expected(6))
+    assert "running step 'preload'" in rel.launcher_log()
 
 
 def test_apt_packages_with_the_root_opt_in(namespace, release, served):

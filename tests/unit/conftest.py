@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import moto_s3
+from servers import BackgroundServer, free_port, moto_s3
 
 
 @pytest.fixture
@@ -29,3 +29,14 @@ def _venv_tools_on_path():
     """The test interpreter's bin (daskrun, uv, dask) first on PATH, as in an activated venv."""
     bindir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture(scope="module")
+def http_root(tmp_path_factory):
+    """A plain HTTP server on loopback serving a folder: (folder, its URL)."""
+    root = tmp_path_factory.mktemp("served")
+    port = free_port()
+    server = BackgroundServer([sys.executable, "-m", "http.server", "-b", "127.0.0.1", str(port)],
+                              "127.0.0.1", port, cwd=root)
+    yield root, server.url
+    server.stop()

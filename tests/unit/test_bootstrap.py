@@ -166,7 +166,7 @@ def test_launcher_setup_installs_into_this_interpreter_and_imports_from_the_clon
     bare = make_repo(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setenv("PYTHONPATH", "")
-    paths = run_launcher_setup(Setup(git_repository={"url": str(bare), "reference": "feature"}), tmp_path / "w")
+    paths = run_launcher_setup(Setup(git_repository={"url": str(bare), "reference": "feature"}), tmp_path / "w").paths
     import importlib
 
     module = importlib.import_module("probe_repo")

@@ -258,7 +258,7 @@ def test_launcher_setup_reads_the_environment_and_redacts_its_output(tmp_path, p
     monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
     setup = Setup(git_repository={"url": f"{url}/private.git",
                                   "install": 'echo "pushing to https://me:$SHOWN@example.com/x?token=$SHOWN"'})
-    paths = run_launcher_setup(setup, tmp_path / "work")
+    paths = run_launcher_setup(setup, tmp_path / "work").paths
     assert paths == [str(tmp_path / "work" / "repository")]
     err = capfd.readouterr().err
     assert "pushing to https://***@example.com/x?token=***" in err
