@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench clean chart-docs package
+.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench bench-cluster clean chart-docs package
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -78,6 +78,18 @@ test-cluster: venv tools ## cluster-up, cluster smoke tests, e2e, cluster-down (
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
 	$(PYTHON) benchmarks/local_overhead.py
 	$(PYTHON) benchmarks/hostile_inputs.py
+
+# The lock the e2e runs share (flock): the benchmark holds it around each group of measurements.
+E2E_LOCK ?= /tmp/daskrun-e2e.lock
+BENCH_ARGS ?=
+
+bench-cluster: venv tools ## from `helm install`/`kubectl apply` to N workers and to the result: daskrun, DaskJob, floor (BENCH_ARGS=--large: N=32,64)
+ifeq ($(strip $(KUBECONFIG)),)
+	KUBECONFIG=$(LOCAL_KUBECONFIG) PATH="$(CLUSTER_BIN):$$PATH" $(PYTHON) benchmarks/cluster_startup.py \
+	  --lock $(E2E_LOCK) --prepare 'bash tests/cluster/up.sh && bash tests/cluster/images.sh image && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)
+else
+	$(PYTHON) benchmarks/cluster_startup.py --lock $(E2E_LOCK) $(BENCH_ARGS)
+endif
 
 clean:
 	rm -rf $(VENV) .tools build dist results *.egg-info runtime/*.egg-info

@@ -28,6 +28,8 @@ class Terminated(BaseException):
         self.signal_name = signal.Signals(signum).name
         self.exit_code = STOP_SIGNALS[signal.Signals(signum)]
 
+    exit_code = ExitCode.TERMINATED
+
 
 def _on_stop_signal(signum: int, frame: Any) -> None:
     # A second Ctrl-C must not cut the cleanup the first one started (SIGKILL still can).
@@ -153,6 +155,7 @@ def _readable_dumper() -> Any:
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
     from daskrun.config import load_config
+    from daskrun.timeline import process_start
 
     config = load_config(args.config)
     if args.isolated:
@@ -173,7 +176,8 @@ def _run(args: argparse.Namespace) -> int:
     log = logging.getLogger("daskrun")
     try:
         runner.run_dask_function(config, local=args.local, context=context,
-                                 progress_interval=args.progress_interval)
+                                 progress_interval=args.progress_interval,
+                                 started=process_start())
     except Terminated as stop:
         log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
         return stop.exit_code

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from daskrun import timeline
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
@@ -22,6 +23,8 @@ from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_
 log = logging.getLogger(__name__)
 
 WORKER_TIMEOUT = 600.0  # seconds for the first workers to join; pulling a big image takes a while
+WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many workers joined
+POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
 _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                   "CreateContainerError", "CrashLoopBackOff"}
 
@@ -41,6 +44,7 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
         dashboard_address=":0",
         preload=list(preloads),
     )
+    timeline.mark(timeline.CLUSTER_CREATED)
     try:
         if isinstance(workers, WorkerRange):
             cluster.adapt(minimum=workers.minimum, maximum=workers.maximum)
@@ -48,6 +52,7 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
         yield cluster
     finally:
         cluster.close()
+        timeline.mark(timeline.CLUSTER_DELETED)
 
 
 def _pod_problems(context: RunContext) -> list[str]:
@@ -98,20 +103,26 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
     """Block until `target` workers joined; fail early when their pods cannot start."""
     deadline = time.monotonic() + timeout
     announced = -1
+    next_pod_check = time.monotonic()
     while True:
         joined = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         if joined != announced:
             log.info("workers joined: %d/%d", joined, target)
             announced = joined
+            if joined:
+                timeline.mark(timeline.FIRST_WORKER)
         if joined >= target:
+            timeline.mark(timeline.ALL_WORKERS)
             return
-        if context is not None:
+        # The scheduler is asked often (the timeline's resolution), the API server less so.
+        if context is not None and time.monotonic() >= next_pod_check:
+            next_pod_check = time.monotonic() + POD_CHECK_INTERVAL
             problems = _pod_problems(context)
             if problems:
                 raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(problems))
         if time.monotonic() > deadline:
             raise ClusterStartError(f"only {joined} of {target} workers joined within {timeout:.0f}s")
-        time.sleep(2)
+        time.sleep(WORKER_POLL_INTERVAL)
 
 
 @contextlib.contextmanager
@@ -135,6 +146,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
                  context.name, context.namespace, context.controller)
         if controller is not None:
             _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
+            timeline.mark(timeline.CLUSTER_CREATED)
             decision = _choose_controller(context, controller)
             context = replace(context, controller=decision.resolved_mode)
             driver = f"the embedded controller ({controller.identity})"
@@ -147,6 +159,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
         with _unstick_pending_phase(context):
             cluster = _start(KubeCluster, spec, context)
+        _mark_start_phases(cluster)
         workers = config.dask_cluster.workers
         if isinstance(workers, WorkerRange):
             _create_autoscaler(context, workers)
@@ -160,6 +173,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
                 cluster.close(timeout=120)
         else:
             _delete_leftover(context)
+        timeline.mark(timeline.CLUSTER_DELETED)
         if controller is not None:
             controller.stop()
 
@@ -193,6 +207,18 @@ def _choose_controller(context: RunContext, controller: Any) -> Decision:
                      identity=controller.identity)
     except ControllerError as exc:
         raise ClusterStartError(str(exc)) from exc
+
+
+# What KubeCluster logs (with a timestamp) right after each step of its start.
+_START_STEPS = {"Waiting for controller to action cluster": timeline.CLUSTER_CREATED,
+                "Waiting for scheduler service": timeline.SCHEDULER_RUNNING}
+
+
+def _mark_start_phases(cluster: Any) -> None:
+    for when, message in getattr(cluster, "_cluster_manager_logs", ()):
+        phase = _START_STEPS.get(message)
+        if phase:
+            timeline.mark(phase, when.timestamp())
 
 
 START_ATTEMPTS = 3

@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     SecretStr,
+    StrictBool,
     StrictInt,
     StrictStr,
     Tag,
@@ -280,6 +281,12 @@ class Output(_Strict):
         None, pattern=r"^https?://", description="S3-compatible endpoint, e.g. http://minio:9000."
     )
     region: StrictStr | None = Field(None, min_length=1, description="S3 region.")
+    report: StrictBool = Field(
+        True,
+        description="Also store <name>.report.html (Dask's performance report) and <name>.run.json "
+                    "(phase timeline, workers over time, tasks, result shape, versions, exit status) "
+                    "beside the result; false turns both off.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Output:

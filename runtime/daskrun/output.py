@@ -103,15 +103,31 @@ def store(df: pd.DataFrame, output: Output) -> str:
     assert output.path is not None  # the model requires a path with `output`
     try:
         data = serialise(df, result_format(output))
+    except Exception as exc:  # noqa: BLE001 - any failure to store must fall back to the log, never lose data
+        raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+    return store_bytes(data, output)
+
+
+def store_bytes(data: bytes, output: Output) -> str:
+    """Write `data` at `output.path` (local or S3); return where it went, or raise StoreError."""
+    try:
         if output.is_s3:
             return _write_s3(data, output)
-        path = Path(output.path)
+        path = Path(output.path or "")
         _write_local(data, path)
         return str(path.resolve())
     except StoreError:
         raise
-    except Exception as exc:  # any failure to store must fall back to the log, never lose data
+    except Exception as exc:
         raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def beside(output: Output, suffix: str) -> Output:
+    """The same store, at the result's path with its extension replaced by `suffix`."""
+    path = output.path or ""
+    head, _, name = path.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return output.model_copy(update={"path": f"{head}/{stem}{suffix}" if head else f"{stem}{suffix}"})
 
 
 def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv") -> None:

@@ -31,13 +31,15 @@ def version_mismatches(versions: dict[str, Any]) -> list[str]:
     ]
 
 
-def report_versions(client: Any) -> None:
-    mismatches = version_mismatches(client.get_versions(check=False))
+def report_versions(client: Any) -> dict[str, Any]:
+    versions = client.get_versions(check=False)
+    mismatches = version_mismatches(versions)
     if mismatches:
         log.warning("package versions differ between launcher, scheduler and workers "
                     "(results may be wrong or tasks fail to unpickle):\n  %s", "\n  ".join(mismatches))
     else:
         log.info("package versions match on launcher, scheduler and workers")
+    return versions
 
 
 def task_counts(dask_scheduler: Any = None) -> dict[str, int]:

@@ -16,13 +16,14 @@ from typing import Any
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, parquet_engine, progress
+from daskrun import invoke, output, parquet_engine, progress, timeline
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
 from daskrun.errors import FunctionFailed, ResultNotStored
 from daskrun.manifest import worker_target
 from daskrun.ownership import owned_by_launcher
+from daskrun.run_record import RunRecord, result_shape
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         log.info("no output configured; the result (%d rows) follows", len(result))
         print(result.to_string(), flush=True)
         output.print_result(result)
+        timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
         return result
     try:
         where = output.store(result, config.output)
@@ -95,6 +97,7 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
                   config.output.path, exc)
         output.print_result(result, fmt=output.result_format(config.output))
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
+    timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     return None
 
@@ -104,42 +107,66 @@ def run_dask_function(
     local: bool = False,
     context: RunContext | None = None,
     progress_interval: float = 10.0,
+    started: float | None = None,
 ) -> pd.DataFrame | None:
     """Run `config.run.function` on a Dask cluster; return its DataFrame, or None once stored.
+
+    `started` (epoch seconds, default now) is where the run's phase timeline begins; the CLI
+    gives its process start.
 
     Raises ConfigError / InvokeError (bad config, nothing started), ClusterStartError,
     FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
     """
+    line = timeline.begin(started)
     config = load_config(config)
-    # Before anything starts: a launcher that cannot own its cluster is a configuration error.
-    pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
-    setup = config.dask_cluster.worker_config.setup
-    if local:
-        _warn_local_setup(setup)
-    with _setup_dir() as workdir:
-        code = run_launcher_setup(setup, workdir)
-        return _run(config, pod_context, progress_interval, code)
+    timeline.mark(timeline.CONFIG_LOADED)
+    record = RunRecord(config, "local" if local else "kubernetes")
+    failure: BaseException | None = None
+    try:
+        # Before anything starts: a launcher that cannot own its cluster is a configuration error.
+        pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        setup = config.dask_cluster.worker_config.setup
+        if local:
+            _warn_local_setup(setup)
+        with _setup_dir() as workdir:
+            code = run_launcher_setup(setup, workdir)
+            timeline.mark(timeline.SETUP_DONE)
+            return _run(config, pod_context, progress_interval, code, record)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        record.finish(failure)
+        record.store()
+        log.info("phases of this run:\n%s", line.table())
 
 
 def _run(config: Config, pod_context: RunContext | None, progress_interval: float,
-         code: LauncherCode) -> pd.DataFrame | None:
+         code: LauncherCode, record: RunRecord) -> pd.DataFrame | None:
     """From the user's function on: import it, start the cluster, call, check, store."""
     from distributed import Client
 
     parquet_engine.check_engine(config.output)
     function = invoke.load_function(config.run.function, config.run.args)
+    timeline.mark(timeline.FUNCTION_IMPORTED)
 
     if pod_context is None:
         cluster_cm = clusters.local_cluster(config, code.preloads)
     else:
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
+        timeline.mark(timeline.SCHEDULER_CONNECTED)
         target = worker_target(config)
         if target:
             clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
-        progress.report_versions(client)
+        record.versions = progress.report_versions(client)
         log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
-        with progress.ProgressReporter(client, progress_interval):
-            raw = _call(function, config)
-        result = invoke.check_result(raw, config.run.function, config.output is not None)
-        return keep_result(result, config)
+        # The report is made after the result is stored: the result never waits for it.
+        with record.observe(client):
+            with progress.ProgressReporter(client, progress_interval):
+                timeline.mark(timeline.FUNCTION_STARTED)
+                raw = _call(function, config)
+                timeline.mark(timeline.FUNCTION_FINISHED)
+            result = invoke.check_result(raw, config.run.function, config.output is not None)
+            record.result = result_shape(result)
+            return keep_result(result, config)

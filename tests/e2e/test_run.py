@@ -1,6 +1,7 @@
 """A run from `helm install` to its stored result, and how runs fail."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -76,6 +77,19 @@ def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release,
     assert rel.wait() == "Complete", rel.launcher_log()
     body = s3.get_object(Bucket=bucket, Key="runs/bench.csv")["Body"].read()
     assert_seed_shape(pd.read_csv(io.BytesIO(body), index_col="challenge"))
+    # The run report outlives the cluster, beside the result in the same bucket.
+    html = s3.get_object(Bucket=bucket, Key="runs/bench.report.html")["Body"].read()
+    assert b"Dask Performance Report" in html
+    record = json.loads(s3.get_object(Bucket=bucket, Key="runs/bench.run.json")["Body"].read())
+    assert record["exit_code"] == 0 and record["where"] == "kubernetes"
+    phases = [p["phase"] for p in record["timeline"]]
+    assert set(phases) >= {"cluster created", "scheduler running", "all workers joined", "result stored",
+                           "cluster deleted"}, phases
+    assert max(w["count"] for w in record["workers"]) == 2 and record["tasks"]["total"] > 0
+    assert record["result"]["rows"] == len(SMALL_RUN["run"]["args"]["challenges"])
+    log = rel.launcher_log()
+    assert f"run report stored at s3://{bucket}/runs/bench.run.json" in log and "phases of this run:" in log
+    assert "e2e-secret-value" not in json.dumps(record)
     # The credentials reached the pod only through the Secret.
     configmaps = kjson("-n", namespace, "get", "configmaps")["items"]
     assert not any("e2e-secret-value" in str(cm.get("data")) for cm in configmaps)
