@@ -79,16 +79,17 @@ bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster sc
 	$(PYTHON) benchmarks/local_overhead.py
 	$(PYTHON) benchmarks/hostile_inputs.py
 
-# The lock the e2e runs share (flock): the benchmark holds it around each group of measurements.
-E2E_LOCK ?= /tmp/daskrun-e2e.lock
+# Where several people share one cluster: a file that they all flock around e2e runs; the
+# benchmark then holds it around each group of measurements. Empty: no lock.
+E2E_LOCK ?=
 BENCH_ARGS ?=
 
 bench-cluster: venv tools ## from `helm install`/`kubectl apply` to N workers and to the result: daskrun, DaskJob, floor (BENCH_ARGS=--large: N=32,64)
 ifeq ($(strip $(KUBECONFIG)),)
 	KUBECONFIG=$(LOCAL_KUBECONFIG) PATH="$(CLUSTER_BIN):$$PATH" $(PYTHON) benchmarks/cluster_startup.py \
-	  --lock $(E2E_LOCK) --prepare 'bash tests/cluster/up.sh && bash tests/cluster/images.sh image && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)
+	  $(if $(E2E_LOCK),--lock $(E2E_LOCK)) --prepare 'bash tests/cluster/up.sh && bash tests/cluster/images.sh image && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)
 else
-	$(PYTHON) benchmarks/cluster_startup.py --lock $(E2E_LOCK) $(BENCH_ARGS)
+	$(PYTHON) benchmarks/cluster_startup.py $(if $(E2E_LOCK),--lock $(E2E_LOCK)) $(BENCH_ARGS)
 endif
 
 clean:
