@@ -20,7 +20,7 @@ from daskrun import invoke, output, parquet_engine, progress, timeline
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
-from daskrun.errors import FunctionFailed, ResultNotStored
+from daskrun.errors import EXIT_BAD_CONFIG, FunctionFailed, ResultNotStored
 from daskrun.manifest import worker_target
 from daskrun.ownership import owned_by_launcher
 from daskrun.run_record import RunRecord, result_shape
@@ -137,7 +137,9 @@ def run_dask_function(
         raise
     finally:
         record.finish(failure)
-        record.store()
+        # Bad input stops the run before anything started: it leaves nothing behind, no report.
+        if record.exit_code != EXIT_BAD_CONFIG:
+            record.store()
         log.info("phases of this run:\n%s", line.table())
 
 
