@@ -98,7 +98,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _context(args: argparse.Namespace) -> Any:
+def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, Any]:
+    """The run's config and its Dask pods' settings from one file, every bad key reported at once.
+    Without a release and with `default_release`, the one `daskrun submit` would choose."""
+    from daskrun.config import ConfigError, parse_config, read_config_file
+    from daskrun.dask_pods import check_read_only_root, parse_dask_pods
+    from daskrun.submit import default_release as release_for
+
+    data = read_config_file(path)
+    errors = []
+    config = None
+    try:
+        config = parse_config(data, path)
+    except ConfigError as exc:
+        errors += exc.errors
+    if config is not None and release is None and default_release:
+        release = release_for(config.run.function)
+    try:
+        pods = parse_dask_pods(data, release, path)
+    except ConfigError as exc:
+        errors += exc.errors
+    if errors:
+        raise ConfigError(errors, path)
+    check_read_only_root(pods, config.dask_cluster.worker_config.setup, path)
+    return config, pods
+
+
+def _context(args: argparse.Namespace, pods: Any) -> Any:
     from daskrun.cluster_spec import RunContext
     from daskrun.ownership import current_namespace, launcher_identity
 
@@ -108,7 +134,7 @@ def _context(args: argparse.Namespace) -> Any:
                   controller=args.controller,
                   owner=launcher.owner if launcher else None,
                   job_uid=launcher.job_uid if launcher else None,
-                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"))
+                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"), pods=pods)
     if args.worker_image:
         values["image"] = args.worker_image
     return RunContext(**values).with_name()
@@ -116,17 +142,17 @@ def _context(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
-    from daskrun.config import load_config
 
-    config = load_config(args.config)
+    config, pods = _load(args.config, args.release, default_release=args.dry_run)
     if args.dry_run:
         import yaml
 
         from daskrun.cluster_spec import build_cluster_spec
 
-        yaml.safe_dump(build_cluster_spec(config, _context(args)), sys.stdout, sort_keys=False)
+        print(f"# the Dask pods run as ServiceAccount {pods.service_account}")
+        yaml.safe_dump(build_cluster_spec(config, _context(args, pods)), sys.stdout, sort_keys=False)
         return 0
-    context = None if args.local else _context(args)
+    context = None if args.local else _context(args, pods)
     signal.signal(signal.SIGTERM, _on_sigterm)
     log = logging.getLogger("daskrun")
     try:
@@ -159,9 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
-        from daskrun.config import load_config
-
-        load_config(args.config)
+        _load(args.config, None, default_release=False)
         print(f"{args.config}: valid")
         return 0
     if args.command == "recover":

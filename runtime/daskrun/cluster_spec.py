@@ -11,6 +11,7 @@ from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
 from daskrun.config import Config, Resources
+from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
 from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
@@ -34,6 +35,7 @@ class RunContext:
     owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
     job_uid: str | None = None
     worker_run_as_root: bool = False
+    pods: DaskPods = field(default_factory=DaskPods)  # placement and identity (dask_pods.py)
     name: str = field(default="")
 
     def with_name(self) -> "RunContext":
@@ -91,7 +93,57 @@ def _worker_args(config: Config) -> list[str]:
             "--dashboard-address", "8788", "--nthreads", str(worker.threads)]
     memory = worker.resources.memory_bytes
     args += ["--memory-limit", str(memory) if memory else "auto"]
+    resources = dask_resources(config)
+    if resources:
+        args += ["--resources", ",".join(f"{k}={v}" for k, v in resources.items())]
     return args
+
+
+def dask_resources(config: Config) -> dict[str, int]:
+    """The Dask worker resources of each worker: its extended Kubernetes resources, GPUs as `GPU`."""
+    found: dict[str, int] = {}
+    for name, count in config.dask_cluster.worker_config.resources.extended.items():
+        key = dask_resource_name(name)
+        found[key] = found.get(key, 0) + count
+    return found
+
+
+# Writable places of a pod whose root filesystem is read-only: dask's temporary directory
+# (spilling, the worker's local directory) and the home directory (dask's config cache).
+WRITABLE_DIRS = {"tmp": "/tmp", "home": "/home/daskrun"}
+
+
+def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
+    """Placement, metadata, volumes and env of one role (scheduler or workers)."""
+    pod = role["spec"]
+    container = pod["containers"][0]
+    metadata = role.setdefault("metadata", {})
+    # The run's own labels win: the controller and the cleanup select on them.
+    metadata["labels"] = {**(settings.podLabels or {}), **metadata.get("labels", {})}
+    if settings.podAnnotations:
+        metadata["annotations"] = dict(settings.podAnnotations)
+    if pods.service_account:
+        pod["serviceAccountName"] = pods.service_account
+    pod["automountServiceAccountToken"] = False
+    if settings.imagePullSecrets:
+        pod["imagePullSecrets"] = [s.model_dump() for s in settings.imagePullSecrets]
+    for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"):
+        value = getattr(settings, key)
+        if value is not None:
+            pod[key] = value
+    volumes = list(settings.extraVolumes or [])
+    mounts = list(settings.extraVolumeMounts or [])
+    if pods.read_only_root_filesystem:
+        container["securityContext"]["readOnlyRootFilesystem"] = True
+        volumes += [{"name": f"daskrun-{name}", "emptyDir": {}} for name in WRITABLE_DIRS]
+        mounts += [{"name": f"daskrun-{name}", "mountPath": path} for name, path in WRITABLE_DIRS.items()]
+    if volumes:
+        pod["volumes"] = pod.get("volumes", []) + volumes
+    if mounts:
+        container["volumeMounts"] = container.get("volumeMounts", []) + mounts
+    env = container.get("env", []) + list(settings.extraEnv or [])
+    if env:
+        container["env"] = env
 
 
 def _env(config: Config) -> list[dict[str, str]]:
@@ -129,7 +181,6 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
     )
     worker_pod["restartPolicy"] = "Always"
-    worker_pod["automountServiceAccountToken"] = False
     spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
 
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
@@ -142,9 +193,12 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler["env"] = []
     scheduler["resources"] = config.dask_cluster.scheduler.resources.kubernetes() or Resources().kubernetes()
     scheduler["securityContext"] = _security_context(False)
-    scheduler_pod["automountServiceAccountToken"] = False
     spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
-    return _drop_empty(spec)
+    # After the clean-up: the user's own values (an `emptyDir: {}`) are kept as given.
+    spec = _drop_empty(spec)
+    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
+    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
+    return spec
 
 
 def _drop_empty(value: Any) -> Any:

@@ -26,6 +26,7 @@ from pydantic import (
     Tag,
     ValidationError,
     WithJsonSchema,
+    model_serializer,
     model_validator,
 )
 
@@ -51,6 +52,12 @@ CHART_KEYS = frozenset(
         "tolerations",
         "affinity",
         "extraEnv",
+        "topologySpreadConstraints",
+        "priorityClassName",
+        "extraVolumes",
+        "extraVolumeMounts",
+        "daskPods",
+        "networkPolicy",
         "credentials",
         "outputVolume",
         "workerRunAsRoot",
@@ -128,11 +135,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Extended resources have a domain prefix (nvidia.com/gpu, example.com/dongle); the API
+# server wants them as whole numbers, requested and limited alike.
+EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def _check_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a whole number >= 1 (extended resources are counted, e.g. 1)")
+    return int(value)
+
+
+def _resources_schema(schema: dict[str, Any]) -> None:
+    schema["properties"].pop("extended", None)
+    schema["patternProperties"] = {EXTENDED_RESOURCE.pattern: {"type": "integer", "minimum": 1}}
+    schema["additionalProperties"] = False
+
+
 class Resources(_Strict):
-    """Requests and limits of one container; also sizes the worker's threads and memory limit."""
+    """Requests and limits of one container; also sizes the worker's threads and memory limit.
+
+    Besides memory, cpu and ephemeral-storage, extended resources such as `nvidia.com/gpu: 1`
+    (any `domain/name`); they sit at the same level in the file and in `extended` here."""
+
+    model_config = ConfigDict(json_schema_extra=_resources_schema)
 
     memory: Quantity | None = Field(None, description="Memory, e.g. 4G or 500Mi.")
     cpu: Quantity | None = Field(None, description="CPU cores, e.g. 2 or 0.5.")
+    ephemeral_storage: Quantity | None = Field(
+        None, alias="ephemeral-storage", description="Local disk (emptyDirs, logs, writable layer), e.g. 10Gi."
+    )
+    extended: dict[str, Annotated[int, BeforeValidator(_check_count)]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_extended(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "extended" not in data:
+            extended = {k: v for k, v in data.items() if isinstance(k, str) and EXTENDED_RESOURCE.match(k)}
+            if extended:
+                data = {k: v for k, v in data.items() if k not in extended}
+                data["extended"] = extended
+        return data
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        # Dumped as the file has them: `ephemeral-storage`, extended resources beside cpu.
+        data = handler(self)
+        data.update(data.pop("extended", None) or {})
+        if "ephemeral_storage" in data:
+            data["ephemeral-storage"] = data.pop("ephemeral_storage")
+        return data
 
     @property
     def memory_bytes(self) -> int | None:
@@ -144,7 +196,9 @@ class Resources(_Strict):
 
     def kubernetes(self) -> dict[str, dict[str, str]]:
         """Requests equal to limits, so the pod gets exactly what the config asks for."""
-        amounts = {k: v for k, v in (("memory", self.memory), ("cpu", self.cpu)) if v is not None}
+        amounts = {k: v for k, v in (("memory", self.memory), ("cpu", self.cpu),
+                                     ("ephemeral-storage", self.ephemeral_storage)) if v is not None}
+        amounts.update({k: str(v) for k, v in self.extended.items()})
         return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
@@ -314,7 +368,7 @@ class Config(_Strict):
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
-        if item in ("count", "range", "function-after[_ordered(), WorkerRange]"):
+        if item in ("count", "range", "function-after[_ordered(), WorkerRange]", "extended"):
             continue
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
@@ -340,10 +394,11 @@ def _message(error: dict[str, Any], model_fields: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
-        allowed = sorted(model_fields)
+        allowed = sorted(field.alias or key for key, field in model_fields.items() if key != "extended")
         hint = difflib.get_close_matches(name, allowed, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-        return f"unknown key{suggestion} (allowed here: {', '.join(allowed)})"
+        extended = ", or an extended resource such as nvidia.com/gpu" if "extended" in model_fields else ""
+        return f"unknown key{suggestion} (allowed here: {', '.join(allowed)}{extended})"
     if kind == "string_pattern_mismatch" and error["loc"][-1] == "function":
         return "expected an import path like 'package.module.function' or 'package.module:function'"
     if kind == "string_pattern_mismatch" and "env" in error["loc"]:
