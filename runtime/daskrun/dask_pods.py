@@ -64,6 +64,8 @@ class PodSettings(_Strict):
 
 
 POD_KEYS = tuple(PodSettings.model_fields)
+# The chart's defaults for "nothing" at the top level; in a role override an empty value replaces.
+_UNSET = (None, "", [], {})
 
 
 class DaskServiceAccount(_Strict):
@@ -124,7 +126,7 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
     top = PodSettings()
     dask = DaskPodsValues()
     try:
-        top = PodSettings.model_validate({k: values[k] for k in POD_KEYS if values.get(k) is not None})
+        top = PodSettings.model_validate({k: values[k] for k in POD_KEYS if values.get(k) not in _UNSET})
     except ValidationError as exc:
         errors += _errors(exc)
     try:
