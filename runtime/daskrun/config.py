@@ -292,12 +292,42 @@ Workers = Annotated[
 ]
 
 
+class WaitForWorkers(_Strict):
+    """When the function starts: once `minimum` workers joined. Workers still coming join the
+    running computation; if fewer than `minimum` joined within `timeout`, the run fails (exit 4)
+    with the reason their pods are not running."""
+
+    minimum: StrictInt | None = Field(
+        None, ge=0, description="Workers that must have joined; default: all of a fixed count, or the adaptive minimum."
+    )
+    timeout: StrictInt = Field(600, ge=1, description="Seconds to wait for them (pulling a big image takes a while).")
+
+
 class DaskCluster(_Strict):
     workers: Workers | None = Field(
         None, description=f"Fixed count, or {{minimum, maximum}} to adapt; default {DEFAULT_WORKERS}."
     )
+    wait_for_workers: WaitForWorkers = Field(default_factory=WaitForWorkers)
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    @model_validator(mode="after")
+    def _enough_workers(self) -> "DaskCluster":
+        wanted = self.wait_for_workers.minimum
+        most = self.fixed_workers if self.fixed_workers is not None else getattr(self.workers, "maximum", 0)
+        if wanted is not None and wanted > most:
+            raise ValueError(f"wait_for_workers.minimum ({wanted}) is more than the cluster ever has "
+                             f"({most} workers); lower it or raise `workers`")
+        return self
+
+    @property
+    def workers_to_wait_for(self) -> int:
+        """How many workers must have joined before the function starts."""
+        if self.wait_for_workers.minimum is not None:
+            return self.wait_for_workers.minimum
+        if isinstance(self.workers, WorkerRange):
+            return self.workers.minimum
+        return self.fixed_workers or 0
 
     @property
     def fixed_workers(self) -> int | None:

@@ -81,9 +81,9 @@ def run_dask_function(
         pod_context = (context or RunContext()).with_name()
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
-        target = clusters.worker_target(config)
+        target = config.dask_cluster.workers_to_wait_for
         if target:
-            clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
+            clusters.wait_for_workers(client, target, pod_context, config.dask_cluster.wait_for_workers.timeout)
         report.report_versions(client)
         log.info("running %s(%s)", config.run.function,
                  ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
