@@ -129,7 +129,7 @@ def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskP
         pod["imagePullSecrets"] = [s.model_dump() for s in settings.imagePullSecrets]
     for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"):
         value = getattr(settings, key)
-        if value is not None:
+        if value:  # an override to [] or {} means "none" for this role
             pod[key] = value
     volumes = list(settings.extraVolumes or [])
     mounts = list(settings.extraVolumeMounts or [])
