@@ -70,7 +70,7 @@ _UNSET = (None, "", [], {})
 
 class DaskServiceAccount(_Strict):
     create: StrictBool = True
-    name: StrictStr = Field("", pattern=r"^$|" + _K8S_NAME[1:])
+    name: StrictStr = Field("", pattern=r"^$|" + _K8S_NAME)
     annotations: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
 
