@@ -77,7 +77,12 @@ def test_chart_keys_are_the_ones_the_runtime_ignores():
     """A chart values file must also be a valid `daskrun run --local` config."""
     from daskrun.config import CHART_KEYS, CONFIG_KEYS
 
-    chart_keys = set(json.loads((CHART / "schema" / "chart-keys.json").read_text())["properties"])
+    from daskrun.dask_pods import POD_KEYS
+
+    source = json.loads((CHART / "schema" / "chart-keys.json").read_text())
+    pod_keys = set(source["$defs"]["PodSettings"]["properties"])
+    assert pod_keys == set(POD_KEYS), "chart-keys.json's PodSettings and daskrun.dask_pods.PodSettings differ"
+    chart_keys = set(source["properties"]) | pod_keys
     assert chart_keys == set(CHART_KEYS), (
         f"chart keys the runtime would reject: {sorted(chart_keys - set(CHART_KEYS))}; "
         f"runtime keys the chart lacks: {sorted(set(CHART_KEYS) - chart_keys)}"
