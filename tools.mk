@@ -6,6 +6,7 @@
 #                 .tools/bin/helm -> helm4 for commands that look for `helm` on PATH
 #   make crds     chart/crds/ from dask-kubernetes in .venv
 #   make schema   chart/values.schema.json from chart/schema/chart-keys.json + the config model
+#   make docs     the exit-code tables in README.md and chart/README.md from daskrun.errors
 #
 # Both Helm binaries are built from source with `go install` through the Go module proxy:
 # no release tarball download, so it works where only package registries are reachable.
@@ -31,7 +32,7 @@ HELM3_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSI
 HELM4_LDFLAGS := -s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) \
 	-X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
-.PHONY: tools crds schema
+.PHONY: tools crds schema docs
 
 # The binaries carry their version in the file name, so changing a pin builds the new one;
 # helm3/helm4 (what the tests call) and helm (-> helm4) are symlinks to them.
@@ -60,3 +61,6 @@ crds: ## regenerate chart/crds from the pinned dask-kubernetes in .venv
 
 schema: ## regenerate chart/values.schema.json from chart/schema/chart-keys.json and the config model
 	$(TOOLS_PYTHON) tests/chart/gen.py schema
+
+docs: ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py
+	$(TOOLS_PYTHON) tests/chart/gen.py docs

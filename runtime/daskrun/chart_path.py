@@ -8,6 +8,8 @@ manifests in Python.
 
 from __future__ import annotations
 
+import functools
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -24,3 +26,14 @@ def chart_path() -> Path:
         f"the daskrun Helm chart is missing: neither {packaged} nor {repository} has a Chart.yaml "
         "(reinstall daskrun from a wheel built from the repository)"
     )
+
+
+@functools.cache
+def chart_keys() -> frozenset[str]:
+    """The chart's own top-level values keys (chart/schema/chart-keys.json, shipped in the wheel).
+
+    A values file of the chart is a valid config file; any other top-level key is a typo.
+    """
+    keys = json.loads((chart_path() / "schema" / "chart-keys.json").read_text())
+    # The pod settings are written once, as a definition, and are top-level keys as well.
+    return frozenset(keys["properties"]) | frozenset(keys["$defs"]["PodSettings"]["properties"])

@@ -1,13 +1,9 @@
-"""`daskrun` command line: thin wrappers that turn outcomes into documented exit codes.
-
-Exit codes of `daskrun run`: 0 ok; 1 the function failed (traceback logged); 2 bad config
-(nothing started); 3 result not stored, but printed in the log; 4 the Dask cluster did not
-come up. 143 when stopped by SIGTERM (after the cluster was deleted).
-"""
+"""`daskrun` command line: thin wrappers that turn outcomes into documented exit codes."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -17,9 +13,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from daskrun import __version__
-from daskrun.errors import EXIT_BAD_CONFIG, EXIT_CLUSTER_FAILED, EXIT_TERMINATED, RunError
-
-CONTROLLER_MODES = ("external", "embedded")
+from daskrun import context as ctx
+from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
 
 
 class Terminated(BaseException):
@@ -28,10 +23,6 @@ class Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -46,6 +37,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="daskrun", description=__doc__,
+                                     epilog="exit codes of `daskrun run`:\n" + exit_code_summary(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"daskrun {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -57,20 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--local", action="store_true", help="use a LocalCluster on this machine")
     where.add_argument("--dry-run", action="store_true",
                        help="print the DaskCluster manifest as YAML; contact no cluster")
-    run.add_argument("--controller", choices=CONTROLLER_MODES,
-                     default=os.environ.get("DASKRUN_CONTROLLER", "external"),
+    # Defaults are None: the environment variables are read by daskrun.context.
+    run.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
                      help="who acts on the DaskCluster: an installed dask operator (external) or a "
-                          "controller inside this process (embedded) [env DASKRUN_CONTROLLER]")
-    run.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"),
-                     help="namespace of the Dask cluster [env DASKRUN_POD_NAMESPACE; default: current]")
-    run.add_argument("--worker-image", default=os.environ.get("DASKRUN_WORKER_IMAGE"),
-                     help="default image of scheduler and workers [env DASKRUN_WORKER_IMAGE]")
-    run.add_argument("--release", default=os.environ.get("DASKRUN_RELEASE"),
-                     help="Helm release name, for labels and the cluster name [env DASKRUN_RELEASE]")
-    run.add_argument("--run-id", default=os.environ.get("DASKRUN_RUN_ID"),
-                     help="run number (the Helm revision) [env DASKRUN_RUN_ID]")
-    run.add_argument("--pod-name", default=os.environ.get("DASKRUN_POD_NAME"),
-                     help="this launcher's pod, to own the Dask cluster by its Job [env DASKRUN_POD_NAME]")
+                          f"controller inside this process (embedded) [env {ctx.ENV_CONTROLLER}; "
+                          f"default {ctx.DEFAULT_CONTROLLER}]")
+    run.add_argument("--namespace",
+                     help=f"namespace of the Dask cluster [env {ctx.ENV_NAMESPACE}; default: current]")
+    run.add_argument("--worker-image",
+                     help=f"default image of scheduler and workers [env {ctx.ENV_WORKER_IMAGE}]")
+    run.add_argument("--release",
+                     help=f"Helm release name, for labels and the cluster name [env {ctx.ENV_RELEASE}]")
+    run.add_argument("--run-id", help=f"run number (the Helm revision) [env {ctx.ENV_RUN_ID}]")
+    run.add_argument("--pod-name",
+                     help=f"this launcher's pod, to own the Dask cluster by its Job [env {ctx.ENV_POD_NAME}]")
     run.add_argument("--progress-interval", type=float, default=10.0, metavar="SECONDS",
                      help="log task progress this often; 0 turns it off")
 
@@ -89,10 +81,10 @@ def _parser() -> argparse.ArgumentParser:
 
     preflight = commands.add_parser("preflight", help="check that a release can run (helm test)")
     preflight.add_argument("--config", required=True)
-    preflight.add_argument("--namespace", default=os.environ.get("DASKRUN_POD_NAMESPACE"))
-    preflight.add_argument("--release", default=os.environ.get("DASKRUN_RELEASE"))
-    preflight.add_argument("--controller", choices=CONTROLLER_MODES,
-                           default=os.environ.get("DASKRUN_CONTROLLER", "external"))
+    preflight.add_argument("--namespace", help=f"[env {ctx.ENV_NAMESPACE}; default: current]")
+    preflight.add_argument("--release", help=f"[env {ctx.ENV_RELEASE}]")
+    preflight.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
+                           help=f"[env {ctx.ENV_CONTROLLER}; default {ctx.DEFAULT_CONTROLLER}]")
 
     commands.add_parser("schema", help="print the config's JSON Schema")
     return parser
@@ -101,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, Any]:
     """The run's config and its Dask pods' settings from one file, every bad key reported at once.
     Without a release and with `default_release`, the one `daskrun submit` would choose."""
-    from daskrun.config import ConfigError, parse_config, read_config_file
+    from daskrun.config import parse_config, read_config_file
     from daskrun.dask_pods import check_read_only_root, parse_dask_pods
     from daskrun.submit import default_release as release_for
 
@@ -124,30 +116,20 @@ def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, A
     return config, pods
 
 
-def _context(args: argparse.Namespace, pods: Any) -> Any:
-    from daskrun.cluster_spec import RunContext
-    from daskrun.ownership import current_namespace, launcher_identity
-
-    namespace = args.namespace or current_namespace()
-    launcher = None if args.dry_run else launcher_identity(args.pod_name, namespace)
-    values = dict(namespace=namespace, release=args.release, run_id=args.run_id,
-                  controller=args.controller,
-                  owner=launcher.owner if launcher else None,
-                  job_uid=launcher.job_uid if launcher else None,
-                  worker_run_as_root=_env_flag("DASKRUN_WORKER_RUN_AS_ROOT"), pods=pods)
-    if args.worker_image:
-        values["image"] = args.worker_image
-    return RunContext(**values).with_name()
+def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:
+    context = ctx.from_flags(namespace=args.namespace, image=args.worker_image, release=args.release,
+                             run_id=args.run_id, controller=args.controller, pod_name=args.pod_name)
+    return dataclasses.replace(context, pods=pods)
 
 
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
 
-    config, pods = _load(args.config, args.release, default_release=args.dry_run)
+    config, pods = _load(args.config, args.release or ctx.env(ctx.ENV_RELEASE), default_release=args.dry_run)
     if args.dry_run:
         import yaml
 
-        from daskrun.cluster_spec import build_cluster_spec
+        from daskrun.manifest import build_cluster_spec
 
         print(f"# the Dask pods run as ServiceAccount {pods.service_account}")
         yaml.safe_dump(build_cluster_spec(config, _context(args, pods)), sys.stdout, sort_keys=False)
@@ -160,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
                                  progress_interval=args.progress_interval)
     except Terminated:
         log.error("stopped by SIGTERM; the Dask cluster was deleted")
-        return EXIT_TERMINATED
+        return ExitCode.TERMINATED
     return 0
 
 
@@ -209,7 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    code = _main(args)
+    code = int(_main(args))
     if args.command == "run" and not args.dry_run:
         # The cluster is closed by now. Threads that kopf or dask leave behind (executor
         # threads are joined at interpreter exit) must not keep a finished launcher alive.
@@ -223,33 +205,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
     log = logging.getLogger("daskrun")
-    # Imported after argument parsing: `--help` and `--version` stay instant.
-    from daskrun.config import ConfigError
-
     try:
         return _dispatch(args)
-    except ConfigError as exc:
-        print(f"daskrun: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    except RunError as exc:
-        log.error("%s", exc)
+    except DaskrunError as exc:
+        if exc.exit_code == ExitCode.BAD_CONFIG:
+            # Nothing started: the message is for the person who wrote the config.
+            print(f"daskrun: {exc}", file=sys.stderr)
+        else:
+            log.error("%s%s", exc.headline, exc)
         return exc.exit_code
     except Exception as exc:
-        # Imported lazily: these modules pull in dask, which `validate` never needs.
-        from daskrun.cluster import ClusterStartError
-        from daskrun.invoke import InvokeError
-        from daskrun.ownership import OwnershipError
-        from daskrun.setup import SetupError
-
-        if isinstance(exc, (InvokeError, SetupError, OwnershipError)):
-            print(f"daskrun: {exc}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
-        if isinstance(exc, ClusterStartError):
-            log.error("the Dask cluster did not come up: %s", exc)
-            return EXIT_CLUSTER_FAILED
         if args.command != "run":
             raise
         # Outside the function (which has its own exit code): the API server or the network,
         # so worth the Job's retries.
         log.exception("unexpected error: %s", exc)
-        return EXIT_CLUSTER_FAILED
+        return ExitCode.CLUSTER_FAILED

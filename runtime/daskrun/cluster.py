@@ -7,25 +7,17 @@ import logging
 import time
 from typing import Any, Iterator
 
-from daskrun.cluster_spec import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec
 from daskrun.config import Config, WorkerRange
+from daskrun.context import RunContext
+from daskrun.errors import ClusterStartError
+from daskrun.manifest import (CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec,
+                              worker_target)
 from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
 
 _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                   "CreateContainerError", "CrashLoopBackOff"}
-
-
-class ClusterStartError(RuntimeError):
-    """The Dask cluster did not come up; the message carries the scheduler/worker reason."""
-
-
-def worker_target(config: Config) -> int:
-    workers = config.dask_cluster.workers
-    if isinstance(workers, WorkerRange):
-        return workers.minimum
-    return config.dask_cluster.fixed_workers or 0
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,110 +24,23 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
-    WithJsonSchema,
     model_serializer,
     model_validator,
 )
 
-# Top-level keys of the Helm chart's values that are not part of the run's config.
-# A values file of the chart is a valid config file; anything else at the top is a typo.
-CHART_KEYS = frozenset(
-    {
-        "global",
-        "image",
-        "imagePullSecrets",
-        "nameOverride",
-        "fullnameOverride",
-        "serviceAccount",
-        "rbac",
-        "controller",
-        "job",
-        "resources",
-        "podSecurityContext",
-        "securityContext",
-        "podAnnotations",
-        "podLabels",
-        "nodeSelector",
-        "tolerations",
-        "affinity",
-        "extraEnv",
-        "topologySpreadConstraints",
-        "priorityClassName",
-        "extraVolumes",
-        "extraVolumeMounts",
-        "daskPods",
-        "networkPolicy",
-        "credentials",
-        "outputVolume",
-        "workerRunAsRoot",
-        "tests",
-    }
-)
+from daskrun.chart_path import chart_keys
+from daskrun.config_file import NOT_A_MAPPING, read_config_file
+from daskrun.config_messages import messages
+from daskrun.errors import ConfigError
+from daskrun.quantity import Quantity, quantity_value
+
 CONFIG_KEYS = ("run", "dask_cluster", "output")
 
 # Used when `dask_cluster.workers` is absent, locally and on Kubernetes alike.
 DEFAULT_WORKERS = 2
 
-_QUANTITY = re.compile(
-    r"^(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-            "P": 1e15, "E": 1e18}
 _FUNCTION = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*([.:][A-Za-z_]\w*)$")
 _DNS_LABEL_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ConfigError(Exception):
-    """The config is invalid; ``errors`` holds one ``(key_path, message)`` per problem."""
-
-    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
-        self.errors = errors
-        self.source = source
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        head = f"invalid config{f' in {self.source}' if self.source else ''}:"
-        return "\n".join([head] + [f"  {key}: {message}" for key, message in self.errors])
-
-
-def quantity_value(text: str | int | float) -> float:
-    """The number a Kubernetes quantity stands for (bytes for memory, cores for cpu)."""
-    match = _QUANTITY.match(str(text))
-    if not match:
-        raise ValueError(text)
-    number, suffix = float(match["number"]), match["suffix"] or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
-        return number * 10 ** int(suffix[1:])
-    return number * _DECIMAL[suffix]
-
-
-def _check_quantity(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("expected a Kubernetes quantity such as 4G, 500Mi, 2 or 0.5")
-    text = str(value)
-    if not _QUANTITY.match(text) or quantity_value(text) <= 0:
-        raise ValueError(
-            f"{text!r} is not a positive Kubernetes quantity; write e.g. 4G, 500Mi, 2 or 0.5"
-        )
-    return text
-
-
-Quantity = Annotated[
-    str,
-    BeforeValidator(_check_quantity),
-    WithJsonSchema({
-        "anyOf": [
-            # Without named groups: JSON Schema regexes are ECMA 262.
-            {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern)},
-            {"type": "number", "exclusiveMinimum": 0},
-        ],
-        "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
-    }),
-]
 
 
 class _Strict(BaseModel):
@@ -193,13 +105,6 @@ class Resources(_Strict):
     @property
     def cpu_cores(self) -> float | None:
         return None if self.cpu is None else quantity_value(self.cpu)
-
-    def kubernetes(self) -> dict[str, dict[str, str]]:
-        """Requests equal to limits, so the pod gets exactly what the config asks for."""
-        amounts = {k: v for k, v in (("memory", self.memory), ("cpu", self.cpu),
-                                     ("ephemeral-storage", self.ephemeral_storage)) if v is not None}
-        amounts.update({k: str(v) for k, v in self.extended.items()})
-        return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
 class GitRepository(_Strict):
@@ -395,115 +300,13 @@ class Config(_Strict):
         return data
 
 
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if item in ("count", "range", "function-after[_ordered(), WorkerRange]", "extended"):
-            continue
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
-        elif isinstance(item, str) and "[" in item and item.endswith("]"):
-            continue  # pydantic's name for a validator wrapper, not a key
-        else:
-            parts.append(str(item))
-    return ".".join(parts) or "(top level)"
-
-
-_MESSAGES = {
-    "int_type": "expected an integer",
-    "string_type": "expected a string",
-    "dict_type": "expected a mapping",
-    "list_type": "expected a list",
-    "model_type": "expected a mapping",
-    "model_attributes_type": "expected a mapping",
-    "missing": "required key is missing",
-}
-
-
-def _message(error: dict[str, Any], model_fields: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        name = str(error["loc"][-1])
-        allowed = sorted(field.alias or key for key, field in model_fields.items() if key != "extended")
-        hint = difflib.get_close_matches(name, allowed, n=1)
-        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-        extended = ", or an extended resource such as nvidia.com/gpu" if "extended" in model_fields else ""
-        return f"unknown key{suggestion} (allowed here: {', '.join(allowed)}{extended})"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "function":
-        return "expected an import path like 'package.module.function' or 'package.module:function'"
-    if kind == "string_pattern_mismatch" and "env" in error["loc"]:
-        return "environment variable names are letters, digits and '_', not starting with a digit"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "path":
-        return f"must end in .csv or .parquet (or be s3://bucket/key), got {error['input']!r}"
-    if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
-        return "expected a Debian package name (lower case, digits, + - . : = ~)"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    if kind in ("greater_than_equal",):
-        return f"must be >= {error['ctx']['ge']}, got {error['input']!r}"
-    return _MESSAGES.get(kind, error["msg"]) + (
-        f", got {type(error['input']).__name__} {error['input']!r}"
-        if kind.endswith("_type") and not isinstance(error.get("input"), (dict, list))
-        else ""
-    )
-
-
-def _fields_at(loc: tuple[Any, ...]) -> dict[str, Any]:
-    """The keys allowed at the parent of `loc`, for 'did you mean' hints."""
-    model: Any = Config
-    for item in loc[:-1]:
-        field = getattr(model, "model_fields", {}).get(item)
-        if field is None:
-            continue
-        annotation = field.annotation
-        for candidate in getattr(annotation, "__args__", (annotation,)):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                model = candidate
-                break
-    return getattr(model, "model_fields", {})
-
-
-def _errors_from(exc: ValidationError) -> list[tuple[str, str]]:
-    return [
-        (_loc_to_path(error["loc"]), _message(error, _fields_at(error["loc"])))
-        for error in exc.errors(include_url=False)
-    ]
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader that reads floats as YAML 1.2 (and JSON, and Helm) do: `1e-5` is a number."""
-
-
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML or JSON file into a dict, with errors that name the file."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
-    try:
-        data = yaml.load(text, Loader=_Yaml12Loader)
-    except yaml.YAMLError as exc:
-        raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
-    if not isinstance(data, dict):
-        raise ConfigError([("(top level)", "expected a mapping with `run`, `dask_cluster`, `output`")], str(path))
-    return data
-
-
 def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
     """Validate a config dict (or a chart values dict) and report every problem at once."""
     if not isinstance(data, dict):
-        raise ConfigError([("(top level)", "expected a mapping with `run`, `dask_cluster`, `output`")], source)
+        raise ConfigError([("(top level)", NOT_A_MAPPING)], source)
     errors: list[tuple[str, str]] = []
     for key in data:
-        if key not in CONFIG_KEYS and key not in CHART_KEYS:
+        if key not in CONFIG_KEYS and key not in chart_keys():
             hint = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
             errors.append(
                 (str(key), f"unknown key{f'; did you mean {hint[0]!r}?' if hint else ''} "
@@ -513,7 +316,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
     try:
         config = Config.model_validate(relevant)
     except ValidationError as exc:
-        errors.extend(_errors_from(exc))
+        errors.extend(messages(exc, Config))
         config = None
     if errors:
         raise ConfigError(errors, source)

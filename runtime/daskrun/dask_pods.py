@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from daskrun.config import ConfigError, _loc_to_path, _message
+from daskrun.config_messages import messages
+from daskrun.errors import ConfigError
 
 # The ServiceAccount of the Dask pods is "<fullname>-dask" unless named; fullname is the
 # chart's `daskrun.fullname` helper, reproduced in `chart_fullname` (tested against it).
@@ -114,8 +115,8 @@ def dask_account_name(release: str, values: dict[str, Any]) -> str:
     return base + DASK_ACCOUNT_SUFFIX
 
 
-def _errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    return [(_loc_to_path(prefix + tuple(e["loc"])), _message(e, {})) for e in exc.errors(include_url=False)]
+def _errors(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+    return [(prefix + key, message) for key, message in messages(exc, root)]
 
 
 def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | None = None) -> DaskPods:
@@ -128,11 +129,11 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
     try:
         top = PodSettings.model_validate({k: values[k] for k in POD_KEYS if values.get(k) not in _UNSET})
     except ValidationError as exc:
-        errors += _errors(exc)
+        errors += _errors(exc, PodSettings)
     try:
         dask = DaskPodsValues.model_validate(values.get("daskPods") or {})
     except ValidationError as exc:
-        errors += _errors(exc, ("daskPods",))
+        errors += _errors(exc, DaskPodsValues, "daskPods.")
     if not dask.serviceAccount.create and not dask.serviceAccount.name:
         errors.append(("daskPods.serviceAccount.name", "required when daskPods.serviceAccount.create "
                        "is false: name an existing ServiceAccount for the Dask pods"))

@@ -1,29 +1,153 @@
-"""Outcomes of a run and their exit codes (the chart's podFailurePolicy is built from them)."""
+"""Every outcome of `daskrun run` and its exit code, and the one error hierarchy behind them.
+
+`EXIT_CODES` is the only place an exit code's meaning is written: the CLI's help, the README
+tables (`make docs`) and the chart's podFailurePolicy (tested in tests/chart) follow it. Each
+domain error carries its code, so the CLI catches `DaskrunError` alone.
+"""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FUNCTION_FAILED = 1
-EXIT_BAD_CONFIG = 2  # bad config, or launcher setup failed: nothing was started
-EXIT_NOT_STORED = 3
-EXIT_CLUSTER_FAILED = 4
-EXIT_TERMINATED = 143
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FUNCTION_FAILED = 1
+    BAD_CONFIG = 2
+    NOT_STORED = 3
+    CLUSTER_FAILED = 4
+    TERMINATED = 143
 
 
-class RunError(Exception):
-    exit_code = EXIT_FUNCTION_FAILED
+class JobAction(enum.Enum):
+    """What the chart's Job does with a launcher pod that ended with the code."""
+
+    SUCCEEDS = "succeeds"
+    FAILS = "fails, no retry"  # podFailurePolicy FailJob
+    RETRIED = "retried up to `job.backoffLimit`"
+    NONE = "—"  # stopped from outside: the Job is being deleted or replaced
 
 
-class FunctionFailed(RunError):
-    exit_code = EXIT_FUNCTION_FAILED
+@dataclass(frozen=True)
+class Outcome:
+    code: ExitCode
+    meaning: str
+    job: JobAction
 
 
-class ResultNotStored(RunError):
+# 1 fails the Job at once too: the function raised with the same code, arguments and data,
+# so a retry fails the same way after repeating the work. 3 would recompute hours of work
+# whose result is already in the log. 4 (like a killed pod) may be transient.
+EXIT_CODES: tuple[Outcome, ...] = (
+    Outcome(ExitCode.OK, "done; the result is stored (or printed when there is no `output`)",
+            JobAction.SUCCEEDS),
+    Outcome(ExitCode.FUNCTION_FAILED, "the function raised (traceback in the log) or returned no DataFrame",
+            JobAction.FAILS),
+    Outcome(ExitCode.BAD_CONFIG, "bad config, function not importable, bad args, launcher setup failed "
+                                 "— nothing started", JobAction.FAILS),
+    Outcome(ExitCode.NOT_STORED, "the result could not be stored; it is printed in the log between "
+                                 "`BEGIN/END DASKRUN RESULT` markers", JobAction.FAILS),
+    Outcome(ExitCode.CLUSTER_FAILED, "the Dask cluster did not come up (the scheduler/worker reason is "
+                                     "logged)", JobAction.RETRIED),
+    Outcome(ExitCode.TERMINATED, "stopped by SIGTERM; the Dask cluster was deleted first", JobAction.NONE),
+)
+OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}
+# The exit codes the chart's podFailurePolicy turns into FailJob.
+FAIL_JOB_CODES = tuple(int(o.code) for o in EXIT_CODES if o.job is JobAction.FAILS)
+
+# Older names of the codes, still imported elsewhere.
+EXIT_OK = ExitCode.OK
+EXIT_FUNCTION_FAILED = ExitCode.FUNCTION_FAILED
+EXIT_BAD_CONFIG = ExitCode.BAD_CONFIG
+EXIT_NOT_STORED = ExitCode.NOT_STORED
+EXIT_CLUSTER_FAILED = ExitCode.CLUSTER_FAILED
+EXIT_TERMINATED = ExitCode.TERMINATED
+
+
+def exit_code_table() -> str:
+    """The exit codes as a Markdown table (README.md and chart/README.md, via `make docs`)."""
+    rows = ["| code | meaning | the Job |", "| --- | --- | --- |"]
+    rows += [f"| {int(o.code)} | {o.meaning} | {o.job.value} |" for o in EXIT_CODES]
+    return "\n".join(rows)
+
+
+def exit_code_summary() -> str:
+    """One line per code, for `daskrun --help`."""
+    return "\n".join(f"  {int(o.code):>3}  {o.meaning.replace('`', '')}" for o in EXIT_CODES)
+
+
+class DaskrunError(Exception):
+    """A failure `daskrun` explains itself: the message says what and the fix, no traceback."""
+
+    exit_code: ExitCode = ExitCode.FUNCTION_FAILED
+    # How the log introduces the message (the CLI prints it after this).
+    headline = ""
+
+    @property
+    def retried(self) -> bool:
+        """Whether the chart's Job runs the launcher again after this error."""
+        return OUTCOMES[self.exit_code].job is JobAction.RETRIED
+
+
+RunError = DaskrunError  # the older name
+
+
+class ConfigError(DaskrunError):
+    """The config is invalid; ``errors`` holds one ``(key_path, message)`` per problem."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
+        self.errors = errors
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"invalid config{f' in {self.source}' if self.source else ''}:"
+        return "\n".join([head] + [f"  {key}: {message}" for key, message in self.errors])
+
+
+class InvokeError(DaskrunError):
+    """`run.function` cannot be imported or called with `run.args` (see daskrun.invoke)."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
+class SetupError(DaskrunError):
+    """A setup step failed in the launcher; its output names the step."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
+class OwnershipError(DaskrunError):
+    """This launcher's own pod cannot be read, so its Dask cluster could have no owner."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
+class SubmitError(DaskrunError):
+    """Something needed to submit is missing or refused; the message says what and the fix."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
+class ClusterStartError(DaskrunError):
+    """The Dask cluster did not come up; the message carries the scheduler/worker reason."""
+
+    exit_code = ExitCode.CLUSTER_FAILED
+    headline = "the Dask cluster did not come up: "
+
+
+class FunctionFailed(DaskrunError):
+    exit_code = ExitCode.FUNCTION_FAILED
+
+
+class ResultNotStored(DaskrunError):
     """Storing failed; the whole result was printed to the log and is kept in `.result`."""
 
-    exit_code = EXIT_NOT_STORED
+    exit_code = ExitCode.NOT_STORED
 
     def __init__(self, message: str, result: Any):
         super().__init__(message)

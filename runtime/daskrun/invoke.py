@@ -9,9 +9,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-
-class InvokeError(Exception):
-    """The function cannot be called as configured (a config problem: nothing has run)."""
+from daskrun.errors import FunctionFailed, InvokeError
 
 
 class FunctionNotFound(InvokeError):
@@ -30,7 +28,7 @@ class BadArguments(InvokeError):
     pass
 
 
-class BadResult(Exception):
+class BadResult(FunctionFailed):
     """The function ran but did not return a DataFrame (or None)."""
 
 

@@ -6,39 +6,21 @@ So when the launcher pod is deleted -- force-killed, evicted, its node lost, or 
 deleted by `helm upgrade`/`uninstall` -- garbage collection removes the DaskCluster and,
 through it, every scheduler and worker pod, with no help from the (dead) launcher. A pod
 that died but still exists (a Job retry keeps it for its log) is covered by the next
-attempt, which deletes the clusters of earlier attempts of the same Job (label daskrun.cluster_spec.JOB_LABEL).
+attempt, which deletes the clusters of earlier attempts of the same Job (label
+daskrun.manifest.JOB_LABEL).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
+from daskrun.context import RunContext
+from daskrun.errors import OwnershipError
+
 log = logging.getLogger(__name__)
-
-_SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-class OwnershipError(RuntimeError):
-    pass
-
-
-def current_namespace() -> str:
-    """The pod's namespace in a cluster, else the kubeconfig context's, else 'default'."""
-    if _SA_NAMESPACE.exists():
-        return _SA_NAMESPACE.read_text().strip()
-    try:
-        from kubernetes import config
-
-        _, active = config.list_kube_config_contexts()
-        return active.get("context", {}).get("namespace") or "default"
-    except Exception:
-        return "default"
-
-
-
 
 @dataclass(frozen=True)
 class Launcher:
@@ -71,3 +53,13 @@ def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
     if job_uid is None:
         log.warning("pod %s is not owned by a Job; its Dask cluster is owned by the pod alone", pod_name)
     return Launcher(owner=owner, job_uid=job_uid)
+
+
+def owned_by_launcher(context: RunContext) -> RunContext:
+    """`context` with this launcher pod as the owner of its Dask cluster (when in a pod)."""
+    if context.owner:
+        return context
+    launcher = launcher_identity(context.pod_name, context.namespace)
+    if launcher is None:
+        return context
+    return replace(context, owner=launcher.owner, job_uid=launcher.job_uid)

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from daskrun import context as ctx
 from daskrun.config import ConfigError, load_config
+from daskrun.errors import ExitCode
 
 DASK_GROUP = "kubernetes.dask.org"
 DASK_VERSION = "v1"
 CRDS = ("daskclusters", "daskworkergroups", "daskautoscalers")
-NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 class Need(NamedTuple):
@@ -68,16 +68,6 @@ EMBEDDED_NEEDS = (
 def required(controller: str) -> list[Need]:
     """Every permission the run needs in `controller` mode (embedded or external)."""
     return KUBECLUSTER_NEEDS + (EMBEDDED_NEEDS if controller == "embedded" else [])
-
-
-def _namespace(namespace: str | None) -> str:
-    if namespace:
-        return namespace
-    if os.environ.get("DASKRUN_POD_NAMESPACE"):
-        return os.environ["DASKRUN_POD_NAMESPACE"]
-    if NAMESPACE_FILE.is_file():
-        return NAMESPACE_FILE.read_text().strip()
-    return "default"
 
 
 class Report:
@@ -217,19 +207,19 @@ def cli_preflight(
     """`daskrun preflight --config FILE`: 0 when the release can run, else non-zero."""
     out = out or sys.stdout
     report = Report(out)
-    namespace = _namespace(namespace)
-    release = release or os.environ.get("DASKRUN_RELEASE") or "(unknown)"
-    controller = controller or os.environ.get("DASKRUN_CONTROLLER") or "embedded"
-    if controller not in ("embedded", "external"):
+    namespace = ctx.current_namespace(namespace)
+    release = release or ctx.env(ctx.ENV_RELEASE) or "(unknown)"
+    controller = controller or ctx.controller_default()
+    if controller not in ctx.CONTROLLER_MODES:
         report.fail("controller", f"mode must be embedded or external, got {controller!r}")
-        return 2
+        return ExitCode.BAD_CONFIG
     print(f"preflight of release {release} in namespace {namespace} (controller: {controller})", file=out)
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         report.fail("config", str(exc))
-        return 2
+        return exc.exit_code
     report.ok("config", f"{config_path} is valid (function {config.run.function})")
 
     try:

@@ -12,13 +12,15 @@ from typing import Any
 import pandas as pd
 
 from daskrun import cluster as clusters
-from daskrun import invoke, output, report
-from daskrun.cluster_spec import RunContext
+from daskrun import invoke, output, progress
+from daskrun.bootstrap import run_launcher_setup
 from daskrun.config import Config, load_config
+from daskrun.context import RunContext
 from daskrun.errors import FunctionFailed, ResultNotStored
-from daskrun.setup import run_launcher_setup
+from daskrun.ownership import owned_by_launcher
 
 log = logging.getLogger(__name__)
+
 
 def _setup_dir() -> Path:
     configured = os.environ.get("DASKRUN_SETUP_DIR")
@@ -68,29 +70,26 @@ def run_dask_function(
     from distributed import Client
 
     config = load_config(config)
+    # Before anything starts: a launcher that cannot own its cluster is a configuration error.
+    pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
     setup = config.dask_cluster.worker_config.setup
     if local and (setup.apt_packages or setup.script):
         log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
     run_launcher_setup(setup, _setup_dir())
     function = invoke.load_function(config.run.function, config.run.args)
 
-    if local:
+    if pod_context is None:
         cluster_cm = clusters.local_cluster(config)
-        pod_context = None
     else:
-        pod_context = (context or RunContext()).with_name()
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
         target = config.dask_cluster.workers_to_wait_for
         if target:
             clusters.wait_for_workers(client, target, pod_context, config.dask_cluster.wait_for_workers.timeout)
-        report.report_versions(client)
+        progress.report_versions(client)
         log.info("running %s(%s)", config.run.function,
                  ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
-        with report.ProgressReporter(client, progress_interval):
+        with progress.ProgressReporter(client, progress_interval):
             raw = _call(function, config)
-        try:
-            result = invoke.check_result(raw, config.run.function, config.output is not None)
-        except invoke.BadResult as exc:
-            raise FunctionFailed(str(exc)) from exc
+        result = invoke.check_result(raw, config.run.function, config.output is not None)
         return keep_result(result, config)

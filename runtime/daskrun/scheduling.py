@@ -12,7 +12,8 @@ import threading
 import time
 from typing import Any
 
-from daskrun.cluster_spec import RUN_LABEL, RunContext
+from daskrun.context import RunContext
+from daskrun.manifest import RUN_LABEL
 
 log = logging.getLogger(__name__)
 

@@ -27,16 +27,11 @@ import yaml
 
 from daskrun.chart_path import chart_path
 from daskrun.config import ConfigError, load_config, read_config_file
+from daskrun.errors import SubmitError
 
 # Exit statuses of the run (`daskrun run`) that --wait passes on; 1 when unknown.
 RUN_CONTAINER = "daskrun"
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-
-
-class SubmitError(Exception):
-    """Something needed to submit is missing or refused; the message says what and the fix."""
-
-    exit_code = 2
 
 
 def find_helm() -> str:
@@ -249,7 +244,7 @@ def cli_submit(config_path: str, namespace: str, release: str | None, wait: bool
         return run_on_kubernetes(config_path, namespace=namespace or "default", release=release, wait=wait)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return exc.exit_code
     except SubmitError as exc:
         print(f"daskrun submit: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -14,7 +14,8 @@ import yaml
 
 from conftest import NAMESPACE, RELEASE, by_kind, one, render_chart, render_error, run_job
 
-from daskrun.cluster_spec import RunContext, build_cluster_spec
+from daskrun.context import RunContext
+from daskrun.manifest import build_cluster_spec
 from daskrun.config import parse_config
 from daskrun.dask_pods import POD_KEYS, dask_account_name, parse_dask_pods
 

@@ -259,11 +259,16 @@ def test_job_limits():
 
 
 def test_pod_failure_policy_from_exit_codes():
+    """The Job fails at once on exactly the exit codes daskrun.errors marks as not worth a retry."""
+    from daskrun.errors import FAIL_JOB_CODES
+
     policy = run_job(render_chart())["spec"]["podFailurePolicy"]
+    assert FAIL_JOB_CODES, "daskrun.errors marks no exit code as failing the Job"
     assert policy["rules"] == [
-        {"action": "FailJob", "onExitCodes": {"containerName": "daskrun", "operator": "In", "values": [1, 2, 3]}},
+        {"action": "FailJob",
+         "onExitCodes": {"containerName": "daskrun", "operator": "In", "values": list(FAIL_JOB_CODES)}},
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-    ]
+    ], "chart/templates/job.yaml's podFailurePolicy no longer follows daskrun.errors.EXIT_CODES"
 
 
 def test_job_name_is_per_revision():

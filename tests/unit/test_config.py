@@ -3,7 +3,9 @@ import json
 import pytest
 import yaml
 
-from daskrun.config import ConfigError, config_json_schema, load_config, parse_config, quantity_value
+from daskrun.config import ConfigError, config_json_schema, load_config, parse_config
+from daskrun.manifest import container_resources
+from daskrun.quantity import quantity_value
 
 from conftest import REPO, run_cli
 
@@ -102,7 +104,7 @@ def test_quantities(memory, expected):
 
 def test_cpu_and_memory_may_be_numbers():
     config = load_config(base(dask_cluster={"worker_config": {"resources": {"memory": 2000000000, "cpu": 4}}}))
-    assert config.dask_cluster.worker_config.resources.kubernetes() == {
+    assert container_resources(config.dask_cluster.worker_config.resources) == {
         "requests": {"memory": "2000000000", "cpu": "4"}, "limits": {"memory": "2000000000", "cpu": "4"}}
     assert config.dask_cluster.worker_config.threads == 4
 
@@ -190,10 +192,11 @@ def test_validate_cli_exit_codes(tmp_path):
 
 def test_chart_keys_known_to_the_model_match_the_chart():
     chart_values = yaml.safe_load((REPO / "chart" / "values.yaml").read_text())
-    from daskrun.config import CHART_KEYS, CONFIG_KEYS
+    from daskrun.chart_path import chart_keys
+    from daskrun.config import CONFIG_KEYS
 
     chart_only = set(chart_values) - set(CONFIG_KEYS)
-    assert chart_only <= CHART_KEYS, f"add to daskrun.config.CHART_KEYS: {sorted(chart_only - CHART_KEYS)}"
+    assert chart_only <= chart_keys(), f"add to chart/schema/chart-keys.json: {sorted(chart_only - chart_keys())}"
 
 
 def test_exponent_floats_are_numbers_as_in_helm(tmp_path):

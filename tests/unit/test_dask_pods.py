@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daskrun.cluster_spec import RunContext, build_cluster_spec, dask_resources
-from daskrun.config import ConfigError, load_config
+from daskrun.context import RunContext
+from daskrun.manifest import build_cluster_spec, container_resources, dask_resources
+from daskrun.config import load_config
+from daskrun.errors import ConfigError
 from daskrun.dask_pods import (MERGED_KEYS, POD_KEYS, PodSettings, chart_fullname, dask_account_name,
                                dask_resource_name, parse_dask_pods)
 from daskrun.embedded_controller import _QuietTimers
@@ -114,7 +116,7 @@ def test_service_account_name_is_a_dns_name_ending_in_dask(release):
 def test_extended_resources_become_requests_limits_and_dask_resources():
     config = load_config({**RUN, "dask_cluster": {"worker_config": {"resources": {
         "cpu": 1, "nvidia.com/gpu": 2, "example.com/dongle": 1, "ephemeral-storage": "5Gi"}}}})
-    resources = config.dask_cluster.worker_config.resources.kubernetes()
+    resources = container_resources(config.dask_cluster.worker_config.resources)
     assert resources["requests"] == resources["limits"] == {
         "cpu": "1", "ephemeral-storage": "5Gi", "nvidia.com/gpu": "2", "example.com/dongle": "1"}
     assert dask_resources(config) == {"GPU": 2, "example.com/dongle": 1}

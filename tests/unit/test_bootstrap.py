@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from daskrun.config import Setup
-from daskrun.setup import bootstrap_script, kubernetes_escape, run_launcher_setup, worker_command
+from daskrun.bootstrap import bootstrap_script, run_launcher_setup
+from daskrun.manifest import kubernetes_escape, worker_command
 
 from builders import make_repo, make_wheel
 
@@ -178,7 +179,7 @@ def test_launcher_setup_installs_into_this_interpreter_and_imports_from_the_clon
 
 
 def test_launcher_setup_failure_raises(tmp_path):
-    from daskrun.setup import SetupError
+    from daskrun.errors import SetupError
 
     with pytest.raises(SetupError, match="exit code"):
         run_launcher_setup(Setup(git_repository={"url": "/nonexistent"}), tmp_path)

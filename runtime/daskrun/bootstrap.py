@@ -1,4 +1,4 @@
-"""Worker setup: a POSIX ``sh`` bootstrap built from ``worker_config.setup``.
+"""Worker bootstrap: a POSIX ``sh`` script built from ``worker_config.setup``.
 
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
 (pip and git only, into its own interpreter). Every config value is single-quoted with
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from daskrun.config import Setup
+from daskrun.errors import SetupError
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "script")
 LAUNCHER_STEPS = ("pip_packages", "git_repository")
@@ -98,30 +99,6 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
         ]
     lines.append(_FINALE)
     return "\n".join(lines)
-
-
-def kubernetes_escape(text: str) -> str:
-    """Protect `$` from the kubelet, which expands $(VAR) and folds $$ in command and args."""
-    return text.replace("$", "$$")
-
-
-def worker_command(setup: Setup) -> list[str] | None:
-    """Container `command` that runs the setup then the container's args; None without setup."""
-    if setup.empty:
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
-
-
-def scheduler_command(setup: Setup) -> list[str] | None:
-    """The scheduler unpickles task graphs, so it needs the user's packages and repository
-    too (pip and git steps; apt and the script are for workers). None when there are none."""
-    if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
-        return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
-
-
-class SetupError(RuntimeError):
-    """A setup step failed in the launcher; its output names the step."""
 
 
 def run_launcher_setup(setup: Setup, workdir: Path) -> list[str]:

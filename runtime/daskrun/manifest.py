@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
-import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
 from daskrun import __version__
-from daskrun.config import Config, Resources
+from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
+from daskrun.config import Config, Resources, Setup, WorkerRange
+from daskrun.context import RunContext
 from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
-from daskrun.setup import kubernetes_escape, scheduler_command, worker_command
 
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
@@ -20,39 +18,42 @@ JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
 # set to its own run, so two runs in one namespace never act on each other's clusters.
 CONTROLLER_LABEL = "daskrun.io/controller"
 IMAGE_UID = 10001  # the Dockerfile's USER
-MAX_NAME = 53
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
-
-    namespace: str = "default"
-    image: str = f"daskrun:{__version__}"
-    release: str | None = None
-    run_id: str | None = None
-    controller: str = "external"
-    owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
-    job_uid: str | None = None
-    worker_run_as_root: bool = False
-    pods: DaskPods = field(default_factory=DaskPods)  # placement and identity (dask_pods.py)
-    name: str = field(default="")
-
-    def with_name(self) -> "RunContext":
-        if self.name:
-            return self
-        from dataclasses import replace
-
-        return replace(self, name=cluster_name(self.release, self.run_id))
+def worker_target(config: Config) -> int:
+    """How many workers a run starts with (a local cluster; on Kubernetes the replicas)."""
+    workers = config.dask_cluster.workers
+    if isinstance(workers, WorkerRange):
+        return workers.minimum
+    return config.dask_cluster.fixed_workers or 0
 
 
-def cluster_name(release: str | None, run_id: str | None) -> str:
-    """Unique per run, RFC 1123, short enough for the pods and services derived from it."""
-    base = re.sub(r"[^a-z0-9-]+", "-", (release or "daskrun").lower()).strip("-") or "daskrun"
-    suffix = f"r{run_id}-" if run_id else ""
-    suffix += secrets.token_hex(3)
-    base = base[: MAX_NAME - len(suffix) - 1].rstrip("-")
-    return f"{base}-{suffix}"
+def container_resources(resources: Resources) -> dict[str, dict[str, str]]:
+    """Requests equal to limits, so the pod gets exactly what the config asks for."""
+    amounts = {k: v for k, v in (("memory", resources.memory), ("cpu", resources.cpu),
+                                 ("ephemeral-storage", resources.ephemeral_storage)) if v is not None}
+    amounts.update({k: str(v) for k, v in resources.extended.items()})
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def kubernetes_escape(text: str) -> str:
+    """Protect `$` from the kubelet, which expands $(VAR) and folds $$ in command and args."""
+    return text.replace("$", "$$")
+
+
+def worker_command(setup: Setup) -> list[str] | None:
+    """Container `command` that runs the setup then the container's args; None without setup."""
+    if setup.empty:
+        return None
+    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
+
+
+def scheduler_command(setup: Setup) -> list[str] | None:
+    """The scheduler unpickles task graphs, so it needs the user's packages and repository
+    too (pip and git steps; apt and the script are for workers). None when there are none."""
+    if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
+        return None
+    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
 
 
 def labels(context: RunContext) -> dict[str, str]:
@@ -176,7 +177,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
-    worker["resources"] = worker_cfg.resources.kubernetes()
+    worker["resources"] = container_resources(worker_cfg.resources)
     worker["securityContext"] = _security_context(
         context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
     )
@@ -191,7 +192,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = "IfNotPresent"
     scheduler["env"] = []
-    scheduler["resources"] = config.dask_cluster.scheduler.resources.kubernetes() or Resources().kubernetes()
+    scheduler["resources"] = container_resources(config.dask_cluster.scheduler.resources)
     scheduler["securityContext"] = _security_context(False)
     spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
     # After the clean-up: the user's own values (an `emptyDir: {}`) are kept as given.

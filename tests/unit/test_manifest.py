@@ -4,7 +4,8 @@ import re
 
 import yaml
 
-from daskrun.cluster_spec import CONTROLLER_LABEL, RUN_LABEL, RunContext, autoscaler_spec, build_cluster_spec, cluster_name
+from daskrun.context import RunContext, cluster_name
+from daskrun.manifest import CONTROLLER_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec
 from daskrun.config import load_config
 
 from conftest import run_cli

@@ -1,0 +1,121 @@
+"""Where and as what a run executes (`RunContext`), and how it is read from the pod.
+
+The chart's Job passes the context as environment variables (job.yaml); each has a CLI flag
+of the same meaning, the flag winning. This module is the one place that knows the variables,
+the controller default and how the namespace is found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from daskrun import __version__
+from daskrun.dask_pods import DaskPods
+
+CONTROLLER_MODES = ("external", "embedded")
+# Outside the chart (which always sets DASKRUN_CONTROLLER from controller.mode).
+DEFAULT_CONTROLLER = "external"
+MAX_NAME = 53  # leaves room for the suffixes of the pods and services named after the cluster
+
+# The environment variables the chart sets for the launcher (and the `helm test` pod).
+ENV_NAMESPACE = "DASKRUN_POD_NAMESPACE"
+ENV_POD_NAME = "DASKRUN_POD_NAME"
+ENV_RELEASE = "DASKRUN_RELEASE"
+ENV_RUN_ID = "DASKRUN_RUN_ID"
+ENV_CONTROLLER = "DASKRUN_CONTROLLER"
+ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
+ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
+
+    namespace: str = "default"
+    image: str = f"daskrun:{__version__}"
+    release: str | None = None
+    run_id: str | None = None
+    controller: str = DEFAULT_CONTROLLER
+    owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
+    job_uid: str | None = None
+    worker_run_as_root: bool = False
+    pods: DaskPods = field(default_factory=DaskPods)  # placement and identity (dask_pods.py)
+    name: str = ""
+    pod_name: str | None = None  # this launcher's pod, when it runs in one
+
+    def with_name(self) -> "RunContext":
+        if self.name:
+            return self
+        return replace(self, name=cluster_name(self.release, self.run_id))
+
+
+def cluster_name(release: str | None, run_id: str | None) -> str:
+    """Unique per run, RFC 1123, short enough for the pods and services derived from it."""
+    base = re.sub(r"[^a-z0-9-]+", "-", (release or "daskrun").lower()).strip("-") or "daskrun"
+    suffix = f"r{run_id}-" if run_id else ""
+    suffix += secrets.token_hex(3)
+    base = base[: MAX_NAME - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """A context variable from the environment; unset and empty are the same."""
+    return os.environ.get(name) or default
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def controller_default() -> str:
+    return env(ENV_CONTROLLER, DEFAULT_CONTROLLER) or DEFAULT_CONTROLLER
+
+
+def current_namespace(given: str | None = None) -> str:
+    """`given`, else $DASKRUN_POD_NAMESPACE, else the pod's own namespace, else the kubeconfig
+    context's, else 'default'."""
+    if given:
+        return given
+    from_env = env(ENV_NAMESPACE)
+    if from_env:
+        return from_env
+    if SERVICE_ACCOUNT_NAMESPACE.is_file():
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    try:
+        from kubernetes import config
+
+        _, active = config.list_kube_config_contexts()
+        return active.get("context", {}).get("namespace") or "default"
+    except Exception:  # noqa: BLE001 - no kubeconfig at all: the API's own default
+        return "default"
+
+
+def from_flags(
+    *,
+    namespace: str | None = None,
+    image: str | None = None,
+    release: str | None = None,
+    run_id: str | None = None,
+    controller: str | None = None,
+    pod_name: str | None = None,
+) -> RunContext:
+    """The context from CLI flags, each falling back to its environment variable."""
+    values: dict[str, Any] = dict(
+        namespace=current_namespace(namespace),
+        release=release or env(ENV_RELEASE),
+        run_id=run_id or env(ENV_RUN_ID),
+        controller=controller or controller_default(),
+        pod_name=pod_name or env(ENV_POD_NAME),
+        worker_run_as_root=env_flag(ENV_WORKER_RUN_AS_ROOT),
+    )
+    image = image or env(ENV_WORKER_IMAGE)
+    if image:
+        values["image"] = image
+    return RunContext(**values).with_name()
