@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import NAMESPACE, RELEASE, by_kind, one, render_chart, render_error, run_job
+from conftest import NAMESPACE, RELEASE, ROOT, by_kind, helm, one, render_chart, render_error, run_job
 
 from daskrun.context import RunContext
 from daskrun.manifest import build_cluster_spec
@@ -231,3 +231,15 @@ def test_configmap_carries_only_given_pod_settings():
     data = json.loads(one(render_chart(RUN), "ConfigMap")["data"]["config.yaml"])
     assert not set(POD_KEYS) & set(data)
     assert data["daskPods"]["serviceAccount"]["name"] == f"{RELEASE}-daskrun-dask"
+
+
+def test_gpu_example_puts_only_the_workers_on_the_gpu_pool():
+    example = ROOT / "values.gpu.example.yaml"
+    helm("lint", "--strict", str(ROOT / "chart"), "-f", str(example))
+    pods = pods_of(render_chart(values_files=(example,)))
+    worker = pods["worker"]["spec"]
+    assert worker["nodeSelector"] and worker["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert worker["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert "GPU=1" in worker["containers"][0]["args"]
+    for role in ("launcher", "scheduler"):
+        assert "nodeSelector" not in pods[role]["spec"] and "tolerations" not in pods[role]["spec"]
