@@ -54,8 +54,9 @@ def gpu_pool(cluster):
 
 
 def _timestamps(log: str, pattern: str) -> list[datetime.datetime]:
+    """When the launcher logged lines matching `pattern` (continuation lines have no time)."""
     return [datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
-            for line in log.splitlines() if re.search(pattern, line)]
+            for line in log.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line) and re.search(pattern, line)]
 
 
 def _worker_pods(namespace, release):
