@@ -14,9 +14,10 @@ RUN cd /src && /opt/daskrun/bin/pip wheel --no-deps -w /dist . \
  && /opt/daskrun/bin/uv pip install --python /opt/daskrun/bin/python --compile-bytecode "$(ls /dist/daskrun-*.whl)[parquet]"
 
 FROM ${BASE_IMAGE}
-# git: setup.git_repository; tini: PID 1 that forwards SIGTERM so the run can delete its cluster.
+# git (+ openssh-client for deploy keys): setup.git_repository; tini: PID 1 that forwards
+# SIGTERM so the run can delete its cluster.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git tini ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 daskrun \
  && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/daskrun daskrun

@@ -100,6 +100,25 @@ The Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or "" when there i
 {{- end }}
 
 {{/*
+Keys of the code-credentials Secret; each reaches the pods as the env variable of the same
+name (daskrun.credentials.ENV; a render test keeps the two equal).
+*/}}
+{{- define "daskrun.codeCredentialKeys" -}}
+DASKRUN_GIT_USERNAME DASKRUN_GIT_TOKEN DASKRUN_GIT_SSH_KEY DASKRUN_GIT_KNOWN_HOSTS DASKRUN_PIP_USERNAME DASKRUN_PIP_PASSWORD
+{{- end }}
+
+{{/*
+The Secret with git and package-index credentials, or "" when there is none.
+*/}}
+{{- define "daskrun.codeCredentialsSecret" -}}
+{{- if .Values.codeCredentials.existingSecret }}
+{{- .Values.codeCredentials.existingSecret }}
+{{- else if .Values.codeCredentials.values }}
+{{- printf "%s-code-credentials" (include "daskrun.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
 Whether the launcher writes into the image's /opt/daskrun (setup pip packages or a git
 repository are installed into its interpreter): then the root filesystem can't be read-only.
 */}}
@@ -178,6 +197,19 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- end }}
 {{- if and .Values.credentials.existingSecret $output.key }}
 {{- fail "output.key/output.secret_key and credentials.existingSecret are both set: keep the credentials in one place (the existing Secret)" }}
+{{- end }}
+{{- if and .Values.codeCredentials.existingSecret .Values.codeCredentials.values }}
+{{- fail "codeCredentials.existingSecret and codeCredentials.values are both set: keep the credentials in one place (the existing Secret)" }}
+{{- end }}
+{{- /* The runtime refuses the same (daskrun.credentials); checked here so `helm install` fails before anything starts. */}}
+{{- $setup := dig "worker_config" "setup" dict $cluster }}
+{{- $urls := dict "git_repository.url" (dig "git_repository" "url" "" $setup) "pip_index_url" ($setup.pip_index_url | default "") }}
+{{- range $i, $url := $setup.pip_extra_index_urls | default list }}{{ $_ := set $urls (printf "pip_extra_index_urls[%d]" $i) $url }}{{ end }}
+{{- range $i, $package := $setup.pip_packages | default list }}{{ $_ := set $urls (printf "pip_packages[%d]" $i) $package }}{{ end }}
+{{- range $key, $url := $urls }}
+{{- if regexMatch `(?i)(https?://[^/\s@?#]+@|[a-z][a-z0-9+.-]*://[^/\s@:?#]*:[^/\s@?#]*@)` (toString $url) }}
+{{- fail (printf "dask_cluster.worker_config.setup.%s contains a credential, which would be stored in the ConfigMap, the pod specs and the logs; remove it and put the token in a Secret (codeCredentials: DASKRUN_GIT_TOKEN, DASKRUN_GIT_SSH_KEY or DASKRUN_PIP_PASSWORD)" $key) }}
+{{- end }}
 {{- end }}
 {{- if .Values.outputVolume.existingClaim }}
 {{- if not $output.path }}

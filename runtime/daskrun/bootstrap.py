@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from daskrun import credentials
 from daskrun.config import Setup
 from daskrun.errors import SetupError
 
@@ -41,6 +42,7 @@ mkdir -p "$DASKRUN_SETUP_DIR"
 _FINALE = r"""daskrun_step=done
 echo "daskrun-setup: $(date -u +%H:%M:%S) done" >&2
 trap - EXIT
+if command -v daskrun_forget_credentials >/dev/null 2>&1; then daskrun_forget_credentials; fi
 if [ "$#" -gt 0 ]; then exec "$@"; fi
 """
 
@@ -52,6 +54,7 @@ def _quote_all(values: list[str]) -> str:
 def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
     """The sh script that performs `steps` of `setup` in order, then execs "$@"."""
     lines = [_PRELUDE]
+    lines += _credential_lines(setup, steps)
     if "apt_packages" in steps and setup.apt_packages:
         lines += [
             "step apt_packages",
@@ -60,7 +63,7 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
             f"apt-get install -y --no-install-recommends {_quote_all(setup.apt_packages)}",
         ]
     if "pip_packages" in steps and setup.pip_packages:
-        packages = _quote_all(setup.pip_packages)
+        packages = _quote_all(_index_options(setup) + setup.pip_packages)
         lines += [
             "step pip_packages",
             # uv is much faster than pip; images without it still work, and
@@ -101,6 +104,104 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
     return "\n".join(lines)
 
 
+# --- Credentials for private repositories and indexes -------------------------------------
+# Read from the environment (credentials.ENV; a Secret in pods), written to files only the
+# setup's user can read, removed and unset before "$@" starts: the dask process and the
+# user's code never see them. Nothing here is ever taken from the config.
+
+_GIT_CREDENTIALS = f"""daskrun_step=git_credentials
+export GIT_TERMINAL_PROMPT=0  # a missing or wrong token fails at once instead of waiting
+daskrun_exported="$daskrun_exported GIT_TERMINAL_PROMPT"
+if [ -n "${{{credentials.GIT_TOKEN}:-}}" ]; then
+  cat > "$DASKRUN_SETUP_DIR/git-askpass" <<'DASKRUN_ASKPASS'
+#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "${{{credentials.GIT_USERNAME}:-{credentials.DEFAULT_GIT_USERNAME}}}" ;;
+  *) printf '%s\\n' "${credentials.GIT_TOKEN}" ;;
+esac
+DASKRUN_ASKPASS
+  chmod 700 "$DASKRUN_SETUP_DIR/git-askpass"
+  export GIT_ASKPASS="$DASKRUN_SETUP_DIR/git-askpass"
+  daskrun_exported="$daskrun_exported GIT_ASKPASS"
+fi
+if [ -n "${{{credentials.GIT_SSH_KEY}:-}}" ]; then
+  if ! command -v ssh >/dev/null 2>&1; then
+    echo "daskrun-setup: {credentials.GIT_SSH_KEY} is set but the image has no ssh client; install openssh-client" >&2
+    exit 1
+  fi
+  (umask 077 && printf '%s\\n' "${credentials.GIT_SSH_KEY}" > "$DASKRUN_SETUP_DIR/git-ssh-key")
+  if [ -n "${{{credentials.GIT_KNOWN_HOSTS}:-}}" ]; then
+    printf '%s\\n' "${credentials.GIT_KNOWN_HOSTS}" > "$DASKRUN_SETUP_DIR/git-known-hosts"
+  else
+    echo "daskrun-setup: {credentials.GIT_KNOWN_HOSTS} is empty: only hosts in the image's ssh_known_hosts are trusted" >&2
+    : > "$DASKRUN_SETUP_DIR/git-known-hosts"
+  fi
+  # Never StrictHostKeyChecking=no: an unknown host key fails the clone.
+  export GIT_SSH_COMMAND='ssh -i "$DASKRUN_SETUP_DIR/git-ssh-key" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$DASKRUN_SETUP_DIR/git-known-hosts"'
+  export DASKRUN_SETUP_DIR
+  daskrun_exported="$daskrun_exported GIT_SSH_COMMAND"
+fi"""
+
+_PIP_CREDENTIALS = f"""daskrun_step=pip_credentials
+if [ -n "${{{credentials.PIP_PASSWORD}:-}}" ]; then
+  (umask 077 && : > "$DASKRUN_SETUP_DIR/netrc" && for daskrun_host in {{hosts}}; do
+    printf 'machine %s login %s password %s\\n' "$daskrun_host" \\
+      "${{{credentials.PIP_USERNAME}:-{credentials.DEFAULT_PIP_USERNAME}}}" "${credentials.PIP_PASSWORD}" >> "$DASKRUN_SETUP_DIR/netrc"
+  done)
+  # uv and pip both read the netrc file NETRC names.
+  export NETRC="$DASKRUN_SETUP_DIR/netrc"
+  daskrun_exported="$daskrun_exported NETRC"
+fi"""
+
+_FORGET_CREDENTIALS = f"""daskrun_exported=
+daskrun_forget_credentials() {{
+  rm -f "$DASKRUN_SETUP_DIR/git-askpass" "$DASKRUN_SETUP_DIR/git-ssh-key" \\
+    "$DASKRUN_SETUP_DIR/git-known-hosts" "$DASKRUN_SETUP_DIR/netrc"
+  unset $daskrun_exported {" ".join(credentials.ENV)}
+}}
+trap 'daskrun_status=$?; set +e; daskrun_forget_credentials; (exit $daskrun_status); daskrun_report' EXIT"""
+
+
+def _index_hosts(setup: Setup) -> list[str]:
+    """Hosts the pip credentials are for: the indexes, and direct URLs in pip_packages."""
+    urls = [u for u in [setup.pip_index_url, *setup.pip_extra_index_urls] if u]
+    urls += [word for package in setup.pip_packages for word in package.replace("@", " @ ").split()
+             if word.startswith(("http://", "https://"))]
+    return sorted({host for host in map(credentials.url_host, urls) if host})
+
+
+def _index_options(setup: Setup) -> list[str]:
+    options = ["--index-url", setup.pip_index_url] if setup.pip_index_url else []
+    for url in setup.pip_extra_index_urls:
+        options += ["--extra-index-url", url]
+    return options
+
+
+def _credential_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
+    git = "git_repository" in steps and setup.git_repository is not None
+    hosts = _index_hosts(setup) if "pip_packages" in steps and setup.pip_packages else []
+    if not (git or hosts):
+        return []
+    lines = [_FORGET_CREDENTIALS]
+    if git:
+        lines.append(_GIT_CREDENTIALS)
+    if hosts:
+        lines.append(_PIP_CREDENTIALS.replace("{hosts}", _quote_all(hosts)))
+    return lines
+
+
+def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv` with its output on our stderr, line by line, credentials redacted (git and
+    pip may echo URLs, and an install command may print anything)."""
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stderr.write(credentials.redact(line))
+            sys.stderr.flush()
+    return process.returncode
+
+
 def run_launcher_setup(setup: Setup, workdir: Path) -> list[str]:
     """Run the pip and git steps for this interpreter; return the paths to import from."""
     if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
@@ -109,10 +210,10 @@ def run_launcher_setup(setup: Setup, workdir: Path) -> list[str]:
     env = dict(os.environ, DASKRUN_SETUP_DIR=str(workdir))
     # The launcher's own interpreter first on PATH, so `python3` in the script is this one.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    completed = subprocess.run(["sh", "-c", script, "daskrun-setup"], env=env)
-    if completed.returncode != 0:
+    returncode = _run_redacted(["sh", "-c", script, "daskrun-setup"], env)
+    if returncode != 0:
         raise SetupError(
-            f"launcher setup failed with exit code {completed.returncode}; "
+            f"launcher setup failed with exit code {returncode}; "
             "the failing step is named in the log above"
         )
     paths = []

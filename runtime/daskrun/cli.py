@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from daskrun import __version__
 from daskrun import context as ctx
+from daskrun.credentials import RedactingFilter
 from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
 
 
@@ -31,6 +32,8 @@ def _configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

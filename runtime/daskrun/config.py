@@ -31,6 +31,7 @@ from pydantic import (
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
+from daskrun.credentials import credential_errors
 from daskrun.errors import ConfigError
 from daskrun.quantity import Quantity, quantity_value
 
@@ -117,6 +118,9 @@ class GitRepository(_Strict):
     )
 
 
+IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
+
+
 class Setup(_Strict):
     """What each worker (and the launcher, for pip and git) installs or runs before starting."""
 
@@ -127,6 +131,13 @@ class Setup(_Strict):
     pip_packages: list[Annotated[StrictStr, Field(min_length=1)]] = Field(default_factory=list)
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
+    )
+    # Private indexes: URLs only; their credentials come from the environment (see credentials.py).
+    pip_index_url: IndexUrl | None = Field(
+        None, description="Package index replacing PyPI for pip_packages (uv/pip --index-url)."
+    )
+    pip_extra_index_urls: list[IndexUrl] = Field(
+        default_factory=list, description="Further package indexes (uv/pip --extra-index-url)."
     )
 
     @property
@@ -313,6 +324,7 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
                            f"(allowed: {', '.join(CONFIG_KEYS)} and the chart's keys)")
             )
     relevant = {k: v for k, v in data.items() if k in CONFIG_KEYS and v is not None}
+    errors.extend(credential_errors(relevant))
     try:
         config = Config.model_validate(relevant)
     except ValidationError as exc:

@@ -52,6 +52,8 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
         return "environment variable names are letters, digits and '_', not starting with a digit"
     if kind == "string_pattern_mismatch" and error["loc"][-1] == "path":
         return f"must end in .csv or .parquet (or be s3://bucket/key), got {error['input']!r}"
+    if kind == "string_pattern_mismatch" and any(str(p).startswith("pip_") and "index" in str(p) for p in error["loc"]):
+        return f"expected an http:// or https:// URL of a package index, got {error['input']!r}"
     if kind == "string_pattern_mismatch" and "apt_packages" in error["loc"]:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
     if kind == "value_error":

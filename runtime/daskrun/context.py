@@ -30,6 +30,9 @@ ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+# The Secret with git and package-index credentials (daskrun.credentials): the scheduler
+# and worker pods reference it by this name.
+ENV_CODE_CREDENTIALS_SECRET = "DASKRUN_CODE_CREDENTIALS_SECRET"
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -49,6 +52,7 @@ class RunContext:
     pods: DaskPods = field(default_factory=DaskPods)  # placement and identity (dask_pods.py)
     name: str = ""
     pod_name: str | None = None  # this launcher's pod, when it runs in one
+    credentials_secret: str | None = None  # Secret with daskrun.credentials.ENV keys, for setup
 
     def with_name(self) -> "RunContext":
         if self.name:
@@ -114,6 +118,7 @@ def from_flags(
         controller=controller or controller_default(),
         pod_name=pod_name or env(ENV_POD_NAME),
         worker_run_as_root=env_flag(ENV_WORKER_RUN_AS_ROOT),
+        credentials_secret=env(ENV_CODE_CREDENTIALS_SECRET),
     )
     image = image or env(ENV_WORKER_IMAGE)
     if image:

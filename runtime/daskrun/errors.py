@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from daskrun.credentials import redact
+
 
 class ExitCode(enum.IntEnum):
     OK = 0
@@ -106,7 +108,8 @@ class ConfigError(DaskrunError):
 
     def _render(self) -> str:
         head = f"invalid config{f' in {self.source}' if self.source else ''}:"
-        return "\n".join([head] + [f"  {key}: {message}" for key, message in self.errors])
+        # Messages may quote the input, so the input's credentials must not reach the log.
+        return redact("\n".join([head] + [f"  {key}: {message}" for key, message in self.errors]))
 
 
 class InvokeError(DaskrunError):

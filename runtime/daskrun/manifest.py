@@ -10,6 +10,7 @@ from daskrun import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext
+from daskrun.credentials import secret_env
 from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
 
 RUN_LABEL = "daskrun.io/run"
@@ -177,6 +178,9 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
+    # Only the pip and git steps use credentials, the same steps the scheduler runs.
+    if scheduler_command(worker_cfg.setup) and context.credentials_secret:
+        worker["env"] += secret_env(context.credentials_secret)
     worker["resources"] = container_resources(worker_cfg.resources)
     worker["securityContext"] = _security_context(
         context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
@@ -192,6 +196,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = "IfNotPresent"
     scheduler["env"] = []
+    if scheduler_setup and context.credentials_secret:
+        scheduler["env"] += secret_env(context.credentials_secret)
     scheduler["resources"] = container_resources(config.dask_cluster.scheduler.resources)
     scheduler["securityContext"] = _security_context(False)
     spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}

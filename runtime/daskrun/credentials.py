@@ -1,0 +1,113 @@
+"""Credentials for private code and packages: read from the environment, never from the config.
+
+In pods the chart's (or your existing) Secret fills these variables through ``secretKeyRef``;
+the launcher hands the Secret's *name* to the scheduler and workers, never a value. A local
+run reads the same variables from your shell. The config itself (ConfigMap, pod specs, logs)
+must hold no credential, so URLs with one are refused and anything resembling one is redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+GIT_USERNAME = "DASKRUN_GIT_USERNAME"  # HTTPS basic-auth user; default DEFAULT_GIT_USERNAME
+GIT_TOKEN = "DASKRUN_GIT_TOKEN"  # HTTPS token or password
+GIT_SSH_KEY = "DASKRUN_GIT_SSH_KEY"  # a private deploy key (OpenSSH format)
+GIT_KNOWN_HOSTS = "DASKRUN_GIT_KNOWN_HOSTS"  # known_hosts lines of the git host(s)
+PIP_USERNAME = "DASKRUN_PIP_USERNAME"  # index user; default DEFAULT_PIP_USERNAME
+PIP_PASSWORD = "DASKRUN_PIP_PASSWORD"  # index password or token
+
+GIT_ENV = (GIT_USERNAME, GIT_TOKEN, GIT_SSH_KEY, GIT_KNOWN_HOSTS)
+PIP_ENV = (PIP_USERNAME, PIP_PASSWORD)
+# Also the keys of the Secret: the chart maps each key to the variable of the same name.
+ENV = GIT_ENV + PIP_ENV
+
+# GitHub and GitLab accept any user with a token; GitHub documents this one.
+DEFAULT_GIT_USERNAME = "x-access-token"
+# The user name PyPI-style token indexes expect.
+DEFAULT_PIP_USERNAME = "__token__"
+
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+# Any user info on http(s) (`https://TOKEN@host` is a token), a password on any scheme
+# (`ssh://git@host` is a plain user name and fine).
+_CREDENTIAL_URL = re.compile(
+    rf"(?P<scheme>(?:[A-Za-z0-9+.-]*\+)?https?://)(?P<userinfo>[^/\s@?#]+)@"
+    rf"|(?P<scheme2>{_SCHEME})(?P<userinfo2>[^/\s@:?#]*:[^/\s@?#]*)@",
+    re.IGNORECASE,
+)
+_SECRET_QUERY = re.compile(
+    r"(?P<name>[?&](?:[\w.-]*(?:token|password|passwd|secret|signature|api[_-]?key)[\w.-]*))=(?P<value>[^&\s#]+)",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """`text` with URL credentials and secret-looking query values replaced by ***."""
+    text = _CREDENTIAL_URL.sub(lambda m: f"{m['scheme'] or m['scheme2']}***@", text)
+    return _SECRET_QUERY.sub(lambda m: f"{m['name']}=***", text)
+
+
+def has_credential(text: str) -> bool:
+    return redact(text) != text
+
+
+def url_host(url: str) -> str | None:
+    """The host name of an http(s) URL (no port: netrc matches on the name alone)."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+_WHERE = {
+    "git_repository": f"put the token in the Secret as {GIT_TOKEN} (or the deploy key as {GIT_SSH_KEY})",
+    "pip": f"put the password or token in the Secret as {PIP_PASSWORD} (user: {PIP_USERNAME})",
+}
+
+
+def credential_errors(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """One (key, message) per string in `data` that carries a credential.
+
+    `output.key`/`output.secret_key` are not searched: the chart keeps them in a Secret.
+    """
+    errors: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            child = f"{path}.{key}" if path else str(key)
+            if child in ("output.key", "output.secret_key"):
+                continue
+            errors += credential_errors(value, child)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            errors += credential_errors(value, f"{path}[{index}]")
+    elif isinstance(data, str) and has_credential(data):
+        kind = "git_repository" if "git_repository" in path else "pip" if ".pip_" in path else None
+        how = _WHERE[kind] if kind else "pass it through a Secret as an environment variable"
+        errors.append((path, f"{redact(data)!r} contains a credential, which would be stored in the "
+                             f"ConfigMap, the pod specs and the logs; remove it and {how} "
+                             "(chart: codeCredentials; local runs: the environment variable)"))
+    return errors
+
+
+def secret_env(secret: str, names: tuple[str, ...] = ENV) -> list[dict[str, Any]]:
+    """Pod env entries that read `names` from the Secret; optional, so any subset may exist."""
+    return [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name, "optional": True}}}
+            for name in names]
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record's message (and its arguments) before any handler writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
