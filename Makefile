@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run test test-unit test-chart test-cluster e2e bench clean
+.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -22,7 +22,13 @@ venv: $(VENV)/.installed ## create .venv with daskrun and the test tools
 run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
-test-unit: venv ## unit tests: config, setup (real sh/git/pip), output (real S3 server), local runs
+# Lint only: `ruff format` is configured in pyproject.toml but not yet applied to the tree.
+lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/
+	$(VENV)/bin/ruff check runtime tests/support
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test-unit: venv lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
 	$(PYTEST) tests/unit -q
 
 test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 4

@@ -1,6 +1,6 @@
 """daskrun: run a Dask-distributed Python function on Kubernetes or locally, keep its DataFrame."""
 
-__version__ = "0.1.0"
+from daskrun._version import __version__
 
 __all__ = ["__version__", "run_dask_function", "run_on_kubernetes"]
 

@@ -9,11 +9,12 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from daskrun import __version__
 from daskrun import context as ctx
+from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter
 from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
 

@@ -1,17 +1,21 @@
-"""Start the run's Dask cluster (Kubernetes or local), wait for its workers, always close it."""
+"""Start the run's Dask cluster (Kubernetes or local), wait for its workers, always close it.
+
+The one module on kr8s: dask-kubernetes' KubeCluster is built on it, so the DaskCluster
+objects and the pods of the run are read with the same client (daskrun.kube is for the rest).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.errors import ClusterStartError
-from daskrun.manifest import (CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec,
-                              worker_target)
+from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
 from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
@@ -45,33 +49,43 @@ def _pod_problems(context: RunContext) -> list[str]:
     """Why scheduler or worker pods of this run are failing, with their log tails."""
     import kr8s
 
-    problems = []
     pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
+    problems = []
     for pod in pods:
-        for status in pod.raw.get("status", {}).get("containerStatuses", []) or []:
-            state = status.get("state") or {}
-            waiting = state.get("waiting") or {}
-            exited_now = state.get("terminated") or {}
-            exited_before = (status.get("lastState") or {}).get("terminated") or {}
-            terminated = exited_now or exited_before
-            reason = waiting.get("reason")
-            if reason in _FATAL_WAITING or terminated.get("exitCode"):
-                detail = waiting.get("message") or terminated.get("reason") or ""
-                tail = ""
-                # A container that is down right now has its own log; one restarted since
-                # failing has it as the previous instance's. The kubelet may restart it between
-                # our reads, so the other instance is the fallback.
-                first = not exited_now and bool(exited_before)
-                for previous in (first, not first):
-                    with contextlib.suppress(Exception):
-                        tail = "\n".join(pod.logs(tail_lines=15, previous=previous))
-                    if tail.strip():
-                        break
-                problems.append(
-                    f"pod {pod.name}: {reason or 'exited'} {detail}".rstrip()
-                    + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
-                    + ("\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
-                )
+        def logs(previous: bool, pod: Any = pod) -> str:
+            return "\n".join(pod.logs(tail_lines=15, previous=previous))
+
+        problems += pod_problems(pod.name, pod.raw, logs)
+    return problems
+
+
+def pod_problems(name: str, raw: dict[str, Any], logs: Callable[[bool], str]) -> list[str]:
+    """The failing containers of one pod (its API object `raw`); `logs(previous)` reads a log tail."""
+    problems = []
+    for status in raw.get("status", {}).get("containerStatuses", []) or []:
+        state = status.get("state") or {}
+        waiting = state.get("waiting") or {}
+        exited_now = state.get("terminated") or {}
+        exited_before = (status.get("lastState") or {}).get("terminated") or {}
+        terminated = exited_now or exited_before
+        reason = waiting.get("reason")
+        if reason in _FATAL_WAITING or terminated.get("exitCode"):
+            detail = waiting.get("message") or terminated.get("reason") or ""
+            tail = ""
+            # A container that is down right now has its own log; one restarted since
+            # failing has it as the previous instance's. The kubelet may restart it between
+            # our reads, so the other instance is the fallback.
+            first = not exited_now and bool(exited_before)
+            for previous in (first, not first):
+                with contextlib.suppress(Exception):
+                    tail = logs(previous)
+                if tail.strip():
+                    break
+            problems.append(
+                f"pod {name}: {reason or 'exited'} {detail}".rstrip()
+                + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
+                + ("\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
+            )
     return problems
 
 

@@ -178,7 +178,7 @@ class WorkerRange(_Strict):
     maximum: StrictInt = Field(ge=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "WorkerRange":
+    def _ordered(self) -> WorkerRange:
         if self.minimum > self.maximum:
             raise ValueError(
                 f"minimum ({self.minimum}) is greater than maximum ({self.maximum}); "
@@ -279,7 +279,7 @@ class Output(_Strict):
     region: StrictStr | None = Field(None, min_length=1, description="S3 region.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Output":
+    def _consistent(self) -> Output:
         if self.path is None:
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a YAML or JSON file into a dict, with errors that name the file."""
     path = Path(path)
     try:

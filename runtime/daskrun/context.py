@@ -11,10 +11,10 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from daskrun import __version__
+from daskrun import kube
+from daskrun._version import __version__
 from daskrun.dask_pods import DaskPods
 
 CONTROLLER_MODES = ("external", "embedded")
@@ -30,11 +30,10 @@ ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports on
 # The Secret with git and package-index credentials (daskrun.credentials): the scheduler
 # and worker pods reference it by this name.
 ENV_CODE_CREDENTIALS_SECRET = "DASKRUN_CODE_CREDENTIALS_SECRET"
-
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class RunContext:
     pod_name: str | None = None  # this launcher's pod, when it runs in one
     credentials_secret: str | None = None  # Secret with daskrun.credentials.ENV keys, for setup
 
-    def with_name(self) -> "RunContext":
+    def with_name(self) -> RunContext:
         if self.name:
             return self
         return replace(self, name=cluster_name(self.release, self.run_id))
@@ -90,15 +89,10 @@ def current_namespace(given: str | None = None) -> str:
     from_env = env(ENV_NAMESPACE)
     if from_env:
         return from_env
-    if SERVICE_ACCOUNT_NAMESPACE.is_file():
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
-    try:
-        from kubernetes import config
-
-        _, active = config.list_kube_config_contexts()
-        return active.get("context", {}).get("namespace") or "default"
-    except Exception:  # noqa: BLE001 - no kubeconfig at all: the API's own default
-        return "default"
+    namespace_file = kube.SERVICE_ACCOUNT / "namespace"
+    if namespace_file.is_file():
+        return namespace_file.read_text().strip()
+    return kube.kubeconfig_namespace() or "default"
 
 
 def from_flags(

@@ -25,11 +25,10 @@ class ControllerError(RuntimeError):
 
 def scoped_registry(label: str, value: str):
     """A copy of the dask controller's kopf registry whose resource handlers need label=value."""
-    import kopf
-    from kopf._core.intents import handlers
-
     # Importing the module registers its handlers in kopf's default registry.
     import dask_kubernetes.operator.controller.controller  # noqa: F401
+    import kopf
+    from kopf._core.intents import handlers
 
     source = kopf.get_default_registry()
     target = kopf.OperatorRegistry()
@@ -96,7 +95,7 @@ class EmbeddedController:
                     clusterwide=False,
                     standalone=True,  # no peering: the label scope already keeps runs apart
                     # Given, so kopf never asks getpwuid() for a uid (arbitrary uids have none).
-                    identity=f"daskrun-{self.scope}",
+                    identity=f"daskrun-{self.scope}",  # type: ignore[arg-type]  # kopf's NewType of str
                     stop_flag=self._stop,
                     ready_flag=self._ready,
                 )

@@ -6,7 +6,7 @@ from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
-from daskrun import __version__
+from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext

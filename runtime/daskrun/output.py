@@ -47,6 +47,7 @@ def _serialise(df: pd.DataFrame, suffix: str) -> bytes:
 
 
 def s3_location(output: Output) -> tuple[str, str]:
+    assert output.path is not None  # the model requires a path with `output`
     if output.bucket:
         return output.bucket, output.path.lstrip("/")
     bucket, _, key = output.path[len("s3://"):].partition("/")
@@ -92,6 +93,7 @@ def _write_s3(data: bytes, output: Output) -> str:
 
 def store(df: pd.DataFrame, output: Output) -> str:
     """Write the result where `output` says; return where it went, or raise StoreError."""
+    assert output.path is not None  # the model requires a path with `output`
     suffix = Path(output.path).suffix.lower()
     try:
         data = _serialise(df, suffix)

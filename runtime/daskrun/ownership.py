@@ -13,10 +13,10 @@ daskrun.manifest.JOB_LABEL).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from daskrun import kube
 from daskrun.context import RunContext
 from daskrun.errors import OwnershipError
 
@@ -34,22 +34,23 @@ def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
         log.warning("not running in a pod (no DASKRUN_POD_NAME): the Dask cluster has no owner "
                     "and is only deleted when this process exits normally")
         return None
-    import kr8s
-    from kr8s.objects import Pod
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
     try:
-        pod = Pod.get(pod_name, namespace=namespace)
-    except kr8s.NotFoundError:
-        raise OwnershipError(f"DASKRUN_POD_NAME={pod_name!r}: no such pod in namespace {namespace!r}") from None
-    except Exception as exc:
+        pod = client.CoreV1Api(kube.api_client()).read_namespaced_pod(pod_name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise OwnershipError(f"DASKRUN_POD_NAME={pod_name!r}: no such pod in namespace {namespace!r}") from None
         raise OwnershipError(
-            f"cannot read this launcher's pod {namespace}/{pod_name}: {exc}; "
+            f"cannot read this launcher's pod {namespace}/{pod_name}: {kube.server_message(exc)}; "
             "the ServiceAccount needs 'get' on pods"
         ) from exc
-    owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.name, "uid": pod.metadata["uid"],
+    except Exception as exc:  # noqa: BLE001 - no credentials, or the API server unreachable
+        raise OwnershipError(f"cannot read this launcher's pod {namespace}/{pod_name}: {exc}") from exc
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid,
              "blockOwnerDeletion": False, "controller": False}
-    job_uid = next((ref["uid"] for ref in pod.metadata.get("ownerReferences", []) or []
-                    if ref.get("kind") == "Job"), None)
+    job_uid = next((ref.uid for ref in pod.metadata.owner_references or [] if ref.kind == "Job"), None)
     if job_uid is None:
         log.warning("pod %s is not owned by a Job; its Dask cluster is owned by the pod alone", pod_name)
     return Launcher(owner=owner, job_uid=job_uid)

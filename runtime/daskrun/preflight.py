@@ -13,11 +13,11 @@ Exit status: 0 when every check passes, 1 otherwise (2 for an invalid config).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, NamedTuple, TextIO
 
 from daskrun import context as ctx
+from daskrun import kube
 from daskrun.config import ConfigError, load_config
 from daskrun.errors import ExitCode
 
@@ -86,27 +86,6 @@ class Report:
         print(f"info  {check}: {message}", file=self.out)
 
 
-def _api_client() -> Any:
-    from kubernetes import client, config as kube_config
-
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        # $KUBECONFIG as it is now: the client reads it only once, at import.
-        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    return client.ApiClient()
-
-
-def _server_message(exc: Any) -> str:
-    """The API server's own message from an ApiException, else its status line."""
-    import json
-
-    try:
-        return json.loads(exc.body)["message"]
-    except Exception:  # noqa: BLE001
-        return f"{exc.status} {exc.reason}"
-
-
 def check_crds(api: Any, report: Report) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
@@ -118,7 +97,7 @@ def check_crds(api: Any, report: Report) -> None:
             report.fail("crds", f"{DASK_GROUP}/{DASK_VERSION} is not served: install the chart's CRDs "
                                 "(helm install applies chart/crds on first install) or the dask-kubernetes operator")
         else:
-            report.fail("crds", f"API discovery of {DASK_GROUP}/{DASK_VERSION} failed: {_server_message(exc)}")
+            report.fail("crds", f"API discovery of {DASK_GROUP}/{DASK_VERSION} failed: {kube.server_message(exc)}")
         return
     names = {resource.name for resource in served.resources}
     missing = [crd for crd in CRDS if crd not in names]
@@ -149,7 +128,7 @@ def check_permissions(api: Any, namespace: str, controller: str, report: Report)
         try:
             result = authorization.create_self_subject_access_review(review)
         except ApiException as exc:
-            report.fail("permissions", f"cannot ask the API server ({_server_message(exc)})")
+            report.fail("permissions", f"cannot ask the API server ({kube.server_message(exc)})")
             return
         if not result.status.allowed:
             denied.append(str(need))
@@ -176,7 +155,7 @@ def report_run(api: Any, namespace: str, job_name: str | None, report: Report) -
         if exc.status == 404:
             report.info("run", f"job/{job_name} not found (removed by job.ttlSecondsAfterFinished?)")
         else:
-            report.info("run", f"cannot read job/{job_name}: {_server_message(exc)}")
+            report.info("run", f"cannot read job/{job_name}: {kube.server_message(exc)}")
         return
     status = job.status
     conditions = [c for c in status.conditions or [] if c.status == "True"]
@@ -223,12 +202,12 @@ def cli_preflight(
     report.ok("config", f"{config_path} is valid (function {config.run.function})")
 
     try:
-        api = _api_client()
+        api = kube.api_client()
     except Exception as exc:  # noqa: BLE001 - no in-cluster config and no kubeconfig
         report.fail("cluster", f"no Kubernetes credentials (in-cluster or kubeconfig): {exc}")
         return 1
     check_crds(api, report)
     check_permissions(api, namespace, controller, report)
-    report_run(api, namespace, os.environ.get("DASKRUN_JOB_NAME"), report)
+    report_run(api, namespace, ctx.env(ctx.ENV_JOB_NAME), report)
     print("preflight " + ("failed" if report.failed else "passed"), file=out)
     return 1 if report.failed else 0

@@ -58,7 +58,7 @@ class ProgressReporter:
         self._thread = threading.Thread(target=self._loop, name="daskrun-progress", daemon=True)
         self._last: tuple[Any, ...] | None = None
 
-    def __enter__(self) -> "ProgressReporter":
+    def __enter__(self) -> ProgressReporter:
         if self.interval > 0:
             self._thread.start()
         return self
@@ -73,7 +73,7 @@ class ProgressReporter:
             try:
                 counts = self.client.run_on_scheduler(task_counts)
                 workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
-            except Exception as exc:  # progress is best effort; the run goes on
+            except Exception as exc:  # noqa: BLE001 - progress is best effort; the run goes on
                 log.debug("progress unavailable: %s", exc)
                 continue
             state = (tuple(sorted(counts.items())), workers)

@@ -25,13 +25,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from daskrun import kube
 from daskrun.chart_path import chart_path
 from daskrun.config import ConfigError, load_config, read_config_file
 from daskrun.errors import SubmitError
 
 # Exit statuses of the run (`daskrun run`) that --wait passes on; 1 when unknown.
 RUN_CONTAINER = "daskrun"
-IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 def find_helm() -> str:
@@ -67,7 +67,7 @@ def find_kubeconfig() -> str:
     default = Path.home() / ".kube" / "config"
     if default.is_file():
         return str(default)
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and IN_CLUSTER_TOKEN.is_file():
+    if kube.in_pod():
         return "in-cluster"
     raise SubmitError(
         f"no kubeconfig found: set KUBECONFIG or create {default} "
@@ -167,15 +167,11 @@ def run_on_kubernetes(
     return follow_job(namespace, job, out=out)
 
 
-def _kube_clients():
-    from kubernetes import client, config as kube_config
+def _kube_clients() -> tuple[Any, Any]:
+    from kubernetes import client
 
-    try:
-        # $KUBECONFIG as it is now: the client reads it only once, at import.
-        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    except Exception:  # noqa: BLE001 - fall back to the pod's own credentials
-        kube_config.load_incluster_config()
-    return client.BatchV1Api(), client.CoreV1Api()
+    api = kube.api_client()
+    return client.BatchV1Api(api), client.CoreV1Api(api)
 
 
 def _finished(job: Any) -> str | None:

@@ -1,40 +1,15 @@
-"""Render tests of the Helm chart with a real Helm binary.
-
-HELM names the binary (default .tools/bin/helm4; `make test-chart` runs the suite with
-.tools/bin/helm3 and .tools/bin/helm4). `render_chart(values)` runs `helm template` and
-returns the parsed objects; `render_error(values)` returns Helm's error for values that
-must be rejected.
-"""
+"""Render tests of the Helm chart with a real Helm binary (helpers: tests/support/chart_render.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "chart"
-RELEASE = "demo"
-NAMESPACE = "runs"
-
-
-def helm_binary() -> str:
-    helm = os.environ.get("HELM", ".tools/bin/helm4")
-    path = Path(helm)
-    if not path.is_absolute() and os.sep in helm:
-        path = ROOT / path
-        return str(path)
-    return shutil.which(helm) or helm
-
-
-HELM = helm_binary()
+from chart_render import HELM
 
 
 def pytest_report_header(config: Any) -> str:
@@ -49,89 +24,3 @@ def pytest_report_header(config: Any) -> str:
 def _helm_present() -> None:
     if not Path(HELM).exists() and not shutil.which(HELM):
         pytest.fail(f"Helm binary {HELM!r} not found: run `make tools` or set HELM", pytrace=False)
-
-
-def helm(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run Helm with a private, empty configuration (no repositories, no kubeconfig)."""
-    with tempfile.TemporaryDirectory() as home:
-        full_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": home,
-            "HELM_CACHE_HOME": f"{home}/cache",
-            "HELM_CONFIG_HOME": f"{home}/config",
-            "HELM_DATA_HOME": f"{home}/data",
-            "KUBECONFIG": f"{home}/no-kubeconfig",
-            **(env or {}),
-        }
-        result = subprocess.run([HELM, *args], capture_output=True, text=True, env=full_env, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def helm_major() -> int:
-    """The major version of the Helm under test (3 or 4)."""
-    version = helm("version", "--short").stdout.strip()  # e.g. v3.22.0+g1234
-    return int(version.lstrip("v").split(".")[0])
-
-
-def _values_args(values: dict[str, Any] | None, directory: str) -> list[str]:
-    if values is None:
-        return []
-    # JSON, not YAML: Helm reads YAML 1.1, where keys such as `n`, `y`, `on` are booleans.
-    path = Path(directory) / "values.json"
-    path.write_text(json.dumps(values))
-    return ["-f", str(path)]
-
-
-def render_chart(
-    values: dict[str, Any] | None = None,
-    *,
-    name: str = RELEASE,
-    namespace: str = NAMESPACE,
-    chart: Path | str = CHART,
-    values_files: tuple[str | Path, ...] = (),
-    extra: tuple[str, ...] = (),
-) -> list[dict[str, Any]]:
-    """`helm template` the chart (templates, CRDs and test hooks) and return its objects."""
-    with tempfile.TemporaryDirectory() as directory:
-        args = ["template", name, str(chart), "--namespace", namespace]
-        for file in values_files:
-            args += ["-f", str(file)]
-        args += _values_args(values, directory)
-        result = helm(*args, *extra)
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def render_error(values: dict[str, Any] | None = None, *, values_files: tuple[str | Path, ...] = ()) -> str:
-    """Helm's error for values it must reject (fails the test if Helm renders them)."""
-    with tempfile.TemporaryDirectory() as directory:
-        args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
-        for file in values_files:
-            args += ["-f", str(file)]
-        args += _values_args(values, directory)
-        result = helm(*args, check=False)
-    assert result.returncode != 0, f"Helm accepted values it should reject: {values or values_files}"
-    return result.stderr
-
-
-def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [o for o in objects if o.get("kind") == kind]
-
-
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = by_kind(objects, kind)
-    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
-    return found[0]
-
-
-def run_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return one(objects, "Job")
-
-
-def run_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return run_job(objects)["spec"]["template"]["spec"]["containers"][0]
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}

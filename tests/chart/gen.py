@@ -33,12 +33,6 @@ CRD_FILES = ("daskcluster.yaml", "daskworkergroup.yaml", "daskautoscaler.yaml")
 CRD_SOURCE = ("operator", "deployment", "helm", "dask-kubernetes-operator", "crds")
 
 
-def _runtime_on_path() -> None:
-    runtime = str(ROOT / "runtime")
-    if runtime not in sys.path:
-        sys.path.insert(0, runtime)
-
-
 def crds() -> dict[str, str]:
     """File name -> text of each CRD the chart ships, from the installed dask-kubernetes."""
     version = metadata.version("dask-kubernetes")
@@ -56,7 +50,6 @@ def crds() -> dict[str, str]:
 
 def schema() -> dict:
     """values.schema.json: the chart's keys plus the runtime's config keys, strict at the top."""
-    _runtime_on_path()
     from daskrun.config import config_json_schema
 
     model = config_json_schema()
@@ -94,7 +87,6 @@ def schema_text() -> str:
 
 def with_exit_codes(text: str) -> str:
     """`text` with its exit-code table regenerated from daskrun.errors."""
-    _runtime_on_path()
     from daskrun.errors import exit_code_table
 
     before, begin, rest = text.partition(EXIT_CODES_BEGIN)

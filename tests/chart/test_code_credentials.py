@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from conftest import RELEASE, by_kind, env_of, one, render_chart, render_error, run_container
+from chart_render import RELEASE, by_kind, env_of, one, render_chart, render_error, run_container
 
 from daskrun import credentials
 from daskrun.context import ENV_CODE_CREDENTIALS_SECRET, RunContext

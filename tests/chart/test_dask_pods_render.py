@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import NAMESPACE, RELEASE, ROOT, by_kind, helm, one, render_chart, render_error, run_job
+from chart_render import NAMESPACE, RELEASE, ROOT, by_kind, helm, one, render_chart, render_error, run_job
 
 from daskrun.context import RunContext
 from daskrun.manifest import build_cluster_spec

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (
+from chart_render import (
     CHART,
     NAMESPACE,
     RELEASE,

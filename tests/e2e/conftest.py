@@ -2,76 +2,39 @@
 
 Servers the pods must reach (S3, a git repository, a wheel) run on this host, bound to the
 node's address, which pods reach through the node's network.
+
+pytest-helm-charts (the design's choice for chart tests in clusters), and where it fits:
+- used: its `ExistingCluster` connects to the cluster of $KUBECONFIG (`kube_client` below),
+  and its `wait_for_objects_condition` waits for a run's Job (`Release.wait`); its
+  `failure_condition_func` expresses a Job that *fails*, which `wait_for_jobs_to_complete`
+  (Complete only, and only the first condition) cannot.
+- not used: its `kube_cluster` fixture is module-scoped, so the session fixtures here (the
+  node's address, the S3 server) cannot depend on it; its `namespace_factory` waits for each
+  namespace's deletion, minutes of e2e time per test with Dask pods terminating, where this
+  suite deletes without waiting and dumps events and logs of a failing test first.
+- hand-written (`wait_until`): conditions that are not one object's state -- the CRDs being
+  Established, a namespace empty of DaskClusters or pods, a log line.
+Its plugin (fixtures for Flux and Giant Swarm's app platform) is not loaded (`-p
+no:helm-charts` in pyproject.toml): only its functions are used.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pykube
 import pytest
 import yaml
+from pytest_helm_charts.clusters import ExistingCluster
+from pytest_helm_charts.errors import ObjectStatusError
+from pytest_helm_charts.utils import wait_for_objects_condition
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-CHART = REPO / "chart"
-HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
-KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
-IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
-IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", "0.1.0")
-JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
-
-# A small, quick version of the example: 2 challenges x 2 tuners, 2 workers.
-SMALL_RUN = {
-    "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-            "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]}},
-    "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
-}
-
-
-def sh(*argv: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def kubectl(*args: str, check: bool = True, input: str | None = None, timeout: float = 120):
-    return sh(KUBECTL, *args, check=check, input=input, timeout=timeout)
-
-
-def kjson(*args: str) -> Any:
-    return json.loads(kubectl(*args, "-o", "json").stdout)
-
-
-def helm(*args: str, check: bool = True, timeout: float = 300):
-    return sh(HELM, *args, check=check, timeout=timeout)
-
-
-def wait_until(predicate, timeout: float, interval: float = 2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, JOB_TIMEOUT, helm, kjson, kubectl, wait_until
+from servers import BackgroundServer, free_port, moto_s3
 
 @pytest.fixture(scope="session")
 def cluster():
@@ -97,6 +60,19 @@ def cluster():
 
         wait_until(established, 60, interval=1, what="the dask CRDs to be established")
     return nodes
+
+
+@pytest.fixture(scope="session")
+def kube_client(cluster) -> Any:
+    """pytest-helm-charts' connection to the cluster of $KUBECONFIG (a pykube HTTPClient)."""
+    connection = ExistingCluster(os.environ["KUBECONFIG"])
+    yield connection.create()
+    connection.destroy()
+
+
+def _job_condition(job: Any, kind: str) -> bool:
+    return any(c["type"] == kind and c["status"] == "True"
+               for c in (job.obj.get("status") or {}).get("conditions") or [])
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +128,8 @@ def namespace(request, cluster):
 class Release:
     """One Helm release of the chart in a test namespace."""
 
-    def __init__(self, name: str, namespace: str, tmp_path: Path):
+    def __init__(self, name: str, namespace: str, tmp_path: Path, kube_client: Any):
+        self.kube_client = kube_client
         self.name = name
         self.namespace = namespace
         self.tmp_path = tmp_path
@@ -188,15 +165,17 @@ class Release:
     def wait(self, revision: int | None = None, timeout: float = JOB_TIMEOUT) -> str:
         """'Complete' or 'Failed', whichever the Job reaches."""
         name = self.job_name(revision)
-
-        def finished():
-            job = kjson("-n", self.namespace, "get", "job", name)
-            for condition in job.get("status", {}).get("conditions", []) or []:
-                if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
-                    return condition["type"]
-            return None
-
-        return wait_until(finished, timeout, what=f"job {name} to finish")
+        try:
+            wait_for_objects_condition(
+                self.kube_client, pykube.Job, [name], self.namespace,
+                lambda job: _job_condition(job, "Complete"), int(timeout), missing_ok=False,
+                failure_condition_func=lambda job: _job_condition(job, "Failed"),
+            )
+        except ObjectStatusError:
+            return "Failed"
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for job {name} to finish") from None
+        return "Complete"
 
     def pods(self, revision: int | None = None) -> list[dict]:
         return kjson("-n", self.namespace, "get", "pods", "-l", f"job-name={self.job_name(revision)}")["items"]
@@ -211,11 +190,11 @@ class Release:
 
 
 @pytest.fixture
-def release(namespace, tmp_path):
+def release(namespace, tmp_path, kube_client):
     made: list[Release] = []
 
     def make(name: str = "bench") -> Release:
-        rel = Release(name, namespace, tmp_path)
+        rel = Release(name, namespace, tmp_path, kube_client)
         made.append(rel)
         return rel
 
@@ -224,53 +203,18 @@ def release(namespace, tmp_path):
         helm("uninstall", rel.name, "-n", rel.namespace, "--wait", "--timeout", "60s", check=False)
 
 
-def dask_pods(namespace: str, selector: str = "app.kubernetes.io/name=daskrun,app.kubernetes.io/managed-by=daskrun") -> list[dict]:
-    return kjson("-n", namespace, "get", "pods", "-l", selector)["items"]
-
-
-def dask_clusters(namespace: str) -> list[dict]:
-    return kjson("-n", namespace, "get", "daskclusters.kubernetes.dask.org")["items"]
-
-
-class BackgroundServer:
-    """A process serving something on the host address the pods reach."""
-
-    def __init__(self, argv: list[str], host: str, port: int, cwd: Path | None = None):
-        self.url = f"http://{host}:{port}"
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"{argv[0]} did not start on {host}:{port}")
-                time.sleep(0.2)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="session")
 def s3_server(host_ip):
     """moto in server mode on the node's address: a real S3 endpoint for the pods."""
-    port = free_port()
-    server = BackgroundServer([sys.executable, "-m", "moto.server", "-H", host_ip, "-p", str(port)], host_ip, port)
-    yield server.url
-    server.stop()
+    with moto_s3(host_ip) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def file_server(host_ip, tmp_path_factory):
     """A plain HTTP server for a wheel and a git repository (dumb HTTP protocol)."""
     root = tmp_path_factory.mktemp("served")
-    port = free_port()
+    port = free_port(host_ip)
     server = BackgroundServer([sys.executable, "-m", "http.server", "-b", host_ip, str(port)], host_ip, port, cwd=root)
     yield root, server.url
     server.stop()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_RUN, dask_clusters, helm, kjson, kubectl, wait_until
+from cluster_tools import SMALL_RUN, dask_clusters, helm, kjson, kubectl, wait_until
 
 OPERATOR_IMAGE = "daskrun-operator:0.1.0"
 

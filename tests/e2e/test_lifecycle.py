@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import SMALL_RUN, dask_clusters, dask_pods, kjson, kubectl, wait_until
+from cluster_tools import SMALL_RUN, dask_clusters, dask_pods, kjson, kubectl, wait_until
 
 LONG_RUN = {
     "run": {"function": "daskrun.examples.benchmark.run_benchmark",

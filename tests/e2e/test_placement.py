@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import SMALL_RUN, dask_pods, kjson, kubectl, wait_until
+from cluster_tools import SMALL_RUN, dask_pods, kjson, kubectl, wait_until
 
 TAINT_KEY = "daskrun-e2e/pool"
 POOL = "dask"

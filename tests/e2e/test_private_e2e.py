@@ -16,7 +16,8 @@ import pytest
 
 from auth_server import add_to_index
 from builders import make_repo, make_wheel
-from conftest import BackgroundServer, free_port, helm, kjson, kubectl
+from cluster_tools import helm, kjson, kubectl
+from servers import BackgroundServer, free_port
 
 from daskrun import credentials
 

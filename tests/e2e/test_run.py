@@ -9,7 +9,8 @@ import boto3
 import pandas as pd
 import yaml
 
-from conftest import (REPO, SMALL_RUN, dask_clusters, dask_pods, free_port, kjson, kubectl, wait_until)
+from cluster_tools import REPO, SMALL_RUN, dask_clusters, dask_pods, kjson, kubectl, wait_until
+from servers import free_port
 
 
 def assert_seed_shape(table: pd.DataFrame, run=SMALL_RUN):
@@ -167,7 +168,7 @@ def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
 
 
 def test_daskrun_submit_wait_follows_the_run_to_its_end(namespace, release, tmp_path):
-    from conftest import HELM, IMAGE_REPOSITORY, IMAGE_TAG
+    from cluster_tools import HELM, IMAGE_REPOSITORY, IMAGE_TAG
 
     rel = release("submitted")  # uninstalled by the fixture
     values = tmp_path / "submit.yaml"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SMALL_RUN, kubectl
+from cluster_tools import SMALL_RUN, kubectl
 
 # (verb, resource, allowed in embedded mode, allowed in external mode)
 MATRIX = [

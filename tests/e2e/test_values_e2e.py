@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SMALL_RUN, helm, kjson
+from cluster_tools import SMALL_RUN, helm, kjson
 
 BAD_VALUES = [
     ({"dask_cluster": {"workers": -1}}, "workers"),
@@ -47,7 +47,7 @@ def test_helm_test_passes_on_a_good_release(namespace, release):
 def test_helm_test_fails_on_a_broken_release(namespace, release):
     rel = release()
     # Installed without RBAC and with a ServiceAccount that has no rights: the run cannot work.
-    from conftest import kubectl
+    from cluster_tools import kubectl
 
     kubectl("-n", namespace, "create", "serviceaccount", "powerless")
     rel.install(SMALL_RUN, rbac={"create": False}, serviceAccount={"create": False, "name": "powerless"})

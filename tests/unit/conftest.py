@@ -1,43 +1,17 @@
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from servers import moto_s3
 
 
 @pytest.fixture
 def moto_server():
     """A real S3-compatible HTTP server (moto in server mode) on loopback."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start")
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture
@@ -48,14 +22,6 @@ def s3_env(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """`python -m daskrun ARGS` in a subprocess: real exit codes, real stdout/stderr."""
-    return subprocess.run(
-        [sys.executable, "-m", "daskrun", *args], cwd=cwd or REPO, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=timeout,
-    )
 
 
 @pytest.fixture(autouse=True, scope="session")

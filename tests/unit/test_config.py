@@ -7,7 +7,7 @@ from daskrun.config import ConfigError, config_json_schema, load_config, parse_c
 from daskrun.manifest import container_resources
 from daskrun.quantity import quantity_value
 
-from conftest import REPO, run_cli
+from cli_runner import REPO, run_cli
 
 
 def base(**sections):

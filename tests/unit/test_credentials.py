@@ -13,7 +13,7 @@ from daskrun.context import RunContext
 from daskrun.manifest import build_cluster_spec
 from daskrun.config import ConfigError, load_config
 
-from conftest import run_cli
+from cli_runner import run_cli
 
 TOKEN = "ghp_Abc123SecretToken"
 SETUP = "dask_cluster.worker_config.setup"

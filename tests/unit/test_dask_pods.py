@@ -18,7 +18,7 @@ from daskrun.dask_pods import (MERGED_KEYS, POD_KEYS, PodSettings, chart_fullnam
 from daskrun.embedded_controller import _QuietTimers
 from daskrun.scheduling import summarize, unschedulable
 
-from conftest import run_cli
+from cli_runner import run_cli
 
 RUN = {"run": {"function": "daskrun.examples.benchmark.run_benchmark"}}
 

@@ -8,7 +8,7 @@ from daskrun.context import RunContext, cluster_name
 from daskrun.manifest import CONTROLLER_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec
 from daskrun.config import load_config
 
-from conftest import run_cli
+from cli_runner import run_cli
 
 CONFIG = {
     "run": {"function": "daskrun.examples.benchmark.run_benchmark"},

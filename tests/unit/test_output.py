@@ -13,7 +13,8 @@ from daskrun.runner import keep_result
 from daskrun.config import load_config
 from daskrun.errors import ResultNotStored
 
-from conftest import free_port, run_cli
+from cli_runner import run_cli
+from servers import free_port
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import yaml
 
 from daskrun.output import recover
 
-from conftest import REPO, free_port, run_cli
+from cli_runner import REPO, run_cli
+from servers import free_port
 
 HERE = os.path.dirname(__file__)
 

@@ -13,8 +13,8 @@ import random
 import socket
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ class Challenge:
     score: Callable[[dict], float]  # higher is better
 
     def evaluate(self, unit_point: Sequence[float]) -> float:
-        params = {p.name: p.value(u) for p, u in zip(self.space, unit_point)}
+        params = {p.name: p.value(u) for p, u in zip(self.space, unit_point, strict=True)}
         return float(self.score(params))
 
 
@@ -119,12 +119,11 @@ def _grid(challenge: Challenge, iterations: int, rng: random.Random) -> list[flo
 
 def _gp(challenge: Challenge, iterations: int, rng: random.Random) -> list[float]:
     """Gaussian-process regression on the scores so far; next point maximises the UCB."""
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import Matern
-
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern
 
     warnings.simplefilter("ignore", ConvergenceWarning)  # expected on flat score surfaces
     dims = len(challenge.space)

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from conftest import ROOT
+from cli_runner import REPO as ROOT
 from fake_kube import FakeKube, job, pod
 
 from daskrun import preflight, submit

@@ -1,6 +1,7 @@
-"""A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight` and
-`daskrun submit --wait` tests: API discovery of the dask group, SelfSubjectAccessReviews,
-one Job, its pods and their logs. Real HTTP, the real `kubernetes` client."""
+"""A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight`,
+`daskrun submit --wait` and ownership tests: API discovery of the dask group,
+SelfSubjectAccessReviews, one Job, pods (listed or read by name; `forbidden_pods` answers 403)
+and their logs. Real HTTP, the real `kubernetes` client."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class FakeKube:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.pods: list[dict[str, Any]] = []
         self.logs: dict[str, str] = {}
+        self.forbidden_pods = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -38,7 +40,7 @@ class FakeKube:
         }))
         return path
 
-    def __enter__(self) -> "FakeKube":
+    def __enter__(self) -> FakeKube:
         self.thread.start()
         return self
 
@@ -88,6 +90,14 @@ class FakeKube:
                     items = [p for p in fake.pods
                              if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
                     return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+                if parts[:3] == ["api", "v1", "namespaces"] and parts[4:5] == ["pods"] and len(parts) == 6:
+                    if fake.forbidden_pods:
+                        return self._send(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                                "message": f'pods "{parts[5]}" is forbidden: User cannot get',
+                                                "reason": "Forbidden", "code": 403})
+                    found = [p for p in fake.pods
+                             if p["metadata"]["name"] == parts[5] and p["metadata"].get("namespace") == parts[3]]
+                    return self._send(200, found[0]) if found else self._not_found()
                 if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 7 and parts[6] == "log":
                     return self._send(200, fake.logs.get(parts[5], ""), "text/plain")
                 return self._not_found()

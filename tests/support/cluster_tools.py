@@ -1,0 +1,68 @@
+"""Talking to the e2e cluster as a user does: kubectl, helm, and waiting for a condition.
+
+KUBECTL and HELM name the binaries (defaults: kubectl on PATH, .tools/bin/helm4); $KUBECONFIG
+names the cluster. The image under test is DASKRUN_E2E_IMAGE_REPOSITORY:DASKRUN_E2E_IMAGE_TAG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "chart"
+HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
+IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
+IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", "0.1.0")
+JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
+
+# A small, quick version of the example: 2 challenges x 2 tuners, 2 workers.
+SMALL_RUN = {
+    "run": {"function": "daskrun.examples.benchmark.run_benchmark",
+            "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]}},
+    "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
+}
+
+
+def sh(*argv: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def kubectl(*args: str, check: bool = True, input: str | None = None, timeout: float = 120):
+    return sh(KUBECTL, *args, check=check, input=input, timeout=timeout)
+
+
+def kjson(*args: str) -> Any:
+    return json.loads(kubectl(*args, "-o", "json").stdout)
+
+
+def helm(*args: str, check: bool = True, timeout: float = 300):
+    return sh(HELM, *args, check=check, timeout=timeout)
+
+
+def wait_until(predicate, timeout: float, interval: float = 2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def dask_pods(namespace: str, selector: str = "app.kubernetes.io/name=daskrun,app.kubernetes.io/managed-by=daskrun") -> list[dict]:
+    return kjson("-n", namespace, "get", "pods", "-l", selector)["items"]
+
+
+def dask_clusters(namespace: str) -> list[dict]:
+    return kjson("-n", namespace, "get", "daskclusters.kubernetes.dask.org")["items"]

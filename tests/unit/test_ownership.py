@@ -1,0 +1,75 @@
+"""Who owns the Dask cluster: the launcher pod read through the real client from a (fake) API server."""
+
+from __future__ import annotations
+
+import pytest
+
+from fake_kube import FakeKube, pod
+
+from daskrun import ownership
+from daskrun.context import RunContext
+from daskrun.errors import ExitCode, OwnershipError
+
+JOB_UID = "0b7c6a52-job"
+
+
+@pytest.fixture
+def kube(tmp_path, monkeypatch):
+    with FakeKube() as fake:
+        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        yield fake
+
+
+def launcher_pod(name: str = "bench-r1-abcde", owned_by_job: bool = True) -> dict:
+    raw = pod(name, "bench-r1", "Running")
+    raw["metadata"]["uid"] = "pod-uid-1"
+    if owned_by_job:
+        raw["metadata"]["ownerReferences"] = [
+            {"apiVersion": "batch/v1", "kind": "Job", "name": "bench-r1", "uid": JOB_UID, "controller": True}]
+    return raw
+
+
+def test_the_launcher_pod_owns_the_cluster_and_its_job_is_known(kube):
+    kube.pods.append(launcher_pod())
+    context = ownership.owned_by_launcher(RunContext(namespace="runs", pod_name="bench-r1-abcde"))
+    assert context.owner == {"apiVersion": "v1", "kind": "Pod", "name": "bench-r1-abcde", "uid": "pod-uid-1",
+                             "blockOwnerDeletion": False, "controller": False}
+    assert context.job_uid == JOB_UID
+
+
+def test_a_pod_without_a_job_owns_the_cluster_alone(kube, caplog):
+    kube.pods.append(launcher_pod(owned_by_job=False))
+    launcher = ownership.launcher_identity("bench-r1-abcde", "runs")
+    assert launcher is not None and launcher.job_uid is None
+    assert "not owned by a Job" in caplog.text
+
+
+def test_outside_a_pod_there_is_no_owner(caplog):
+    context = RunContext(namespace="runs")
+    assert ownership.owned_by_launcher(context) is context
+    assert "not running in a pod" in caplog.text
+
+
+def test_a_missing_pod_is_a_configuration_error(kube):
+    with pytest.raises(OwnershipError, match="DASKRUN_POD_NAME='gone': no such pod in namespace 'runs'") as info:
+        ownership.launcher_identity("gone", "runs")
+    assert info.value.exit_code == ExitCode.BAD_CONFIG
+
+
+def test_a_forbidden_read_names_the_missing_permission_and_the_servers_message(kube):
+    kube.forbidden_pods = True
+    with pytest.raises(OwnershipError, match=r"is forbidden: User cannot get; the ServiceAccount needs 'get' on pods"):
+        ownership.launcher_identity("bench-r1-abcde", "runs")
+
+
+def test_no_credentials_at_all_is_an_ownership_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(OwnershipError, match="cannot read this launcher's pod runs/p"):
+        ownership.launcher_identity("p", "runs")
+
+
+def test_an_owner_already_given_is_kept():
+    context = RunContext(owner={"kind": "Pod", "name": "x"}, pod_name="p")
+    assert ownership.owned_by_launcher(context) is context
