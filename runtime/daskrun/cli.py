@@ -114,7 +114,7 @@ def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, A
         pods = parse_dask_pods(data, release, path)
     except ConfigError as exc:
         errors += exc.errors
-    if errors:
+    if errors or config is None:
         raise ConfigError(errors, path)
     check_read_only_root(pods, config.dask_cluster.worker_config.setup, path)
     return config, pods

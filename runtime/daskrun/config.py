@@ -228,7 +228,7 @@ class DaskCluster(_Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
 
     @model_validator(mode="after")
-    def _enough_workers(self) -> "DaskCluster":
+    def _enough_workers(self) -> DaskCluster:
         wanted = self.wait_for_workers.minimum
         most = self.fixed_workers if self.fixed_workers is not None else getattr(self.workers, "maximum", 0)
         if wanted is not None and wanted > most:

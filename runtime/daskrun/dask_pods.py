@@ -53,7 +53,7 @@ class PodSettings(_Strict):
     extraVolumeMounts: list[Object] | None = None
     extraEnv: list[Object] | None = None
 
-    def overridden_by(self, role: "PodSettings") -> "PodSettings":
+    def overridden_by(self, role: PodSettings) -> PodSettings:
         """This pod's settings with a role's: given keys replace ours, maps merge key by key."""
         merged = self.model_dump(exclude_none=True, mode="python")
         for key, value in role.model_dump(exclude_none=True, mode="python").items():
@@ -66,7 +66,7 @@ class PodSettings(_Strict):
 
 POD_KEYS = tuple(PodSettings.model_fields)
 # The chart's defaults for "nothing" at the top level; in a role override an empty value replaces.
-_UNSET = (None, "", [], {})
+_UNSET: tuple[Any, ...] = (None, "", [], {})
 
 
 class DaskServiceAccount(_Strict):

@@ -69,7 +69,7 @@ class SchedulingWatch:
     def check(self) -> None:
         try:
             reasons = pending_reasons(self.context)
-        except Exception as exc:  # best effort: the API server may be briefly away
+        except Exception as exc:  # noqa: BLE001 - best effort: the API server may be briefly away
             log.debug("pod states unavailable: %s", exc)
             return
         self.current = reasons
