@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench clean
+.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench clean chart-docs package
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -31,9 +31,25 @@ lint: venv ## ruff, mypy and the import-layering contract (import-linter) on run
 test-unit: venv lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
 	$(PYTEST) tests/unit -q
 
-test-chart: venv tools ## helm lint and render tests, with Helm 3 and with Helm 4
+test-chart: venv tools chart-tools ## helm lint, render tests, helm-docs drift, ct lint, kubeconform: Helm 3 and 4
 	HELM=$(CURDIR)/.tools/bin/helm3 $(PYTEST) tests/chart -q
 	HELM=$(CURDIR)/.tools/bin/helm4 $(PYTEST) tests/chart -q
+
+# The one command after a values.yaml change (or a merge touching it): the test compares.
+chart-docs: chart-tools ## regenerate chart/README.md from chart/README.md.gotmpl and values.yaml (helm-docs)
+	$(HELM_DOCS_CMD)
+
+APP_VERSION = $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' chart/Chart.yaml)
+
+# The image is built by the cluster scripts' dockerd, saved, and written as an OCI layout.
+package: tools ## dist/: the chart (helm package) and the image as an OCI archive (docker save)
+	@mkdir -p dist
+	$(HELM4) package chart -d dist
+	bash tests/cluster/images.sh project
+	bash -c '. tests/cluster/lib.sh && docker save "$$IMAGE" -o dist/.image-docker-save.tar'
+	$(PYTHON_BOOTSTRAP) tools/oci_archive.py dist/.image-docker-save.tar dist/daskrun-image-$(APP_VERSION).oci.tar
+	rm dist/.image-docker-save.tar
+	@ls -l dist
 
 test: test-unit test-chart test-cluster ## everything CI runs
 
@@ -61,6 +77,7 @@ test-cluster: venv tools ## cluster-up, cluster smoke tests, e2e, cluster-down (
 
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
 	$(PYTHON) benchmarks/local_overhead.py
+	$(PYTHON) benchmarks/hostile_inputs.py
 
 clean:
 	rm -rf $(VENV) .tools build dist results *.egg-info runtime/*.egg-info

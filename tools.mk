@@ -62,5 +62,56 @@ crds: ## regenerate chart/crds from the pinned dask-kubernetes in .venv
 schema: ## regenerate chart/values.schema.json from chart/schema/chart-keys.json and the config model
 	$(TOOLS_PYTHON) tests/chart/gen.py schema
 
-docs: ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py
+# Chart checks (make test-chart): helm-docs (chart/README.md from values.yaml), chart-testing
+# `ct lint` and kubeconform, each built from the Go module proxy like Helm. ct calls yamllint
+# and yamale, Python tools pinned in pyproject.toml's test extra (in .venv/bin); its lint
+# config and chart schema come from the same ct module's etc/ (copied into .tools/etc).
+HELM_DOCS_VERSION ?= v1.14.2
+CT_VERSION := $(shell sed -n "s|^require github.com/helm/chart-testing/v3 ||p" tools/ct/go.mod)
+KUBECONFORM_VERSION ?= v0.7.0
+HELM_DOCS := $(TOOLS_BIN)/helm-docs-$(HELM_DOCS_VERSION)
+CT := $(TOOLS_BIN)/ct-$(CT_VERSION)
+KUBECONFORM := $(TOOLS_BIN)/kubeconform-$(KUBECONFORM_VERSION)
+CT_ETC := $(TOOLS_DIR)/etc/ct-$(CT_VERSION)
+
+.PHONY: chart-tools
+
+# Also what tests/chart/test_chart_checks.py runs (it reads this line with `make -s print-helm-docs-cmd`).
+HELM_DOCS_CMD = $(TOOLS_BIN)/helm-docs --chart-search-root chart --template-files README.md.gotmpl --sort-values-order file
+print-helm-docs-cmd:
+	@echo '$(HELM_DOCS_CMD)'
+
+chart-tools: $(HELM_DOCS) $(CT) $(CT_ETC)/lintconf.yaml $(KUBECONFORM) ## helm-docs, ct and kubeconform in .tools/bin (built from the Go module proxy)
+	ln -sfn helm-docs-$(HELM_DOCS_VERSION) $(TOOLS_BIN)/helm-docs
+	ln -sfn ct-$(CT_VERSION) $(TOOLS_BIN)/ct
+	ln -sfn kubeconform-$(KUBECONFORM_VERSION) $(TOOLS_BIN)/kubeconform
+	ln -sfn ct-$(CT_VERSION) $(TOOLS_DIR)/etc/ct
+
+# go install NAME@VERSION into a private GOBIN, then rename the binary to NAME-VERSION.
+define go-tool
+	@mkdir -p $(TOOLS_BIN) $(TOOLS_DIR)/go-$(1)
+	GOBIN="$(abspath $(TOOLS_DIR)/go-$(1))" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+		go install -ldflags '-s -w $(3)' $(2)
+	mv $(TOOLS_DIR)/go-$(1)/$(1) $@ && rmdir $(TOOLS_DIR)/go-$(1)
+endef
+
+$(HELM_DOCS):
+	$(call go-tool,helm-docs,github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION),-X main.version=$(HELM_DOCS_VERSION))
+
+# ct's version is the one tools/ct/go.mod requires (see tools/ct/tools.go for why).
+$(CT): tools/ct/go.mod
+	@mkdir -p $(TOOLS_BIN)
+	cd tools/ct && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
+		-ldflags '-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$(CT_VERSION)' \
+		-o $(abspath $@) github.com/helm/chart-testing/v3/ct
+
+$(KUBECONFORM):
+	$(call go-tool,kubeconform,github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION),)
+
+$(CT_ETC)/lintconf.yaml:
+	@mkdir -p $(CT_ETC)
+	cp "$$(cd tools/ct && go list -m -f '{{.Dir}}' github.com/helm/chart-testing/v3)"/etc/*.yaml $(CT_ETC)/
+	chmod u+w $(CT_ETC)/*.yaml
+docs: chart-tools ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py
 	$(TOOLS_PYTHON) tests/chart/gen.py docs
+	$(HELM_DOCS_CMD)

@@ -83,7 +83,9 @@ def daskrun_run(ns: str, n: int, pip: list[str] | None = None, installer: str | 
         yaml.safe_dump(values, handle)
     subprocess.run([HELM, "install", release, str(REPO / "chart"), "-n", ns, "-f", handle.name],
                    check=True, capture_output=True)
-    job = f"{release}-daskrun-r1"
+    # The chart names the Job <release>-daskrun-r<revision>-<hash of the values>.
+    [job] = [j["metadata"]["name"] for j in kjson("-n", ns, "get", "jobs", "-l",
+                                                  f"app.kubernetes.io/instance={release}")["items"]]
     wait(lambda: any(c["type"] == "Complete" and c["status"] == "True"
                      for c in kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions", []) or []))
     pods = kjson("-n", ns, "get", "pods", "-l", f"job-name={job}")["items"]

@@ -72,19 +72,43 @@ The ServiceAccount of the Dask scheduler and workers: <fullname>-dask unless nam
 {{- end }}
 
 {{/*
-The Job's name for one revision: <fullname cut to 52>-r<revision>, at most 63 characters.
+A short hash of what the run is: every value (the run's config, image, resources, runId, ...)
+and the chart version. `helm template` (Argo CD, plain kubectl) always renders revision 1, so
+this, not the revision, is what makes a changed config a new Job there; runId changes it with
+the config unchanged. Credentials given as values (output.key/secret_key,
+codeCredentials.values) are left out: they are not published even hashed, and rotating them
+is not a new run.
+*/}}
+{{- define "daskrun.runHash" -}}
+{{- $values := omit .Values "output" "codeCredentials" }}
+{{- $_ := set $values "output" (omit (.Values.output | default dict) "key" "secret_key") }}
+{{- $_ := set $values "codeCredentials" (omit (.Values.codeCredentials | default dict) "values") }}
+{{- dict "values" $values "chart" .Chart.Version | toJson | sha256sum | trunc 8 }}
+{{- end }}
+
+{{/*
+The Job's name for one revision: <fullname>-r<revision>-<runHash>, the fullname cut so the
+whole stays a 63-character DNS label (the Job's name is also a label value of its pods).
 Called with a dict {root, revision} so the name of any revision can be computed (the render
 tests check it for several revisions; the Job itself passes .Release.Revision).
 */}}
 {{- define "daskrun.jobName" -}}
-{{- printf "%s-r%d" (include "daskrun.fullname" .root | trunc 52 | trimSuffix "-") (int .revision) }}
+{{- $suffix := printf "-r%d-%s" (int .revision) (include "daskrun.runHash" .root) }}
+{{- printf "%s%s" (include "daskrun.fullname" .root | trunc (sub 63 (len $suffix) | int) | trimSuffix "-") $suffix }}
 {{- end }}
 
 {{/*
-The chart's image, also the default worker image (DASKRUN_WORKER_IMAGE).
+The chart's image, also the default worker image (DASKRUN_WORKER_IMAGE):
+[global.imageRegistry/]repository, then @digest when set, else :tag (default: appVersion).
 */}}
 {{- define "daskrun.image" -}}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- $registry := dig "imageRegistry" "" (.Values.global | default dict) }}
+{{- $repository := ternary (printf "%s/%s" (trimSuffix "/" $registry) .Values.image.repository) .Values.image.repository (ne $registry "") }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -83,6 +83,11 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
             f'git clone --quiet -- {shlex.quote(repo.url)} "$daskrun_repo"',
         ]
         if repo.reference:
+            # git would read a reference starting with '-' as an option (checkout ignores
+            # --end-of-options before git 2.43), so the config refuses one; checked again here
+            # because this line is where it would do harm.
+            if repo.reference.startswith("-"):
+                raise ValueError(f"git reference {repo.reference!r} starts with '-'")
             lines.append(
                 f'git -C "$daskrun_repo" -c advice.detachedHead=false checkout --quiet '
                 f"{shlex.quote(repo.reference)} --"

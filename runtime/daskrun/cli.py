@@ -18,13 +18,43 @@ from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter
 from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
 
+STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
+
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+    """SIGTERM or SIGINT arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = STOP_SIGNALS[signal.Signals(signum)]
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    # A second Ctrl-C must not cut the cleanup the first one started (SIGKILL still can).
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _while_stopping)
+    raise Terminated(signum)
+
+
+def _while_stopping(signum: int, frame: Any) -> None:
+    logging.getLogger("daskrun").warning("%s: already stopping, deleting the Dask cluster",
+                                         signal.Signals(signum).name)
+
+
+def _api_unreachable(exc: BaseException) -> str | None:
+    """Why the Kubernetes API server could not be reached, if that is what `exc` means."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError)):
+            return f"{type(seen).__name__}: {seen}"
+        # kr8s raises a bare ValueError when it finds no kubeconfig and no service account.
+        if isinstance(seen, ValueError) and str(seen) == "Unable to find valid credentials":
+            return "no kubeconfig and no in-cluster service account found"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -73,9 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
 
-    recover = commands.add_parser("recover", help="rebuild the result CSV from a run's log")
+    recover = commands.add_parser(
+        "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log")
     recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
-    recover.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+    recover.add_argument("-o", "--output", help="write the file here instead of stdout")
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
@@ -139,31 +170,48 @@ def _run(args: argparse.Namespace) -> int:
         yaml.safe_dump(build_cluster_spec(config, _context(args, pods)), sys.stdout, sort_keys=False)
         return 0
     context = None if args.local else _context(args, pods)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")
     try:
         runner.run_dask_function(config, local=args.local, context=context,
                                  progress_interval=args.progress_interval)
-    except Terminated:
-        log.error("stopped by SIGTERM; the Dask cluster was deleted")
-        return ExitCode.TERMINATED
+    except Terminated as stop:
+        log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
+        return stop.exit_code
     return 0
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from daskrun.output import RecoverError, recover
+    from daskrun.output import RecoverError, recover_block
 
-    text = sys.stdin.read() if args.logfile == "-" else Path(args.logfile).read_text(errors="replace")
     try:
-        csv = recover(text)
+        if args.logfile == "-":
+            text = sys.stdin.buffer.read().decode("utf-8", "replace")
+        else:
+            text = Path(args.logfile).read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        print(f"daskrun recover: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        recovered = recover_block(text)
     except RecoverError as exc:
         print(f"daskrun recover: {exc}", file=sys.stderr)
         return 1
+    for note in recovered.notes:
+        print(f"daskrun recover: {note}", file=sys.stderr)
     if args.output:
-        Path(args.output).write_text(csv)
-        print(f"wrote {args.output}", file=sys.stderr)
+        try:
+            Path(args.output).write_bytes(recovered.data)
+        except OSError as exc:
+            print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; "
+                  "choose another -o path", file=sys.stderr)
+            return 1
+        print(f"wrote {args.output} ({recovered.format}, {recovered.rows} rows)", file=sys.stderr)
     else:
-        sys.stdout.write(csv)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(recovered.data)
+        sys.stdout.buffer.flush()
     return 0
 
 
@@ -211,6 +259,10 @@ def _main(args: argparse.Namespace) -> int:
     log = logging.getLogger("daskrun")
     try:
         return _dispatch(args)
+    except KeyboardInterrupt:
+        # Outside `run` (which handles SIGINT itself) nothing needs cleaning up.
+        print(f"daskrun {args.command}: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except DaskrunError as exc:
         if exc.exit_code == ExitCode.BAD_CONFIG:
             # Nothing started: the message is for the person who wrote the config.
@@ -221,6 +273,11 @@ def _main(args: argparse.Namespace) -> int:
     except Exception as exc:
         if args.command != "run":
             raise
+        unreachable = _api_unreachable(exc)
+        if unreachable:
+            log.error("cannot reach the Kubernetes API server (%s); check KUBECONFIG or the pod's "
+                      "service account, or use --local to run without Kubernetes", unreachable)
+            return ExitCode.CLUSTER_FAILED
         # Outside the function (which has its own exit code): the API server or the network,
         # so worth the Job's retries.
         log.exception("unexpected error: %s", exc)

@@ -32,13 +32,15 @@ from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
 from daskrun.credentials import credential_errors
-from daskrun.errors import ConfigError
+from daskrun.errors import ConfigError, clip
 from daskrun.quantity import Quantity, quantity_value
 
 CONFIG_KEYS = ("run", "dask_cluster", "output")
 
 # Used when `dask_cluster.workers` is absent, locally and on Kubernetes alike.
 DEFAULT_WORKERS = 2
+# More workers than any run here needs; a typo such as 10000 would otherwise reach `replicas`.
+MAX_WORKERS = 1000
 
 _FUNCTION = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*([.:][A-Za-z_]\w*)$")
 _DNS_LABEL_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -108,10 +110,28 @@ class Resources(_Strict):
         return None if self.cpu is None else quantity_value(self.cpu)
 
 
+# Not starting with '-' (git would read an option) or a space, no control characters; a
+# reference holds no space either (git check-ref-format), a local path may.
+_GIT_URL = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
+_GIT_REFERENCE = r"^[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]*$"
+# The distribution reference grammar (docker/distribution reference/regexp.go), without IPv6.
+_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = (
+    rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+# Pip options are not allowed among the packages: no item starts with '-' (or a space).
+_PIP_PACKAGE = r"^[^-\s]"
+
+
 class GitRepository(_Strict):
-    url: StrictStr = Field(min_length=1, description="Repository to clone.")
+    url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL,
+                           description="Repository to clone.")
     reference: StrictStr | None = Field(
-        None, min_length=1, description="Branch, tag or commit; default: the remote's default branch."
+        None, min_length=1, max_length=256, pattern=_GIT_REFERENCE,
+        description="Branch, tag or commit; default: the remote's default branch.",
     )
     install: StrictStr | None = Field(
         None, min_length=1, description="Shell command run inside the clone, e.g. 'pip install .'."
@@ -128,7 +148,9 @@ class Setup(_Strict):
         None, min_length=1, description="Path of a shell script inside the image, run last."
     )
     git_repository: GitRepository | None = None
-    pip_packages: list[Annotated[StrictStr, Field(min_length=1)]] = Field(default_factory=list)
+    pip_packages: list[Annotated[StrictStr, Field(min_length=1, pattern=_PIP_PACKAGE)]] = Field(
+        default_factory=list, description="Requirements for pip, e.g. 'scikit-learn>=1.4'; no options."
+    )
     apt_packages: list[Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")]] = Field(
         default_factory=list, description="Debian package names; installing them needs root."
     )
@@ -148,7 +170,8 @@ class Setup(_Strict):
 class WorkerConfig(_Strict):
     resources: Resources = Field(default_factory=Resources)
     image: StrictStr | None = Field(
-        None, min_length=1, description="Worker image; default: the runtime's own image."
+        None, min_length=1, max_length=512, pattern=_IMAGE,
+        description="Worker image, e.g. ghcr.io/org/image:1.0; default: the runtime's own image.",
     )
     env: dict[Annotated[StrictStr, Field(pattern=_DNS_LABEL_ENV.pattern)], StrictStr] = Field(
         default_factory=dict,
@@ -174,8 +197,10 @@ class SchedulerConfig(_Strict):
 
 
 class WorkerRange(_Strict):
-    minimum: StrictInt = Field(ge=0)
-    maximum: StrictInt = Field(ge=1)
+    """Adaptive scaling; minimum 0 lets the cluster shrink to no workers while idle."""
+
+    minimum: StrictInt = Field(ge=0, le=MAX_WORKERS)
+    maximum: StrictInt = Field(ge=1, le=MAX_WORKERS)
 
     @model_validator(mode="after")
     def _ordered(self) -> WorkerRange:
@@ -197,13 +222,14 @@ def _workers_kind(value: Any) -> str | None:
 
 Workers = Annotated[
     Union[
-        Annotated[Annotated[StrictInt, Field(ge=0)], Tag("count")],
+        # A fixed count of 0 would wait for workers forever: at least 1.
+        Annotated[Annotated[StrictInt, Field(ge=1, le=MAX_WORKERS)], Tag("count")],
         Annotated[WorkerRange, Tag("range")],
     ],
     Discriminator(
         _workers_kind,
         custom_error_type="workers_type",
-        custom_error_message="expected an integer >= 0 or a mapping {minimum, maximum}",
+        custom_error_message=f"expected an integer from 1 to {MAX_WORKERS} or a mapping {{minimum, maximum}}",
     ),
 ]
 
@@ -221,7 +247,9 @@ class WaitForWorkers(_Strict):
 
 class DaskCluster(_Strict):
     workers: Workers | None = Field(
-        None, description=f"Fixed count, or {{minimum, maximum}} to adapt; default {DEFAULT_WORKERS}."
+        None,
+        description=f"Fixed count (1 to {MAX_WORKERS}), or {{minimum, maximum}} to adapt "
+                    f"(minimum may be 0); default {DEFAULT_WORKERS}.",
     )
     wait_for_workers: WaitForWorkers = Field(default_factory=WaitForWorkers)
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
@@ -266,8 +294,9 @@ class Output(_Strict):
     path: StrictStr | None = Field(
         None,
         min_length=1,
+        max_length=4096,
         # In the schema too, so `helm install` refuses a bad path before anything starts.
-        pattern=r"^(s3://.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
+        pattern=r"^(s3://[^/]+/.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
         description="Local file (.csv or .parquet), s3://bucket/key, or the key inside `bucket`.",
     )
     bucket: StrictStr | None = Field(None, min_length=1, description="S3 bucket; stores at s3://bucket/path.")
@@ -284,6 +313,10 @@ class Output(_Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
+        if self.path.startswith("s3://") and not all(self.path[len("s3://"):].partition("/")[::2]):
+            # s3://bucket.csv: the schema (RE2, no lookahead) lets it pass as a local .csv name.
+            raise ValueError(f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, "
+                             f"got {clip(self.path)!r}")
         if self.bucket and self.path.startswith("s3://"):
             raise ValueError("give either `bucket` with a key `path`, or an s3:// `path`, not both")
         if self.bucket is None and not self.path.startswith("s3://"):
@@ -342,6 +375,9 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
         return source
     if isinstance(source, dict):
         return parse_config(source)
+    if not isinstance(source, (str, Path)):
+        raise ConfigError([("(top level)", f"{NOT_A_MAPPING}, a Config, or a file path; "
+                                           f"got {type(source).__name__}")])
     return parse_config(read_config_file(source), str(source))
 
 

@@ -20,7 +20,8 @@ class ExitCode(enum.IntEnum):
     BAD_CONFIG = 2
     NOT_STORED = 3
     CLUSTER_FAILED = 4
-    TERMINATED = 143
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as shells report it
+    TERMINATED = 143  # SIGTERM: 128 + 15
 
 
 class JobAction(enum.Enum):
@@ -52,7 +53,10 @@ EXIT_CODES: tuple[Outcome, ...] = (
     Outcome(ExitCode.NOT_STORED, "the result could not be stored; it is printed in the log between "
                                  "`BEGIN/END DASKRUN RESULT` markers", JobAction.FAILS),
     Outcome(ExitCode.CLUSTER_FAILED, "the Dask cluster did not come up (the scheduler/worker reason is "
-                                     "logged)", JobAction.RETRIED),
+                                     "logged), or the Kubernetes API server could not be reached",
+            JobAction.RETRIED),
+    Outcome(ExitCode.INTERRUPTED, "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first",
+            JobAction.NONE),
     Outcome(ExitCode.TERMINATED, "stopped by SIGTERM; the Dask cluster was deleted first", JobAction.NONE),
 )
 OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}
@@ -65,6 +69,7 @@ EXIT_FUNCTION_FAILED = ExitCode.FUNCTION_FAILED
 EXIT_BAD_CONFIG = ExitCode.BAD_CONFIG
 EXIT_NOT_STORED = ExitCode.NOT_STORED
 EXIT_CLUSTER_FAILED = ExitCode.CLUSTER_FAILED
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 EXIT_TERMINATED = ExitCode.TERMINATED
 
 
@@ -155,3 +160,8 @@ class ResultNotStored(DaskrunError):
     def __init__(self, message: str, result: Any):
         super().__init__(message)
         self.result = result
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """A value short enough to quote in a message."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

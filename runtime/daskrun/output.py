@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import csv
 import io
 import logging
 import os
@@ -14,36 +14,41 @@ from typing import TextIO
 import pandas as pd
 
 from daskrun.config import Output
+from daskrun.result_block import RecoverError, block_lines, encode_text, recover, recover_block
+
+__all__ = ["RecoverError", "StoreError", "print_result", "recover", "recover_block", "store"]
 
 log = logging.getLogger(__name__)
-
-BEGIN = "----- BEGIN DASKRUN RESULT (csv) -----"
-END = "----- END DASKRUN RESULT"
-# Every result line carries this prefix, so a log line printed by another thread in the
-# middle of the block is recognised and skipped by `daskrun recover`.
-PREFIX = "daskrun-result| "
 
 
 class StoreError(Exception):
     pass
 
 
-class RecoverError(Exception):
-    pass
-
-
 def to_csv_text(df: pd.DataFrame) -> str:
     # A RangeIndex carries no information; any other index (e.g. challenge names) does.
     keep_index = not isinstance(df.index, pd.RangeIndex)
-    return df.to_csv(index=keep_index, lineterminator="\n")
+    text = df.to_csv(index=keep_index, lineterminator="\n")
+    if "\r" in text:
+        # The csv writer quotes only the characters of its line terminator, and every CSV
+        # reader ends a row at a bare \r: quote every field, so each \r stays inside one.
+        text = df.to_csv(index=keep_index, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    return text
 
 
-def _serialise(df: pd.DataFrame, suffix: str) -> bytes:
-    if suffix == ".parquet":
+def result_format(output: Output | None) -> str:
+    """The file format the result is stored in: parquet for a .parquet path, else csv."""
+    if output is not None and Path(output.path or "").suffix.lower() == ".parquet":
+        return "parquet"
+    return "csv"
+
+
+def serialise(df: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "parquet":
         buffer = io.BytesIO()
         df.to_parquet(buffer)
         return buffer.getvalue()
-    return to_csv_text(df).encode()
+    return encode_text(to_csv_text(df))
 
 
 def s3_location(output: Output) -> tuple[str, str]:
@@ -94,9 +99,8 @@ def _write_s3(data: bytes, output: Output) -> str:
 def store(df: pd.DataFrame, output: Output) -> str:
     """Write the result where `output` says; return where it went, or raise StoreError."""
     assert output.path is not None  # the model requires a path with `output`
-    suffix = Path(output.path).suffix.lower()
     try:
-        data = _serialise(df, suffix)
+        data = serialise(df, result_format(output))
         if output.is_s3:
             return _write_s3(data, output)
         path = Path(output.path)
@@ -108,38 +112,18 @@ def store(df: pd.DataFrame, output: Output) -> str:
         raise StoreError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def print_result(df: pd.DataFrame, stream: TextIO | None = None) -> None:
-    """Print the whole result as CSV between markers that `recover` understands."""
+def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv") -> None:
+    """Print the whole result as a block that `daskrun recover` turns back into the file.
+
+    In `fmt` (the configured output's format) when the result can be written so, else as CSV.
+    """
     stream = stream or sys.stdout
-    text = to_csv_text(df)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    lines = [BEGIN]
-    lines += [PREFIX + line for line in text.splitlines()]
-    lines.append(f"{END} rows={len(df)} sha256={digest} -----")
+    try:
+        payload = serialise(df, fmt)
+    except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
+        log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt,
+                  type(exc).__name__, exc)
+        fmt, payload = "csv", serialise(df, "csv")
+    lines = block_lines(payload, fmt, len(df), getattr(stream, "encoding", None) or "utf-8")
     stream.write("\n".join(lines) + "\n")
     stream.flush()
-
-
-def recover(log_text: str) -> str:
-    """The CSV of the last complete result block in a log, checked against its sha256."""
-    lines = log_text.splitlines()
-    begin = max((i for i, line in enumerate(lines) if line.endswith(BEGIN)), default=None)
-    if begin is None:
-        raise RecoverError("no result block found (looked for the line '" + BEGIN + "')")
-    body: list[str] = []
-    expected = None
-    for line in lines[begin + 1:]:
-        if END in line:
-            expected = line.split("sha256=", 1)[-1].split()[0]
-            break
-        # `kubectl logs --timestamps` puts a timestamp before each line: cut at the prefix.
-        position = line.find(PREFIX)
-        if position >= 0:
-            body.append(line[position + len(PREFIX):])
-    if expected is None:
-        raise RecoverError("the result block is cut off: its end marker is missing")
-    text = "\n".join(body) + "\n"
-    actual = hashlib.sha256(text.encode()).hexdigest()
-    if actual != expected:
-        raise RecoverError(f"the result block is damaged: sha256 {actual} != {expected} from the log")
-    return text

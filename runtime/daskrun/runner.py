@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import reprlib
 import tempfile
 import traceback
 from pathlib import Path
@@ -20,6 +21,24 @@ from daskrun.errors import FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
 
 log = logging.getLogger(__name__)
+
+# Arguments can be megabytes (a list of inputs): the log line shows their start only.
+_ARGS_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+for _limit, _value in dict(maxlevel=3, maxdict=8, maxlist=8, maxtuple=8, maxset=8, maxstring=80,
+                           maxother=80, maxlong=40).items():
+    setattr(_ARGS_REPR, _limit, _value)
+MAX_ARGS_LINE = 1000
+
+
+def describe_args(args: dict[str, Any]) -> str:
+    """`k=v, ...` for the log, bounded whatever the arguments hold."""
+    pieces, length = [], 0
+    for key, value in args.items():
+        pieces.append(f"{_ARGS_REPR.repr(key)[1:-1][:80]}={_ARGS_REPR.repr(value)}")
+        length += len(pieces[-1]) + 2
+        if length > MAX_ARGS_LINE:
+            return ", ".join(pieces)[:MAX_ARGS_LINE] + f"... ({len(args)} arguments)"
+    return ", ".join(pieces)
 
 
 def _setup_dir() -> Path:
@@ -49,8 +68,9 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         where = output.store(result, config.output)
     except output.StoreError as exc:
         log.error("could not store the result at %s: %s -- printing the whole result below; "
-                  "`daskrun recover LOGFILE` turns it back into the CSV", config.output.path, exc)
-        output.print_result(result)
+                  "`daskrun recover LOGFILE -o FILE` turns it back into the file",
+                  config.output.path, exc)
+        output.print_result(result, fmt=output.result_format(config.output))
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     return None
@@ -87,8 +107,7 @@ def run_dask_function(
         if target:
             clusters.wait_for_workers(client, target, pod_context, config.dask_cluster.wait_for_workers.timeout)
         progress.report_versions(client)
-        log.info("running %s(%s)", config.run.function,
-                 ", ".join(f"{k}={v!r}" for k, v in config.run.args.items()))
+        log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
         with progress.ProgressReporter(client, progress_interval):
             raw = _call(function, config)
         result = invoke.check_result(raw, config.run.function, config.output is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import json
 import shutil
 
@@ -26,7 +27,8 @@ from chart_render import (
 )
 
 FULLNAME = f"{RELEASE}-daskrun"
-JOB = f"{FULLNAME}-r1"
+# <fullname>-r<revision>-<hash of the values>; test_job_naming.py checks the hash part.
+JOB_PATTERN = re.compile(rf"^{FULLNAME}-r1-[0-9a-f]{{8}}$")
 S3 = {"path": "results/out.csv", "bucket": "my-bucket"}
 KEY, SECRET_KEY = "AKIAEXAMPLEKEY0001", "wJalr/XUtnFEMI+K7MDENG$bPx`RfiCYEX\\KEY"
 
@@ -125,7 +127,9 @@ def test_rbac_embedded_mode_adds_the_controller_needs():
 def test_rbac_job_read_limited_to_this_revisions_job():
     rules = rules_of(render_chart())
     [jobs] = [r for r in rules if "jobs" in r["resources"]]
-    assert jobs["resourceNames"] == [JOB]
+    objects = render_chart()
+    assert rules_of(objects) == rules
+    assert jobs["resourceNames"] == [run_job(objects)["metadata"]["name"]]
 
 
 def run_config(configmap):
@@ -266,12 +270,13 @@ def test_pod_failure_policy_from_exit_codes():
     assert policy["rules"] == [
         {"action": "FailJob",
          "onExitCodes": {"containerName": "daskrun", "operator": "In", "values": list(FAIL_JOB_CODES)}},
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        # status is required by the API's OpenAPI schema (kubeconform strict), though defaulted.
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
     ], "chart/templates/job.yaml's podFailurePolicy no longer follows daskrun.errors.EXIT_CODES"
 
 
 def test_job_name_is_per_revision():
-    assert run_job(render_chart())["metadata"]["name"] == JOB
+    assert JOB_PATTERN.match(run_job(render_chart())["metadata"]["name"])
 
 
 def test_job_names_across_revisions(tmp_path):
@@ -287,14 +292,16 @@ def test_job_names_across_revisions(tmp_path):
     )
     objects = render_chart(chart=chart)
     names = [o for o in objects if o["metadata"]["name"] == "names"][0]["data"]
-    assert names["r1"] == run_job(objects)["metadata"]["name"] == JOB
-    assert names["r2"] == f"{FULLNAME}-r2" and names["r10"] == f"{FULLNAME}-r10"
+    job = run_job(objects)["metadata"]["name"]
+    assert names["r1"] == job and JOB_PATTERN.match(job)
+    run_hash = job.rsplit("-", 1)[1]
+    assert names["r2"] == f"{FULLNAME}-r2-{run_hash}" and names["r10"] == f"{FULLNAME}-r10-{run_hash}"
     assert len(set(names.values())) == 5
     long_objects = render_chart(chart=chart, name="a" * 53)
     long_names = [o for o in long_objects if o["metadata"]["name"] == "names"][0]["data"]
     assert all(len(n) <= 63 and not n.startswith("-") for n in long_names.values())
     assert len(set(long_names.values())) == 5
-    assert long_names["r999999999"].endswith("-r999999999")
+    assert re.search(r"-r999999999-[0-9a-f]{8}$", long_names["r999999999"])
 
 
 def test_restricted_security_context():
@@ -405,18 +412,25 @@ def test_labels_and_selectors():
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["helm.sh/chart"] == "daskrun-0.1.0"
-    pod_labels = run_job(objects)["spec"]["template"]["metadata"]["labels"]
-    assert "helm.sh/chart" not in pod_labels and "app.kubernetes.io/version" not in pod_labels
-    assert pod_labels["app.kubernetes.io/instance"] == RELEASE
+    job = run_job(objects)
+    # The full set on the pods too (the Job's pods and the helm test pod): the Job's
+    # selector is generated from its uid, so no selector ever carries these.
+    for pod_labels in (job["spec"]["template"]["metadata"]["labels"], one(objects, "Pod")["metadata"]["labels"]):
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                    "app.kubernetes.io/managed-by", "helm.sh/chart"):
+            assert pod_labels[key] == job["metadata"]["labels"][key], key
+    assert job["spec"]["template"]["metadata"]["labels"]["daskrun.io/run-hash"] == job["metadata"]["labels"]["daskrun.io/run-hash"]
+    prefixes = {key.split("/")[0] for obj in objects for key in obj["metadata"].get("labels", {}) | obj["metadata"].get("annotations", {})}
+    assert not any(p.startswith("daskrun") and p != "daskrun.io" for p in prefixes), prefixes
     assert "selector" not in run_job(objects)["spec"], "the Job controller generates its own selector"
 
 
 def test_full_name_overrides():
     objects = render_chart({"fullnameOverride": "bench"})
-    assert run_job(objects)["metadata"]["name"] == "bench-r1"
+    assert re.match(r"^bench-r1-[0-9a-f]{8}$", run_job(objects)["metadata"]["name"])
     assert one(objects, "ConfigMap")["metadata"]["name"] == "bench"
     objects = render_chart(name="daskrun-nightly")
-    assert run_job(objects)["metadata"]["name"] == "daskrun-nightly-r1"
+    assert re.match(r"^daskrun-nightly-r1-[0-9a-f]{8}$", run_job(objects)["metadata"]["name"])
 
 
 def test_helm_test_pod_runs_preflight_restricted():
@@ -446,7 +460,7 @@ def test_helm_test_pod_runs_preflight_restricted():
     }
     env = env_of(container)
     assert env["DASKRUN_CONTROLLER"] == "external"
-    assert env["DASKRUN_JOB_NAME"] == JOB
+    assert env["DASKRUN_JOB_NAME"] == run_job(objects)["metadata"]["name"]
     assert env["DASKRUN_RELEASE"] == RELEASE
     assert {v["name"]: v for v in spec["volumes"]}["config"]["configMap"]["name"] == FULLNAME
 
@@ -475,7 +489,7 @@ def test_values_example_renders():
     for secret in ("key", "secret_key"):
         expected.get("output", {}).pop(secret, None)
     assert config == expected
-    assert run_job(objects)["metadata"]["name"] == JOB
+    assert re.match(r"^demo-daskrun-r1-[0-9a-f]{8}$", run_job(objects)["metadata"]["name"])
 
 
 def test_values_yaml_documents_every_key():
@@ -518,7 +532,8 @@ def render_notes(tmp_path, values=None) -> str:
 
 def test_notes_name_the_next_commands(tmp_path):
     notes = render_notes(tmp_path)
-    assert f"kubectl logs -n {NAMESPACE} -f job/{JOB}" in notes
+    job = run_job(render_chart())["metadata"]["name"]
+    assert f"kubectl logs -n {NAMESPACE} -f job/{job}" in notes
     assert f"helm upgrade -n {NAMESPACE} {RELEASE}" in notes
     assert f"helm uninstall -n {NAMESPACE} {RELEASE}" in notes
     assert f"helm test -n {NAMESPACE} {RELEASE}" in notes

@@ -155,7 +155,7 @@ class Release:
 
     def job_name(self, revision: int | None = None) -> str:
         jobs = kjson("-n", self.namespace, "get", "jobs", "-l",
-                     f"app.kubernetes.io/instance={self.name},daskrun/revision={revision or self.revision}")["items"]
+                     f"app.kubernetes.io/instance={self.name},daskrun.io/revision={revision or self.revision}")["items"]
         assert len(jobs) == 1, f"expected exactly one Job for revision {revision or self.revision}, got {len(jobs)}"
         return jobs[0]["metadata"]["name"]
 

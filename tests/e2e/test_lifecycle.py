@@ -47,7 +47,7 @@ def test_upgrade_reruns_and_stops_the_running_run(namespace, release):
     assert rel.revision == 3
     assert rel.wait() == "Complete", rel.launcher_log()
     jobs = kjson("-n", namespace, "get", "jobs")["items"]
-    assert [j["metadata"]["labels"]["daskrun/revision"] for j in jobs] == ["3"]
+    assert [j["metadata"]["labels"]["daskrun.io/revision"] for j in jobs] == ["3"]
 
 
 def test_uninstall_leaves_nothing(namespace, release):

@@ -22,3 +22,16 @@ def not_a_frame():
 
 def stores_itself():
     return None
+
+
+def waits_for_a_signal(pid_file):
+    """Record a worker's pid, then wait: the test stops the launcher and checks the cleanup."""
+    import os
+    import time
+
+    from distributed import get_client
+
+    pid = get_client().submit(os.getpid).result()
+    with open(pid_file, "w") as handle:
+        handle.write(str(pid))
+    time.sleep(600)

@@ -32,7 +32,7 @@ BAD = [
     (base(run={"function": "a.b", "args": [1]}), "run.args", "mapping"),
     (base(run={"function": "a.b", "argz": {}}), "run.argz", "did you mean 'args'"),
     (base(dask_clsuter={}), "dask_clsuter", "did you mean 'dask_cluster'"),
-    (base(dask_cluster={"workers": -1}), "dask_cluster.workers", ">= 0"),
+    (base(dask_cluster={"workers": -1}), "dask_cluster.workers", ">= 1"),
     (base(dask_cluster={"workers": "8"}), "dask_cluster.workers", "integer"),
     (base(dask_cluster={"workers": 2.5}), "dask_cluster.workers", "integer"),
     (base(dask_cluster={"workers": True}), "dask_cluster.workers", "integer"),
@@ -76,7 +76,7 @@ BAD = [
     (base(output={"path": "r.txt"}), "output.path", ".csv or .parquet"),
     (base(output={"path": "r.csv", "endpoint_url": "http://x"}), "output", "need an S3"),
     (base(output={"path": "r.csv", "bucket": "b", "endpoint_url": "minio:9000"}), "output.endpoint_url",
-     "pattern"),
+     "http://"),
     (base(output={"path": "r.csv", "secret": "x"}), "output.secret", "did you mean 'secret_key'"),
     (base(output="results.csv"), "output", "mapping"),
 ]

@@ -98,8 +98,10 @@ def test_a_cluster_that_did_not_come_up_says_so(caplog):
 
 def test_an_unexpected_error_during_a_run_is_worth_a_retry(caplog):
     with caplog.at_level(logging.ERROR, logger="daskrun"):
+        assert _main_raising(RuntimeError("watch stream ended")) == ExitCode.CLUSTER_FAILED
         assert _main_raising(ConnectionResetError("API server went away")) == ExitCode.CLUSTER_FAILED
-    assert "unexpected error: API server went away" in caplog.text
+    assert "unexpected error: watch stream ended" in caplog.text
+    assert "cannot reach the Kubernetes API server (ConnectionResetError: API server went away)" in caplog.text
     assert OUTCOMES[ExitCode.CLUSTER_FAILED].job is JobAction.RETRIED
 
 
