@@ -57,6 +57,21 @@ The ServiceAccount the run (and the helm test pod) uses.
 {{- end }}
 
 {{/*
+The ServiceAccount of the Dask scheduler and workers: <fullname>-dask unless named
+(daskrun.dask_pods.dask_account_name computes the same for `daskrun run --dry-run`).
+*/}}
+{{- define "daskrun.daskServiceAccountName" -}}
+{{- $account := .Values.daskPods.serviceAccount }}
+{{- if $account.name }}
+{{- $account.name }}
+{{- else if $account.create }}
+{{- printf "%s-dask" (include "daskrun.fullname" . | trunc 58 | trimSuffix "-") }}
+{{- else }}
+{{- fail "daskPods.serviceAccount.name is required when daskPods.serviceAccount.create is false: name an existing ServiceAccount for the Dask pods" }}
+{{- end }}
+{{- end }}
+
+{{/*
 A short hash of what the run is: every value (the run's config, image, resources, runId, ...)
 and the chart version. `helm template` (Argo CD, plain kubectl) always renders revision 1, so
 this, not the revision, is what makes a changed config a new Job there; runId changes it with
@@ -137,6 +152,22 @@ repository are installed into its interpreter): then the root filesystem can't b
 {{- end }}
 
 {{/*
+The chart's keys the runtime reads to build the Dask pods (daskrun.dask_pods): the pod
+settings given at the top level and daskPods, with the ServiceAccount's name resolved.
+*/}}
+{{- define "daskrun.daskPodValues" -}}
+{{- $values := dict }}
+{{- range $key := list "imagePullSecrets" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "podLabels" "podAnnotations" "extraVolumes" "extraVolumeMounts" "extraEnv" }}
+{{- with get $.Values $key }}
+{{- $_ := set $values $key . }}
+{{- end }}
+{{- end }}
+{{- $account := dict "create" $.Values.daskPods.serviceAccount.create "name" (include "daskrun.daskServiceAccountName" $) }}
+{{- $_ := set $values "daskPods" (merge (dict "serviceAccount" $account) (omit $.Values.daskPods "serviceAccount")) }}
+{{- toJson $values }}
+{{- end }}
+
+{{/*
 The directory of a local output.path inside the launcher container (the working directory
 is /home/daskrun, so relative paths land there).
 */}}
@@ -172,6 +203,15 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- $apt := dig "worker_config" "setup" "apt_packages" list $cluster }}
 {{- if and $apt (not .Values.workerRunAsRoot) }}
 {{- fail (printf "dask_cluster.worker_config.setup.apt_packages (%s) needs the workers to run as root: set workerRunAsRoot: true to allow it, or install the packages in the worker image" (join ", " $apt)) }}
+{{- end }}
+{{- if .Values.daskPods.readOnlyRootFilesystem }}
+{{- $installs := list }}
+{{- range $step := list "pip_packages" "git_repository" "apt_packages" }}
+{{- if dig "worker_config" "setup" $step "" $cluster }}{{ $installs = append $installs $step }}{{ end }}
+{{- end }}
+{{- if $installs }}
+{{- fail (printf "daskPods.readOnlyRootFilesystem: the workers' setup installs into the image (%s), which needs a writable root filesystem: set it to false, or install those in the worker image" (join ", " $installs)) }}
+{{- end }}
 {{- end }}
 {{- if and (hasKey $output "key") (not (hasKey $output "secret_key")) }}
 {{- fail "output.secret_key is required when output.key is set (or use credentials.existingSecret)" }}

@@ -34,5 +34,6 @@ def chart_keys() -> frozenset[str]:
 
     A values file of the chart is a valid config file; any other top-level key is a typo.
     """
-    keys_file = chart_path() / "schema" / "chart-keys.json"
-    return frozenset(json.loads(keys_file.read_text())["properties"])
+    keys = json.loads((chart_path() / "schema" / "chart-keys.json").read_text())
+    # The pod settings are written once, as a definition, and are top-level keys as well.
+    return frozenset(keys["properties"]) | frozenset(keys["$defs"]["PodSettings"]["properties"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from typing import Any
 from daskrun import context as ctx
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter
-from daskrun.errors import DaskrunError, ExitCode, exit_code_summary
+from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
@@ -133,9 +134,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _context(args: argparse.Namespace) -> ctx.RunContext:
-    return ctx.from_flags(namespace=args.namespace, image=args.worker_image, release=args.release,
-                          run_id=args.run_id, controller=args.controller, pod_name=args.pod_name)
+def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, Any]:
+    """The run's config and its Dask pods' settings from one file, every bad key reported at once.
+    Without a release and with `default_release`, the one `daskrun submit` would choose."""
+    from daskrun.config import parse_config, read_config_file
+    from daskrun.dask_pods import check_read_only_root, parse_dask_pods
+    from daskrun.submit import default_release as release_for
+
+    data = read_config_file(path)
+    errors = []
+    config = None
+    try:
+        config = parse_config(data, path)
+    except ConfigError as exc:
+        errors += exc.errors
+    if config is not None and release is None and default_release:
+        release = release_for(config.run.function)
+    try:
+        pods = parse_dask_pods(data, release, path)
+    except ConfigError as exc:
+        errors += exc.errors
+    if errors or config is None:
+        raise ConfigError(errors, path)
+    check_read_only_root(pods, config.dask_cluster.worker_config.setup, path)
+    return config, pods
+
+
+def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:
+    context = ctx.from_flags(namespace=args.namespace, image=args.worker_image, release=args.release,
+                             run_id=args.run_id, controller=args.controller, pod_name=args.pod_name)
+    return dataclasses.replace(context, pods=pods)
 
 
 def _readable_dumper() -> Any:
@@ -154,10 +182,9 @@ def _readable_dumper() -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
-    from daskrun.config import load_config
     from daskrun.timeline import process_start
 
-    config = load_config(args.config)
+    config, pods = _load(args.config, args.release or ctx.env(ctx.ENV_RELEASE), default_release=args.dry_run)
     if args.isolated:
         from daskrun.isolated import run_isolated
 
@@ -167,10 +194,11 @@ def _run(args: argparse.Namespace) -> int:
 
         from daskrun.manifest import build_cluster_spec
 
-        yaml.dump(build_cluster_spec(config, _context(args)), sys.stdout, Dumper=_readable_dumper(),
+        print(f"# the Dask pods run as ServiceAccount {pods.service_account}")
+        yaml.dump(build_cluster_spec(config, _context(args, pods)), sys.stdout, Dumper=_readable_dumper(),
                   sort_keys=False)
         return 0
-    context = None if args.local else _context(args)
+    context = None if args.local else _context(args, pods)
     for stop in STOP_SIGNALS:
         signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")
@@ -185,10 +213,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from daskrun.config import load_config
     from daskrun.parquet_engine import check_engine
 
-    config = load_config(args.config)
+    config, _ = _load(args.config, None, default_release=False)
     check_engine(config.output)
     if args.import_function:
         from daskrun.invoke import load_function

@@ -19,10 +19,10 @@ from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError
 from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
+from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
 
-WORKER_TIMEOUT = 600.0  # seconds for the first workers to join; pulling a big image takes a while
 WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many workers joined
 POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
 _FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
@@ -99,15 +99,23 @@ def pod_problems(name: str, raw: dict[str, Any], logs: Callable[[bool], str]) ->
     return problems
 
 
+def _worker_resources(workers: dict[str, Any]) -> str:
+    kinds = sorted({", ".join(f"{k}={v:g}" for k, v in sorted((w.get("resources") or {}).items()))
+                    for w in workers.values()} - {""})
+    return f" (Dask resources per worker: {'; '.join(kinds)})" if kinds else ""
+
+
 def wait_for_workers(client: Any, target: int, context: RunContext | None, timeout: float) -> None:
-    """Block until `target` workers joined; fail early when their pods cannot start."""
+    """Block until `target` workers joined; fail early when their pods cannot start, and at the
+    timeout with the reason the missing ones are not running."""
     deadline = time.monotonic() + timeout
     announced = -1
     next_pod_check = time.monotonic()
     while True:
-        joined = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        workers = client.scheduler_info(n_workers=-1).get("workers", {})
+        joined = len(workers)
         if joined != announced:
-            log.info("workers joined: %d/%d", joined, target)
+            log.info("workers joined: %d/%d%s", joined, target, _worker_resources(workers))
             announced = joined
             if joined:
                 timeline.mark(timeline.FIRST_WORKER)
@@ -121,7 +129,11 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
             if problems:
                 raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(problems))
         if time.monotonic() > deadline:
-            raise ClusterStartError(f"only {joined} of {target} workers joined within {timeout:.0f}s")
+            reasons = ""
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    reasons = "".join(f"\n  {pods}: {why}" for pods, why in pending_reasons(context).items())
+            raise ClusterStartError(f"only {joined} of {target} workers joined within {timeout:.0f}s{reasons}")
         time.sleep(WORKER_POLL_INTERVAL)
 
 
@@ -133,6 +145,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
     controller = None
     spec = build_cluster_spec(config, context)
     cluster = None
+    watch = SchedulingWatch(context)
     try:
         _wait_for_dask_api(context)  # first: an unreachable API server fails here, in one line
         if context.controller != "external":
@@ -157,6 +170,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             log.info("controller: %s drives the run: %s", driver, decision.reason)
         else:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
+        watch.start()
         with _unstick_pending_phase(context):
             cluster = _start(KubeCluster, spec, context)
         _mark_start_phases(cluster)
@@ -167,6 +181,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
                  context.name, cluster.dashboard_link, context.namespace, context.name)
         yield cluster
     finally:
+        watch.stop()  # pods going away now are no news
         if cluster is not None:
             log.info("deleting DaskCluster %s", context.name)
             with contextlib.suppress(Exception):
@@ -271,6 +286,8 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -
                                "operator or run with --controller embedded")
                 with contextlib.suppress(Exception):
                     reason += "".join("\n  " + p for p in _pod_problems(context))
+                with contextlib.suppress(Exception):
+                    reason += "".join(f"\n  {pods}: {why}" for pods, why in pending_reasons(context).items())
                 raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc
             log.warning("connecting to DaskCluster %s failed (%s); retrying (%d/%d)",
                         context.name, reason[:300], attempt, START_ATTEMPTS - 1)

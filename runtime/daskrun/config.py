@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -26,6 +27,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
@@ -52,11 +54,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Extended resources have a domain prefix (nvidia.com/gpu, example.com/dongle); the API
+# server wants them as whole numbers, requested and limited alike.
+EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def _check_count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a whole number >= 1 (extended resources are counted, e.g. 1)")
+    return int(value)
+
+
+def _resources_schema(schema: dict[str, Any]) -> None:
+    schema["properties"].pop("extended", None)
+    schema["patternProperties"] = {EXTENDED_RESOURCE.pattern: {"type": "integer", "minimum": 1}}
+    schema["additionalProperties"] = False
+
+
 class Resources(_Strict):
-    """Requests and limits of one container; also sizes the worker's threads and memory limit."""
+    """Requests and limits of one container; also sizes the worker's threads and memory limit.
+
+    Besides memory, cpu and ephemeral-storage, extended resources such as `nvidia.com/gpu: 1`
+    (any `domain/name`); they sit at the same level in the file and in `extended` here."""
+
+    model_config = ConfigDict(json_schema_extra=_resources_schema)
 
     memory: Quantity | None = Field(None, description="Memory, e.g. 4G or 500Mi.")
     cpu: Quantity | None = Field(None, description="CPU cores, e.g. 2 or 0.5.")
+    ephemeral_storage: Quantity | None = Field(
+        None, alias="ephemeral-storage", description="Local disk (emptyDirs, logs, writable layer), e.g. 10Gi."
+    )
+    extended: dict[str, Annotated[int, BeforeValidator(_check_count)]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_extended(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "extended" not in data:
+            extended = {k: v for k, v in data.items() if isinstance(k, str) and EXTENDED_RESOURCE.match(k)}
+            if extended:
+                data = {k: v for k, v in data.items() if k not in extended}
+                data["extended"] = extended
+        return data
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        # Dumped as the file has them: `ephemeral-storage`, extended resources beside cpu.
+        data = handler(self)
+        data.update(data.pop("extended", None) or {})
+        if "ephemeral_storage" in data:
+            data["ephemeral-storage"] = data.pop("ephemeral_storage")
+        return data
 
     @property
     def memory_bytes(self) -> int | None:
@@ -239,14 +286,44 @@ Workers = Annotated[
 ]
 
 
+class WaitForWorkers(_Strict):
+    """When the function starts: once `minimum` workers joined. Workers still coming join the
+    running computation; if fewer than `minimum` joined within `timeout`, the run fails (exit 4)
+    with the reason their pods are not running."""
+
+    minimum: StrictInt | None = Field(
+        None, ge=0, description="Workers that must have joined; default: all of a fixed count, or the adaptive minimum."
+    )
+    timeout: StrictInt = Field(600, ge=1, description="Seconds to wait for them (pulling a big image takes a while).")
+
+
 class DaskCluster(_Strict):
     workers: Workers | None = Field(
         None,
         description=f"Fixed count (1 to {MAX_WORKERS}), or {{minimum, maximum}} to adapt "
                     f"(minimum may be 0); default {DEFAULT_WORKERS}.",
     )
+    wait_for_workers: WaitForWorkers = Field(default_factory=WaitForWorkers)
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    @model_validator(mode="after")
+    def _enough_workers(self) -> DaskCluster:
+        wanted = self.wait_for_workers.minimum
+        most = self.fixed_workers if self.fixed_workers is not None else getattr(self.workers, "maximum", 0)
+        if wanted is not None and wanted > most:
+            raise ValueError(f"wait_for_workers.minimum ({wanted}) is more than the cluster ever has "
+                             f"({most} workers); lower it or raise `workers`")
+        return self
+
+    @property
+    def workers_to_wait_for(self) -> int:
+        """How many workers must have joined before the function starts."""
+        if self.wait_for_workers.minimum is not None:
+            return self.wait_for_workers.minimum
+        if isinstance(self.workers, WorkerRange):
+            return self.workers.minimum
+        return self.fixed_workers or 0
 
     @property
     def fixed_workers(self) -> int | None:

@@ -58,7 +58,7 @@ def _is_credential(field: Any) -> bool:
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
-        if item in ("count", "range", "function-after[_ordered(), WorkerRange]"):
+        if item in ("count", "range", "function-after[_ordered(), WorkerRange]", "extended"):
             continue
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]"]
@@ -76,10 +76,11 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
         return _MESSAGES.get(kind, error["msg"]) + " (the value is not shown: it is a credential)"
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
-        allowed = sorted(model_fields)
+        allowed = sorted(field.alias or key for key, field in model_fields.items() if key != "extended")
         hint = difflib.get_close_matches(name, allowed, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-        return f"unknown key{suggestion} (allowed here: {', '.join(allowed)})"
+        extended = ", or an extended resource such as nvidia.com/gpu" if "extended" in model_fields else ""
+        return f"unknown key{suggestion} (allowed here: {', '.join(allowed)}{extended})"
     if kind == "string_pattern_mismatch" and "env" in error["loc"]:
         return "environment variable names are letters, digits and '_', not starting with a digit"
     if kind == "string_pattern_mismatch" and any(str(p).startswith("pip_") and "index" in str(p) for p in error["loc"]):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daskrun import kube
 from daskrun._version import __version__
 from daskrun.errors import DaskrunError, ExitCode
+from daskrun.dask_pods import DaskPods
 
 # Which controller drives the DaskCluster (daskrun.controller_choice): auto decides per run.
 # The chart's controller.mode default and schema enum are tested against / made from these.
@@ -53,6 +54,7 @@ class RunContext:
     owner: dict[str, Any] | None = None  # ownerReference to the launcher pod (see ownership.py)
     job_uid: str | None = None
     worker_run_as_root: bool = False
+    pods: DaskPods = field(default_factory=DaskPods)  # placement and identity (dask_pods.py)
     name: str = ""
     pod_name: str | None = None  # this launcher's pod, when it runs in one
     credentials_secret: str | None = None  # Secret with daskrun.credentials.ENV keys, for setup

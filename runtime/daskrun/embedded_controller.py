@@ -86,6 +86,16 @@ class _NameObjects(logging.Filter):
         return True
 
 
+class _QuietTimers(logging.Filter):
+    """Drop the dask controller's timers' success lines (one per cluster and autoscaler every
+    5 seconds); their warnings and errors pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (record.levelno < logging.WARNING and message.startswith("Timer ")
+                    and message.endswith(" succeeded."))
+
+
 class EmbeddedController:
     """Runs kopf with the scoped registry in a thread; `start` returns at once, `ready` says
     whether it watches yet (`wait_ready` blocks until it does)."""
@@ -128,6 +138,8 @@ class EmbeddedController:
         # Per-object handler results, prefixed with [namespace/name]: shows what this controller acted on.
         objects = logging.getLogger("kopf.objects")
         objects.setLevel(logging.INFO)
+        if not any(isinstance(f, _QuietTimers) for f in objects.filters):
+            objects.addFilter(_QuietTimers())
         if not any(isinstance(f, _NameObjects) for f in objects.filters):
             objects.addFilter(_NameObjects())
         self._deadline = time.monotonic() + self.ready_timeout

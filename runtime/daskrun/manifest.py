@@ -11,6 +11,7 @@ from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext
 from daskrun.credentials import secret_env
+from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
 
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
@@ -23,7 +24,7 @@ IMAGE_UID = 10001  # the Dockerfile's USER
 
 
 def worker_target(config: Config) -> int:
-    """How many workers a run waits for before calling the function."""
+    """How many workers a run starts with (a local cluster; on Kubernetes the replicas)."""
     workers = config.dask_cluster.workers
     if isinstance(workers, WorkerRange):
         return workers.minimum
@@ -32,7 +33,9 @@ def worker_target(config: Config) -> int:
 
 def container_resources(resources: Resources) -> dict[str, dict[str, str]]:
     """Requests equal to limits, so the pod gets exactly what the config asks for."""
-    amounts = {k: v for k, v in (("memory", resources.memory), ("cpu", resources.cpu)) if v is not None}
+    amounts = {k: v for k, v in (("memory", resources.memory), ("cpu", resources.cpu),
+                                 ("ephemeral-storage", resources.ephemeral_storage)) if v is not None}
+    amounts.update({k: str(v) for k, v in resources.extended.items()})
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
@@ -92,7 +95,57 @@ def _worker_args(config: Config) -> list[str]:
             "--dashboard-address", "8788", "--nthreads", str(worker.threads)]
     memory = worker.resources.memory_bytes
     args += ["--memory-limit", str(memory) if memory else "auto"]
+    resources = dask_resources(config)
+    if resources:
+        args += ["--resources", ",".join(f"{k}={v}" for k, v in resources.items())]
     return args
+
+
+def dask_resources(config: Config) -> dict[str, int]:
+    """The Dask worker resources of each worker: its extended Kubernetes resources, GPUs as `GPU`."""
+    found: dict[str, int] = {}
+    for name, count in config.dask_cluster.worker_config.resources.extended.items():
+        key = dask_resource_name(name)
+        found[key] = found.get(key, 0) + count
+    return found
+
+
+# Writable places of a pod whose root filesystem is read-only: dask's temporary directory
+# (spilling, the worker's local directory) and the home directory (dask's config cache).
+WRITABLE_DIRS = {"tmp": "/tmp", "home": "/home/daskrun"}
+
+
+def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
+    """Placement, metadata, volumes and env of one role (scheduler or workers)."""
+    pod = role["spec"]
+    container = pod["containers"][0]
+    metadata = role.setdefault("metadata", {})
+    # The run's own labels win: the controller and the cleanup select on them.
+    metadata["labels"] = {**(settings.podLabels or {}), **metadata.get("labels", {})}
+    if settings.podAnnotations:
+        metadata["annotations"] = dict(settings.podAnnotations)
+    if pods.service_account:
+        pod["serviceAccountName"] = pods.service_account
+    pod["automountServiceAccountToken"] = False
+    if settings.imagePullSecrets:
+        pod["imagePullSecrets"] = [s.model_dump() for s in settings.imagePullSecrets]
+    for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"):
+        value = getattr(settings, key)
+        if value:  # an override to [] or {} means "none" for this role
+            pod[key] = value
+    volumes = list(settings.extraVolumes or [])
+    mounts = list(settings.extraVolumeMounts or [])
+    if pods.read_only_root_filesystem:
+        container["securityContext"]["readOnlyRootFilesystem"] = True
+        volumes += [{"name": f"daskrun-{name}", "emptyDir": {}} for name in WRITABLE_DIRS]
+        mounts += [{"name": f"daskrun-{name}", "mountPath": path} for name, path in WRITABLE_DIRS.items()]
+    if volumes:
+        pod["volumes"] = pod.get("volumes", []) + volumes
+    if mounts:
+        container["volumeMounts"] = container.get("volumeMounts", []) + mounts
+    env = container.get("env", []) + list(settings.extraEnv or [])
+    if env:
+        container["env"] = env
 
 
 def _env(config: Config) -> list[dict[str, str]]:
@@ -133,7 +186,6 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
     )
     worker_pod["restartPolicy"] = "Always"
-    worker_pod["automountServiceAccountToken"] = False
     spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
 
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
@@ -148,9 +200,12 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         scheduler["env"] += secret_env(context.credentials_secret)
     scheduler["resources"] = container_resources(config.dask_cluster.scheduler.resources)
     scheduler["securityContext"] = _security_context(False)
-    scheduler_pod["automountServiceAccountToken"] = False
     spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
-    return _drop_empty(spec)
+    # After the clean-up: the user's own values (an `emptyDir: {}`) are kept as given.
+    spec = _drop_empty(spec)
+    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
+    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
+    return spec
 
 
 def _drop_empty(value: Any) -> Any:

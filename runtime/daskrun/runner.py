@@ -21,7 +21,6 @@ from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
 from daskrun.errors import EXIT_BAD_CONFIG, FunctionFailed, ResultNotStored
-from daskrun.manifest import worker_target
 from daskrun.ownership import owned_by_launcher
 from daskrun.run_record import RunRecord, result_shape
 
@@ -158,9 +157,9 @@ def _run(config: Config, pod_context: RunContext | None, progress_interval: floa
         cluster_cm = clusters.kube_cluster(config, pod_context)
     with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
         timeline.mark(timeline.SCHEDULER_CONNECTED)
-        target = worker_target(config)
+        target = config.dask_cluster.workers_to_wait_for
         if target:
-            clusters.wait_for_workers(client, target, pod_context, clusters.WORKER_TIMEOUT)
+            clusters.wait_for_workers(client, target, pod_context, config.dask_cluster.wait_for_workers.timeout)
         record.versions = progress.report_versions(client)
         log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
         # The report is made after the result is stored: the result never waits for it.

@@ -56,13 +56,13 @@ def test_lint_strict_with_example_values():
 def test_objects_in_the_default_mode():
     objects = render_chart()
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount", "ServiceAccount"]
 
 
 def test_objects_in_external_mode():
     objects = render_chart({"controller": {"mode": "external"}})
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount", "ServiceAccount"]
     assert env_of(run_container(objects))["DASKRUN_CONTROLLER"] == "external"
 
 
@@ -73,7 +73,8 @@ def test_everything_namespaced_in_release_namespace():
 
 
 def test_no_rbac_objects_when_disabled():
-    objects = render_chart({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "runner"}})
+    objects = render_chart({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "runner"},
+                            "daskPods": {"serviceAccount": {"create": False, "name": "runner-dask"}}})
     assert not by_kind(objects, "Role") and not by_kind(objects, "RoleBinding")
     assert not by_kind(objects, "ServiceAccount")
     assert run_job(objects)["spec"]["template"]["spec"]["serviceAccountName"] == "runner"
@@ -82,7 +83,7 @@ def test_no_rbac_objects_when_disabled():
 def test_service_account_annotations_for_workload_identity():
     arn = "arn:aws:iam::123456789012:role/daskrun"
     objects = render_chart({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": arn}}})
-    account = one(objects, "ServiceAccount")
+    account = next(a for a in by_kind(objects, "ServiceAccount") if a["metadata"]["name"] == FULLNAME)
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": arn}
     binding = one(objects, "RoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
@@ -139,6 +140,14 @@ def test_rbac_job_read_limited_to_this_revisions_job():
     assert jobs["resourceNames"] == [run_job(objects)["metadata"]["name"]]
 
 
+def run_config(configmap):
+    """The config keys of the ConfigMap's file (the Dask pods' settings are tested in
+    test_dask_pods_render.py)."""
+    config = yaml.safe_load(configmap["data"]["config.yaml"])
+    config.pop("daskPods")
+    return config
+
+
 def test_configmap_holds_the_config_without_credentials():
     values = {
         "run": {"function": "pkg.mod.fn", "args": {"n": 3, "text": "$HOME `x` \\"}},
@@ -146,7 +155,7 @@ def test_configmap_holds_the_config_without_credentials():
         "output": {**S3, "key": KEY, "secret_key": SECRET_KEY, "region": "eu-west-1"},
     }
     configmap = one(render_chart(values), "ConfigMap")
-    config = yaml.safe_load(configmap["data"]["config.yaml"])
+    config = run_config(configmap)
     assert config == {
         "run": {"function": "pkg.mod.fn", "args": {"n": 3, "text": "$HOME `x` \\"}},
         "dask_cluster": {"workers": {"minimum": 1, "maximum": 3}},
@@ -172,7 +181,7 @@ def test_configmap_keeps_every_value_type(tmp_path):
 
 
 def test_configmap_leaves_out_empty_sections():
-    config = yaml.safe_load(one(render_chart(), "ConfigMap")["data"]["config.yaml"])
+    config = run_config(one(render_chart(), "ConfigMap"))
     assert config == {"run": {"function": "daskrun.examples.benchmark.run_benchmark", "args": {}}}
 
 
@@ -482,7 +491,7 @@ def test_crds_are_the_pinned_packages():
 
 def test_values_example_renders():
     objects = render_chart(values_files=(ROOT / "values.example.yaml",))
-    config = yaml.safe_load(one(objects, "ConfigMap")["data"]["config.yaml"])
+    config = run_config(one(objects, "ConfigMap"))
     example = yaml.safe_load((ROOT / "values.example.yaml").read_text())
     expected = {key: example[key] for key in ("run", "dask_cluster", "output") if example.get(key)}
     for secret in ("key", "secret_key"):

@@ -78,7 +78,12 @@ def test_chart_keys_are_the_ones_the_runtime_ignores():
     from daskrun.chart_path import chart_keys as runtime_chart_keys
     from daskrun.config import CONFIG_KEYS
 
-    chart_keys = set(json.loads((CHART / "schema" / "chart-keys.json").read_text())["properties"])
+    from daskrun.dask_pods import POD_KEYS
+
+    source = json.loads((CHART / "schema" / "chart-keys.json").read_text())
+    pod_keys = set(source["$defs"]["PodSettings"]["properties"])
+    assert pod_keys == set(POD_KEYS), "chart-keys.json's PodSettings and daskrun.dask_pods.PodSettings differ"
+    chart_keys = set(source["properties"]) | pod_keys
     assert runtime_chart_keys() == chart_keys, "the runtime reads another chart-keys.json than the chart's"
     assert set(schema()["properties"]) == chart_keys | set(CONFIG_KEYS)
 

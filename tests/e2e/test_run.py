@@ -2,13 +2,15 @@
 
 import io
 import json
+import re
 import subprocess
 import sys
 
 import boto3
 import pandas as pd
+import yaml
 
-from cluster_tools import SMALL_RUN, dask_clusters, dask_pods, kjson, kubectl, wait_until
+from cluster_tools import REPO, SMALL_RUN, dask_clusters, dask_pods, kjson, kubectl, wait_until
 from servers import free_port
 
 
@@ -53,13 +55,16 @@ spec:
 """)
     try:
         rel = release()
-        config = dict(SMALL_RUN, output={"path": "/results/bench.csv"})
+        # The README's example as it is (sized for a 2-CPU node), stored on the volume.
+        example = yaml.safe_load((REPO / "values.example.yaml").read_text())
+        config = dict(example, output={"path": "/results/bench.csv"})
         rel.install(config, outputVolume={"existingClaim": "results"})
         assert rel.wait() == "Complete", rel.launcher_log()
         table = pd.read_csv(host_dir / "bench.csv", index_col="challenge")
-        assert_seed_shape(table)
+        assert table.notna().all().all() and list(table.columns) == example["run"]["args"]["tuners"]
         log = rel.launcher_log()
-        assert "workers joined: 2/2" in log and "stored at /results/bench.csv" in log
+        # The example starts once one of its two workers joined (wait_for_workers.minimum).
+        assert re.search(r"workers joined: [12]/1", log) and "stored at /results/bench.csv" in log
         assert_no_dask_left(namespace)
     finally:
         kubectl("delete", "pv", pv, "--wait=false", check=False)

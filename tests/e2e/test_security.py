@@ -51,6 +51,15 @@ def test_service_account_has_exactly_what_the_run_needs(namespace, release, mode
     for verb, resource, *extra in CLUSTER_WIDE:
         if can_i(namespace, account, verb, resource, *extra):
             wrong.append(f"cluster-wide {verb} {resource} must be denied")
+    # The Dask pods' own ServiceAccount may do nothing at all.
+    dask_account = f"{rel.name}-daskrun-dask"
+    kubectl("-n", namespace, "get", "serviceaccount", dask_account)
+    for verb, resource, *_ in MATRIX + [("list", "daskclusters.kubernetes.dask.org"), ("get", "services")]:
+        if can_i(namespace, dask_account, verb, resource):
+            wrong.append(f"Dask pods' ServiceAccount: {verb} {resource} must be denied")
+    for verb, resource, *extra in CLUSTER_WIDE:
+        if can_i(namespace, dask_account, verb, resource, *extra):
+            wrong.append(f"Dask pods' ServiceAccount: cluster-wide {verb} {resource} must be denied")
     assert wrong == []
     if mode == "embedded":
         # ... and with only those rights the run works.

@@ -1,6 +1,7 @@
 """`daskrun run --local` end to end: real LocalCluster, real exit codes."""
 
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -34,7 +35,8 @@ def test_values_example_runs_locally_and_writes_the_seed_shape(tmp_path):
     assert list(table.columns) == example["run"]["args"]["tuners"]
     assert {"iris", "wine", "branin"} <= set(table.index)
     assert table.notna().all().all()
-    assert "workers joined: 2/2" in result.stderr and "stored at" in result.stderr
+    # The example starts once one worker joined (wait_for_workers.minimum); locally both are quick.
+    assert re.search(r"workers joined: [12]/1", result.stderr) and "stored at" in result.stderr
 
 
 @pytest.mark.slow
