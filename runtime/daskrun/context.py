@@ -15,8 +15,8 @@ from typing import Any
 
 from daskrun import kube
 from daskrun._version import __version__
-from daskrun.errors import DaskrunError, ExitCode
 from daskrun.dask_pods import DaskPods
+from daskrun.errors import DaskrunError, ExitCode
 
 # Which controller drives the DaskCluster (daskrun.controller_choice): auto decides per run.
 # The chart's controller.mode default and schema enum are tested against / made from these.
