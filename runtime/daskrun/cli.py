@@ -194,9 +194,9 @@ def _run(args: argparse.Namespace) -> int:
 
         from daskrun.manifest import build_cluster_spec
 
+        spec = build_cluster_spec(config, _context(args, pods))
         print(f"# the Dask pods run as ServiceAccount {pods.service_account}")
-        yaml.dump(build_cluster_spec(config, _context(args, pods)), sys.stdout, Dumper=_readable_dumper(),
-                  sort_keys=False)
+        yaml.dump(spec, sys.stdout, Dumper=_readable_dumper(), sort_keys=False)
         return 0
     context = None if args.local else _context(args, pods)
     for stop in STOP_SIGNALS:
