@@ -25,6 +25,7 @@ run: venv ## run values.example.yaml on a local Dask cluster; writes results/ben
 # Lint only: `ruff format` is configured in pyproject.toml but not yet applied to the tree.
 lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/
 	$(VENV)/bin/ruff check runtime tests/support
+	$(VENV)/bin/ruff format --check runtime tests/support
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -78,9 +78,7 @@ def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
         ]
     if "git_repository" in steps and setup.git_repository:
         lines += _git_lines(setup.git_repository)
-    if ("git_repository" in steps and setup.git_repository) or (
-        "python_path" in steps and setup.python_path
-    ):
+    if ("git_repository" in steps and setup.git_repository) or ("python_path" in steps and setup.python_path):
         lines += _import_path_lines(setup)
     if "script" in steps and setup.script:
         lines += [
@@ -109,12 +107,13 @@ def _git_lines(repo: GitRepository) -> list[str]:
         if repo.reference.startswith("-"):
             raise ValueError(f"git reference {repo.reference!r} starts with '-'")
         lines.append(
-            f'git -C "$daskrun_repo" -c advice.detachedHead=false checkout --quiet '
-            f"{shlex.quote(repo.reference)} --"
+            f'git -C "$daskrun_repo" -c advice.detachedHead=false checkout --quiet {shlex.quote(repo.reference)} --'
         )
     code = _shell_path(repo.subdirectory or "")
     if repo.subdirectory:
-        lines.append(_require("-d", code, f"git_repository.subdirectory {repo.subdirectory} is not a folder of the clone"))
+        lines.append(
+            _require("-d", code, f"git_repository.subdirectory {repo.subdirectory} is not a folder of the clone")
+        )
     if repo.install:
         lines += [
             "step git_repository.install",
@@ -189,8 +188,10 @@ class LauncherCode:
 
 # Runs in place of the dask process at the end of the bootstrap: hands the launcher the
 # import path and the `--preload` arguments exactly as a scheduler or worker would get them.
-_REPORT = ("import json, os, sys; json.dump({'pythonpath': os.environ.get('PYTHONPATH', ''), "
-           "'preloads': sys.argv[3::2]}, open(sys.argv[1], 'w'))")
+_REPORT = (
+    "import json, os, sys; json.dump({'pythonpath': os.environ.get('PYTHONPATH', ''), "
+    "'preloads': sys.argv[3::2]}, open(sys.argv[1], 'w'))"
+)
 
 
 # --- Credentials for private repositories and indexes -------------------------------------
@@ -254,8 +255,12 @@ trap 'daskrun_status=$?; set +e; daskrun_forget_credentials; (exit $daskrun_stat
 def _index_hosts(setup: Setup) -> list[str]:
     """Hosts the pip credentials are for: the indexes, and direct URLs in pip_packages."""
     urls = [u for u in [setup.pip_index_url, *setup.pip_extra_index_urls] if u]
-    urls += [word for package in setup.pip_packages for word in package.replace("@", " @ ").split()
-             if word.startswith(("http://", "https://"))]
+    urls += [
+        word
+        for package in setup.pip_packages
+        for word in package.replace("@", " @ ").split()
+        if word.startswith(("http://", "https://"))
+    ]
     return sorted({host for host in map(credentials.url_host, urls) if host})
 
 
@@ -282,8 +287,9 @@ def _credential_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
 def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
     """Run `argv` with its output on our stderr, line by line, credentials redacted (git and
     pip may echo URLs, and an install command may print anything)."""
-    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace", bufsize=1) as process:
+    with subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             sys.stderr.write(credentials.redact(line))
@@ -300,13 +306,10 @@ def run_launcher_setup(setup: Setup, workdir: Path) -> LauncherCode:
     env = dict(os.environ, DASKRUN_SETUP_DIR=str(workdir))
     # The launcher's own interpreter first on PATH, so `python3` in the script is this one.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    returncode = _run_redacted(
-        ["sh", "-c", script, "daskrun-setup", sys.executable, "-c", _REPORT, str(report)], env
-    )
+    returncode = _run_redacted(["sh", "-c", script, "daskrun-setup", sys.executable, "-c", _REPORT, str(report)], env)
     if returncode != 0:
         raise SetupError(
-            f"launcher setup failed with exit code {returncode}; "
-            "the failing step is named in the log above"
+            f"launcher setup failed with exit code {returncode}; the failing step is named in the log above"
         )
     reported = json.loads(report.read_text())
     paths = user_code.use_import_paths(reported["pythonpath"])

@@ -40,8 +40,7 @@ def _on_stop_signal(signum: int, frame: Any) -> None:
 
 
 def _while_stopping(signum: int, frame: Any) -> None:
-    logging.getLogger("daskrun").warning("%s: already stopping, deleting the Dask cluster",
-                                         signal.Signals(signum).name)
+    logging.getLogger("daskrun").warning("%s: already stopping, deleting the Dask cluster", signal.Signals(signum).name)
 
 
 def _api_unreachable(exc: BaseException) -> str | None:
@@ -72,9 +71,12 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="daskrun", description=__doc__,
-                                     epilog="exit codes of `daskrun run`:\n" + exit_code_summary(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="daskrun",
+        description=__doc__,
+        epilog="exit codes of `daskrun run`:\n" + exit_code_summary(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"daskrun {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,37 +85,51 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="config or chart values file (YAML or JSON)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="use a LocalCluster on this machine")
-    where.add_argument("--dry-run", action="store_true",
-                       help="print the DaskCluster manifest as YAML; contact no cluster")
+    where.add_argument(
+        "--dry-run", action="store_true", help="print the DaskCluster manifest as YAML; contact no cluster"
+    )
     # Defaults are None: the environment variables are read by daskrun.context.
-    run.add_argument("--isolated", action="store_true",
-                     help="with --local: install setup.pip_packages and git_repository.install into a "
-                          "throw-away environment over this one, not into this one")
-    run.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
-                     help="who acts on the DaskCluster: an installed dask operator (external), a "
-                          "controller inside this process (embedded), or the operator when one acts "
-                          f"on it and else the embedded one (auto) [env {ctx.ENV_CONTROLLER}; "
-                          f"default {ctx.DEFAULT_CONTROLLER}]")
-    run.add_argument("--namespace",
-                     help=f"namespace of the Dask cluster [env {ctx.ENV_NAMESPACE}; default: current]")
-    run.add_argument("--worker-image",
-                     help=f"default image of scheduler and workers [env {ctx.ENV_WORKER_IMAGE}]")
-    run.add_argument("--release",
-                     help=f"Helm release name, for labels and the cluster name [env {ctx.ENV_RELEASE}]")
+    run.add_argument(
+        "--isolated",
+        action="store_true",
+        help="with --local: install setup.pip_packages and git_repository.install into a "
+        "throw-away environment over this one, not into this one",
+    )
+    run.add_argument(
+        "--controller",
+        choices=ctx.CONTROLLER_MODES,
+        help="who acts on the DaskCluster: an installed dask operator (external), a "
+        "controller inside this process (embedded), or the operator when one acts "
+        f"on it and else the embedded one (auto) [env {ctx.ENV_CONTROLLER}; "
+        f"default {ctx.DEFAULT_CONTROLLER}]",
+    )
+    run.add_argument("--namespace", help=f"namespace of the Dask cluster [env {ctx.ENV_NAMESPACE}; default: current]")
+    run.add_argument("--worker-image", help=f"default image of scheduler and workers [env {ctx.ENV_WORKER_IMAGE}]")
+    run.add_argument("--release", help=f"Helm release name, for labels and the cluster name [env {ctx.ENV_RELEASE}]")
     run.add_argument("--run-id", help=f"run number (the Helm revision) [env {ctx.ENV_RUN_ID}]")
-    run.add_argument("--pod-name",
-                     help=f"this launcher's pod, to own the Dask cluster by its Job [env {ctx.ENV_POD_NAME}]")
-    run.add_argument("--progress-interval", type=float, default=10.0, metavar="SECONDS",
-                     help="log task progress this often; 0 turns it off")
+    run.add_argument(
+        "--pod-name", help=f"this launcher's pod, to own the Dask cluster by its Job [env {ctx.ENV_POD_NAME}]"
+    )
+    run.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="log task progress this often; 0 turns it off",
+    )
 
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
-    validate.add_argument("--import", dest="import_function", action="store_true",
-                          help="also import run.function and bind run.args here, as `run` does "
-                               "(in this environment: no setup is run)")
+    validate.add_argument(
+        "--import",
+        dest="import_function",
+        action="store_true",
+        help="also import run.function and bind run.args here, as `run` does (in this environment: no setup is run)",
+    )
 
     recover = commands.add_parser(
-        "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log")
+        "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log"
+    )
     recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
     recover.add_argument("-o", "--output", help="write the file here instead of stdout")
 
@@ -127,8 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     preflight.add_argument("--config", required=True)
     preflight.add_argument("--namespace", help=f"[env {ctx.ENV_NAMESPACE}; default: current]")
     preflight.add_argument("--release", help=f"[env {ctx.ENV_RELEASE}]")
-    preflight.add_argument("--controller", choices=ctx.CONTROLLER_MODES,
-                           help=f"[env {ctx.ENV_CONTROLLER}; default {ctx.DEFAULT_CONTROLLER}]")
+    preflight.add_argument(
+        "--controller",
+        choices=ctx.CONTROLLER_MODES,
+        help=f"[env {ctx.ENV_CONTROLLER}; default {ctx.DEFAULT_CONTROLLER}]",
+    )
 
     commands.add_parser("schema", help="print the config's JSON Schema")
     return parser
@@ -161,8 +180,14 @@ def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, A
 
 
 def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:
-    context = ctx.from_flags(namespace=args.namespace, image=args.worker_image, release=args.release,
-                             run_id=args.run_id, controller=args.controller, pod_name=args.pod_name)
+    context = ctx.from_flags(
+        namespace=args.namespace,
+        image=args.worker_image,
+        release=args.release,
+        run_id=args.run_id,
+        controller=args.controller,
+        pod_name=args.pod_name,
+    )
     return dataclasses.replace(context, pods=pods)
 
 
@@ -203,9 +228,9 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")
     try:
-        runner.run_dask_function(config, local=args.local, context=context,
-                                 progress_interval=args.progress_interval,
-                                 started=process_start())
+        runner.run_dask_function(
+            config, local=args.local, context=context, progress_interval=args.progress_interval, started=process_start()
+        )
     except Terminated as stop:
         log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
         return stop.exit_code
@@ -249,8 +274,9 @@ def _recover(args: argparse.Namespace) -> int:
         try:
             Path(args.output).write_bytes(recovered.data)
         except OSError as exc:
-            print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; "
-                  "choose another -o path", file=sys.stderr)
+            print(
+                f"daskrun recover: cannot write {args.output}: {exc.strerror}; choose another -o path", file=sys.stderr
+            )
             return 1
         print(f"wrote {args.output} ({recovered.format}, {recovered.rows} rows)", file=sys.stderr)
     else:
@@ -322,8 +348,11 @@ def _main(args: argparse.Namespace) -> int:
             raise
         unreachable = _api_unreachable(exc)
         if unreachable:
-            log.error("cannot reach the Kubernetes API server (%s); check KUBECONFIG or the pod's "
-                      "service account, or use --local to run without Kubernetes", unreachable)
+            log.error(
+                "cannot reach the Kubernetes API server (%s); check KUBECONFIG or the pod's "
+                "service account, or use --local to run without Kubernetes",
+                unreachable,
+            )
             return ExitCode.CLUSTER_FAILED
         # Outside the function (which has its own exit code): the API server or the network,
         # so worth the Job's retries.

@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 
 WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many workers joined
 POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
-_FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-                  "CreateContainerError", "CrashLoopBackOff"}
+_FATAL_WAITING = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "CrashLoopBackOff",
+}
 
 
 @contextlib.contextmanager
@@ -62,6 +68,7 @@ def _pod_problems(context: RunContext) -> list[str]:
     pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
     problems = []
     for pod in pods:
+
         def logs(previous: bool, pod: Any = pod) -> str:
             return "\n".join(pod.logs(tail_lines=15, previous=previous))
 
@@ -100,8 +107,10 @@ def pod_problems(name: str, raw: dict[str, Any], logs: Callable[[bool], str]) ->
 
 
 def _worker_resources(workers: dict[str, Any]) -> str:
-    kinds = sorted({", ".join(f"{k}={v:g}" for k, v in sorted((w.get("resources") or {}).items()))
-                    for w in workers.values()} - {""})
+    kinds = sorted(
+        {", ".join(f"{k}={v:g}" for k, v in sorted((w.get("resources") or {}).items())) for w in workers.values()}
+        - {""}
+    )
     return f" (Dask resources per worker: {'; '.join(kinds)})" if kinds else ""
 
 
@@ -155,8 +164,12 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
             controller.start()
         _delete_earlier_attempts(context)
-        log.info("creating DaskCluster %s in namespace %s (controller.mode %s)",
-                 context.name, context.namespace, context.controller)
+        log.info(
+            "creating DaskCluster %s in namespace %s (controller.mode %s)",
+            context.name,
+            context.namespace,
+            context.controller,
+        )
         if controller is not None:
             _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
             timeline.mark(timeline.CLUSTER_CREATED)
@@ -177,8 +190,13 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
         workers = config.dask_cluster.workers
         if isinstance(workers, WorkerRange):
             _create_autoscaler(context, workers)
-        log.info("cluster %s: dashboard %s (kubectl port-forward -n %s svc/%s-scheduler 8787)",
-                 context.name, cluster.dashboard_link, context.namespace, context.name)
+        log.info(
+            "cluster %s: dashboard %s (kubectl port-forward -n %s svc/%s-scheduler 8787)",
+            context.name,
+            cluster.dashboard_link,
+            context.namespace,
+            context.name,
+        )
         yield cluster
     finally:
         watch.stop()  # pods going away now are no news
@@ -200,7 +218,8 @@ def _choose_controller(context: RunContext, controller: Any) -> Decision:
     from daskrun.embedded_controller import ControllerError
 
     dask_cluster = _dask_class("DaskCluster")(
-        {"metadata": {"name": context.name, "namespace": context.namespace}}, namespace=context.namespace)
+        {"metadata": {"name": context.name, "namespace": context.namespace}}, namespace=context.namespace
+    )
 
     def read() -> dict[str, Any]:
         dask_cluster.refresh()
@@ -209,8 +228,9 @@ def _choose_controller(context: RunContext, controller: Any) -> Decision:
     def label(resource_version: str) -> bool:
         # A merge patch carrying the resourceVersion is refused (409) if anyone wrote since.
         try:
-            dask_cluster.patch({"metadata": {"resourceVersion": resource_version,
-                                             "labels": {CONTROLLER_LABEL: context.name}}})
+            dask_cluster.patch(
+                {"metadata": {"resourceVersion": resource_version, "labels": {CONTROLLER_LABEL: context.name}}}
+            )
         except kr8s.ServerError as exc:
             if getattr(getattr(exc, "response", None), "status_code", None) == 409:
                 return False
@@ -218,15 +238,16 @@ def _choose_controller(context: RunContext, controller: Any) -> Decision:
         return True
 
     try:
-        return claim(context.controller, context.name, read, label, controller.ready,
-                     identity=controller.identity)
+        return claim(context.controller, context.name, read, label, controller.ready, identity=controller.identity)
     except ControllerError as exc:
         raise ClusterStartError(str(exc)) from exc
 
 
 # What KubeCluster logs (with a timestamp) right after each step of its start.
-_START_STEPS = {"Waiting for controller to action cluster": timeline.CLUSTER_CREATED,
-                "Waiting for scheduler service": timeline.SCHEDULER_RUNNING}
+_START_STEPS = {
+    "Waiting for controller to action cluster": timeline.CLUSTER_CREATED,
+    "Waiting for scheduler service": timeline.SCHEDULER_RUNNING,
+}
 
 
 def _mark_start_phases(cluster: Any) -> None:
@@ -259,8 +280,11 @@ def _unstick_pending_phase(context: RunContext, interval: float = 2.0) -> Iterat
 
                 service = Service.get(f"{context.name}-scheduler", namespace=context.namespace)
                 if service.raw["spec"].get("type", "ClusterIP") == "ClusterIP":
-                    log.warning("DaskCluster %s is Pending although its scheduler Service is ready "
-                                "(a dask controller race); marking it Running", context.name)
+                    log.warning(
+                        "DaskCluster %s is Pending although its scheduler Service is ready "
+                        "(a dask controller race); marking it Running",
+                        context.name,
+                    )
                     cluster.patch({"status": {"phase": "Running"}})
 
     thread = threading.Thread(target=watch, name="daskrun-phase", daemon=True)
@@ -276,21 +300,33 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -
     with yet) are retried by reconnecting to the same DaskCluster, a timeout is not."""
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
-            return kube_cluster_class(custom_cluster_spec=spec, namespace=context.namespace,
-                                      shutdown_on_close=True, quiet=True, resource_timeout=120)
+            return kube_cluster_class(
+                custom_cluster_spec=spec,
+                namespace=context.namespace,
+                shutdown_on_close=True,
+                quiet=True,
+                resource_timeout=120,
+            )
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError) or attempt == START_ATTEMPTS:
                 if isinstance(exc, TimeoutError) and context.controller == "external":
-                    reason += (" -- no dask operator acted on the DaskCluster: install the dask "
-                               "operator or run with --controller embedded")
+                    reason += (
+                        " -- no dask operator acted on the DaskCluster: install the dask "
+                        "operator or run with --controller embedded"
+                    )
                 with contextlib.suppress(Exception):
                     reason += "".join("\n  " + p for p in _pod_problems(context))
                 with contextlib.suppress(Exception):
                     reason += "".join(f"\n  {pods}: {why}" for pods, why in pending_reasons(context).items())
                 raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc
-            log.warning("connecting to DaskCluster %s failed (%s); retrying (%d/%d)",
-                        context.name, reason[:300], attempt, START_ATTEMPTS - 1)
+            log.warning(
+                "connecting to DaskCluster %s failed (%s); retrying (%d/%d)",
+                context.name,
+                reason[:300],
+                attempt,
+                START_ATTEMPTS - 1,
+            )
             time.sleep(3)
     raise AssertionError("unreachable")
 
@@ -327,8 +363,7 @@ def _delete_earlier_attempts(context: RunContext) -> None:
     """Clusters of this Job's earlier pods (killed before they could clean up) go now."""
     if not context.job_uid:
         return
-    stale = _dask_class("DaskCluster").list(namespace=context.namespace,
-                                             label_selector={JOB_LABEL: context.job_uid})
+    stale = _dask_class("DaskCluster").list(namespace=context.namespace, label_selector={JOB_LABEL: context.job_uid})
     for cluster in stale:
         if cluster.name != context.name:
             log.warning("deleting DaskCluster %s left by an earlier attempt of this Job", cluster.name)

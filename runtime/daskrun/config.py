@@ -148,7 +148,9 @@ def _usable_preload(entry: str, info: ValidationInfo) -> str:
 _GIT_URL = r"^[^\s\x00-\x1f\x7f-][^\x00-\x1f\x7f]*$"
 _GIT_REFERENCE = r"^[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]*$"
 # The distribution reference grammar (docker/distribution reference/regexp.go), without IPv6.
-_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+_IMAGE_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+)
 _IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = (
     rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
@@ -160,20 +162,24 @@ _PIP_PACKAGE = r"^[^-\s]"
 
 
 class GitRepository(_Strict):
-    url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL,
-                           description="Repository to clone.")
+    url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL, description="Repository to clone.")
     reference: StrictStr | None = Field(
-        None, min_length=1, max_length=256, pattern=_GIT_REFERENCE,
+        None,
+        min_length=1,
+        max_length=256,
+        pattern=_GIT_REFERENCE,
         description="Branch, tag or commit; default: the remote's default branch.",
     )
     install: StrictStr | None = Field(
-        None, min_length=1,
+        None,
+        min_length=1,
         description="Shell command run inside the clone (or its `subdirectory`), e.g. 'pip install .'.",
     )
     subdirectory: Annotated[StrictStr, AfterValidator(_inside_the_clone)] | None = Field(
-        None, min_length=1,
+        None,
+        min_length=1,
         description="Folder inside the clone that holds the code: `install` runs there and it is "
-                    "put on the import path instead of the clone's root.",
+        "put on the import path instead of the clone's root.",
     )
 
 
@@ -197,13 +203,13 @@ class Setup(_Strict):
     python_path: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_path)]] = Field(
         default_factory=list,
         description="Extra folders to import from in the launcher, the scheduler and every "
-                    "worker: relative to the git_repository clone, or absolute.",
+        "worker: relative to the git_repository clone, or absolute.",
     )
     preload: list[Annotated[StrictStr, Field(min_length=1), AfterValidator(_usable_preload)]] = Field(
         default_factory=list,
         description="Python run in the launcher, the scheduler and every worker before any task: "
-                    "a module name, a .py file (relative to the clone, or absolute), or inline "
-                    "source (text with a space or line break). Dask's --preload.",
+        "a module name, a .py file (relative to the clone, or absolute), or inline "
+        "source (text with a space or line break). Dask's --preload.",
     )
     # Private indexes: URLs only; their credentials come from the environment (see credentials.py).
     pip_index_url: IndexUrl | None = Field(
@@ -215,14 +221,23 @@ class Setup(_Strict):
 
     @property
     def empty(self) -> bool:
-        return not (self.script or self.git_repository or self.pip_packages or self.apt_packages
-                    or self.python_path or self.preload)
+        return not (
+            self.script
+            or self.git_repository
+            or self.pip_packages
+            or self.apt_packages
+            or self.python_path
+            or self.preload
+        )
 
 
 class WorkerConfig(_Strict):
     resources: Resources = Field(default_factory=Resources)
     image: StrictStr | None = Field(
-        None, min_length=1, max_length=512, pattern=_IMAGE,
+        None,
+        min_length=1,
+        max_length=512,
+        pattern=_IMAGE,
         description="Worker image, e.g. ghcr.io/org/image:1.0; default: the runtime's own image.",
     )
     env: dict[Annotated[StrictStr, Field(pattern=_DNS_LABEL_ENV.pattern)], StrictStr] = Field(
@@ -258,8 +273,7 @@ class WorkerRange(_Strict):
     def _ordered(self) -> WorkerRange:
         if self.minimum > self.maximum:
             raise ValueError(
-                f"minimum ({self.minimum}) is greater than maximum ({self.maximum}); "
-                "swap them or raise maximum"
+                f"minimum ({self.minimum}) is greater than maximum ({self.maximum}); swap them or raise maximum"
             )
         return self
 
@@ -301,7 +315,7 @@ class DaskCluster(_Strict):
     workers: Workers | None = Field(
         None,
         description=f"Fixed count (1 to {MAX_WORKERS}), or {{minimum, maximum}} to adapt "
-                    f"(minimum may be 0); default {DEFAULT_WORKERS}.",
+        f"(minimum may be 0); default {DEFAULT_WORKERS}.",
     )
     wait_for_workers: WaitForWorkers = Field(default_factory=WaitForWorkers)
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
@@ -312,8 +326,10 @@ class DaskCluster(_Strict):
         wanted = self.wait_for_workers.minimum
         most = self.fixed_workers if self.fixed_workers is not None else getattr(self.workers, "maximum", 0)
         if wanted is not None and wanted > most:
-            raise ValueError(f"wait_for_workers.minimum ({wanted}) is more than the cluster ever has "
-                             f"({most} workers); lower it or raise `workers`")
+            raise ValueError(
+                f"wait_for_workers.minimum ({wanted}) is more than the cluster ever has "
+                f"({most} workers); lower it or raise `workers`"
+            )
         return self
 
     @property
@@ -337,9 +353,7 @@ class Run(_Strict):
         pattern=_FUNCTION.pattern,
         description="Import path of the function: 'package.module.function' or 'package.module:function'.",
     )
-    args: dict[StrictStr, Any] = Field(
-        default_factory=dict, description="Keyword arguments passed to the function."
-    )
+    args: dict[StrictStr, Any] = Field(default_factory=dict, description="Keyword arguments passed to the function.")
 
 
 class Output(_Strict):
@@ -361,8 +375,8 @@ class Output(_Strict):
     report: StrictBool = Field(
         True,
         description="Also store <name>.report.html (Dask's performance report) and <name>.run.json "
-                    "(phase timeline, workers over time, tasks, result shape, versions, exit status) "
-                    "beside the result; false turns both off.",
+        "(phase timeline, workers over time, tasks, result shape, versions, exit status) "
+        "beside the result; false turns both off.",
     )
 
     @model_validator(mode="after")
@@ -371,10 +385,11 @@ class Output(_Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
-        if self.path.startswith("s3://") and not all(self.path[len("s3://"):].partition("/")[::2]):
+        if self.path.startswith("s3://") and not all(self.path[len("s3://") :].partition("/")[::2]):
             # s3://bucket.csv: the schema (RE2, no lookahead) lets it pass as a local .csv name.
-            raise ValueError(f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, "
-                             f"got {clip(self.path)!r}")
+            raise ValueError(
+                f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, got {clip(self.path)!r}"
+            )
         if self.bucket and self.path.startswith("s3://"):
             raise ValueError("give either `bucket` with a key `path`, or an s3:// `path`, not both")
         if self.bucket is None and not self.path.startswith("s3://"):
@@ -411,8 +426,11 @@ def parse_config(data: dict[str, Any], source: str | None = None) -> Config:
         if key not in CONFIG_KEYS and key not in chart_keys():
             hint = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
             errors.append(
-                (str(key), f"unknown key{f'; did you mean {hint[0]!r}?' if hint else ''} "
-                           f"(allowed: {', '.join(CONFIG_KEYS)} and the chart's keys)")
+                (
+                    str(key),
+                    f"unknown key{f'; did you mean {hint[0]!r}?' if hint else ''} "
+                    f"(allowed: {', '.join(CONFIG_KEYS)} and the chart's keys)",
+                )
             )
     relevant = {k: v for k, v in data.items() if k in CONFIG_KEYS and v is not None}
     errors.extend(credential_errors(relevant))
@@ -434,8 +452,7 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
     if isinstance(source, dict):
         return parse_config(source)
     if not isinstance(source, (str, Path)):
-        raise ConfigError([("(top level)", f"{NOT_A_MAPPING}, a Config, or a file path; "
-                                           f"got {type(source).__name__}")])
+        raise ConfigError([("(top level)", f"{NOT_A_MAPPING}, a Config, or a file path; got {type(source).__name__}")])
     return parse_config(read_config_file(source), str(source))
 
 
@@ -443,5 +460,3 @@ def config_json_schema() -> dict[str, Any]:
     """JSON Schema of the config keys, for the chart's values.schema.json."""
     schema = Config.model_json_schema(mode="validation")
     return json.loads(json.dumps(schema))
-
-

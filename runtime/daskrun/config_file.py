@@ -19,8 +19,16 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     try:
         if path.stat().st_size > safe_yaml.MAX_BYTES:
-            raise ConfigError([("(file)", f"larger than {safe_yaml.MAX_BYTES} bytes; pass large "
-                                          "inputs as a file or URL the function reads")], str(path))
+            raise ConfigError(
+                [
+                    (
+                        "(file)",
+                        f"larger than {safe_yaml.MAX_BYTES} bytes; pass large "
+                        "inputs as a file or URL the function reads",
+                    )
+                ],
+                str(path),
+            )
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None

@@ -42,10 +42,13 @@ _PATTERN_MESSAGES = {
         else f"must end in .csv or .parquet (or be s3://bucket/key), got {clip(value)!r}"
     ),
     "url": lambda value: _git_option(value) + ", nor hold control characters",
-    "reference": lambda value: _git_option(value) + ", nor hold whitespace or control characters; "
-                                                    "give a branch, tag or commit",
-    "image": lambda value: f"{clip(value)!r} is not an image reference; write e.g. "
-                           "ghcr.io/team/image:1.0 (lower-case name, optional :tag and @sha256:digest)",
+    "reference": lambda value: (
+        _git_option(value) + ", nor hold whitespace or control characters; give a branch, tag or commit"
+    ),
+    "image": lambda value: (
+        f"{clip(value)!r} is not an image reference; write e.g. "
+        "ghcr.io/team/image:1.0 (lower-case name, optional :tag and @sha256:digest)"
+    ),
     "endpoint_url": lambda value: f"expected an http:// or https:// URL, got {clip(value)!r}",
 }
 
@@ -89,8 +92,10 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
         return "expected a Debian package name (lower case, digits, + - . : = ~)"
     if kind == "string_pattern_mismatch" and "pip_packages" in error["loc"]:
         index_keys = " / ".join(f"dask_cluster.worker_config.setup.{key}" for key in PIP_INDEX_KEYS)
-        return (f"{clip(error['input'])!r}: pip options are not allowed in pip_packages (and a "
-                f"requirement does not start with '-' or a space); set a package index with {index_keys}")
+        return (
+            f"{clip(error['input'])!r}: pip options are not allowed in pip_packages (and a "
+            f"requirement does not start with '-' or a space); set a package index with {index_keys}"
+        )
     if kind == "string_pattern_mismatch" and error["loc"][-1] in _PATTERN_MESSAGES:
         return _PATTERN_MESSAGES[error["loc"][-1]](error["input"])
     if kind == "string_too_long":
@@ -98,8 +103,10 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "greater_than_equal" and error["loc"][-2:] == ("workers", "count"):
-        return (f"a fixed count must be >= 1 (with 0 the run would wait for workers forever), got "
-                f"{error['input']!r}; to let an adaptive cluster shrink to none, use {{minimum: 0, maximum: N}}")
+        return (
+            f"a fixed count must be >= 1 (with 0 the run would wait for workers forever), got "
+            f"{error['input']!r}; to let an adaptive cluster shrink to none, use {{minimum: 0, maximum: N}}"
+        )
     if kind == "greater_than_equal":
         return f"must be >= {error['ctx']['ge']}, got {error['input']!r}"
     if kind == "less_than_equal":

@@ -113,8 +113,9 @@ def from_flags(
     """The context from CLI flags, each falling back to its environment variable."""
     controller = controller or controller_default()
     if controller not in CONTROLLER_MODES:  # argparse checks a flag's choices, not the environment's
-        raise BadControllerMode(f"{ENV_CONTROLLER}: {controller!r} is not a controller mode; "
-                                f"use one of {', '.join(CONTROLLER_MODES)}")
+        raise BadControllerMode(
+            f"{ENV_CONTROLLER}: {controller!r} is not a controller mode; use one of {', '.join(CONTROLLER_MODES)}"
+        )
     values: dict[str, Any] = dict(
         namespace=current_namespace(namespace),
         release=release or env(ENV_RELEASE),

@@ -71,8 +71,11 @@ def foreign_marks(obj: Mapping[str, Any]) -> list[str]:
     not under the embedded controller's prefix, and a `status.phase` (set by any dask
     controller; the launcher itself never sets it on an unclaimed cluster)."""
     metadata = obj.get("metadata") or {}
-    marks = [f"finalizer {f}" for f in metadata.get("finalizers") or []
-             if f not in _GC_FINALIZERS and not f.startswith(EMBEDDED_PREFIX + "/")]
+    marks = [
+        f"finalizer {f}"
+        for f in metadata.get("finalizers") or []
+        if f not in _GC_FINALIZERS and not f.startswith(EMBEDDED_PREFIX + "/")
+    ]
     for key in sorted(metadata.get("annotations") or {}):
         prefix, _, name = key.rpartition("/")
         if prefix != EMBEDDED_PREFIX and (prefix == KOPF_PREFIX or name == DIFFBASE_KEY):
@@ -95,8 +98,9 @@ def decide(mode: str, marks: list[str], *, name: str, waited: float, identity: s
     if mode not in ("auto", "embedded"):
         raise ValueError(f"no decision to make in controller mode {mode!r}")
     if not marks:
-        return Decision("embedded", f"no dask operator acted on DaskCluster {name} within {waited:.1f}s "
-                                    f"(controller.mode {mode})")
+        return Decision(
+            "embedded", f"no dask operator acted on DaskCluster {name} within {waited:.1f}s (controller.mode {mode})"
+        )
     other = other_controller(marks)
     seen = ", ".join(marks)
     if mode == "embedded":
@@ -104,7 +108,8 @@ def decide(mode: str, marks: list[str], *, name: str, waited: float, identity: s
             f"two controllers would drive DaskCluster {name}: this run's embedded controller"
             f"{f' ({identity})' if identity else ''} and {other}, which marked it ({seen}) "
             "and would double its workers. The cluster is deleted; set controller.mode to auto "
-            "(uses the operator) or external, or remove the operator")
+            "(uses the operator) or external, or remove the operator"
+        )
     return Decision("operator", f"{other} acted on DaskCluster {name} within {waited:.1f}s ({seen})")
 
 

@@ -86,16 +86,22 @@ def credential_errors(data: Any, path: str = "") -> list[tuple[str, str]]:
     elif isinstance(data, str) and has_credential(data):
         kind = "git_repository" if "git_repository" in path else "pip" if ".pip_" in path else None
         how = _WHERE[kind] if kind else "pass it through a Secret as an environment variable"
-        errors.append((path, f"{redact(data)!r} contains a credential, which would be stored in the "
-                             f"ConfigMap, the pod specs and the logs; remove it and {how} "
-                             "(chart: codeCredentials; local runs: the environment variable)"))
+        errors.append(
+            (
+                path,
+                f"{redact(data)!r} contains a credential, which would be stored in the "
+                f"ConfigMap, the pod specs and the logs; remove it and {how} "
+                "(chart: codeCredentials; local runs: the environment variable)",
+            )
+        )
     return errors
 
 
 def secret_env(secret: str, names: tuple[str, ...] = ENV) -> list[dict[str, Any]]:
     """Pod env entries that read `names` from the Secret; optional, so any subset may exist."""
-    return [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name, "optional": True}}}
-            for name in names]
+    return [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name, "optional": True}}} for name in names
+    ]
 
 
 class RedactingFilter(logging.Filter):

@@ -135,8 +135,13 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
     except ValidationError as exc:
         errors += _errors(exc, DaskPodsValues, "daskPods.")
     if not dask.serviceAccount.create and not dask.serviceAccount.name:
-        errors.append(("daskPods.serviceAccount.name", "required when daskPods.serviceAccount.create "
-                       "is false: name an existing ServiceAccount for the Dask pods"))
+        errors.append(
+            (
+                "daskPods.serviceAccount.name",
+                "required when daskPods.serviceAccount.create "
+                "is false: name an existing ServiceAccount for the Dask pods",
+            )
+        )
     if errors:
         raise ConfigError(errors, source)
     account = None
@@ -154,9 +159,18 @@ def check_read_only_root(pods: DaskPods, setup: Any, source: str | None = None) 
     """A read-only root filesystem and a setup that installs into the image exclude each other."""
     installs = [name for name in ("pip_packages", "git_repository", "apt_packages") if getattr(setup, name)]
     if pods.read_only_root_filesystem and installs:
-        raise ConfigError([("daskPods.readOnlyRootFilesystem", (
-            f"the workers' setup installs into the image ({', '.join(installs)}), which needs a "
-            "writable root filesystem: set it to false, or install those in the worker image"))], source)
+        raise ConfigError(
+            [
+                (
+                    "daskPods.readOnlyRootFilesystem",
+                    (
+                        f"the workers' setup installs into the image ({', '.join(installs)}), which needs a "
+                        "writable root filesystem: set it to false, or install those in the worker image"
+                    ),
+                )
+            ],
+            source,
+        )
 
 
 def dask_resource_name(kubernetes_name: str) -> str:

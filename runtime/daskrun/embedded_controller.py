@@ -92,8 +92,9 @@ class _QuietTimers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
-        return not (record.levelno < logging.WARNING and message.startswith("Timer ")
-                    and message.endswith(" succeeded."))
+        return not (
+            record.levelno < logging.WARNING and message.startswith("Timer ") and message.endswith(" succeeded.")
+        )
 
 
 class EmbeddedController:

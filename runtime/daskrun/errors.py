@@ -45,20 +45,35 @@ class Outcome:
 # whose result is already in the log. 4 (like a killed pod) may be transient.
 EXIT_CODES: tuple[Outcome, ...] = (
     # None with no `output` is a success on purpose: the function stored its results itself.
-    Outcome(ExitCode.OK, "done; the result is stored (or printed when there is no `output`), or the "
-                         "function returned `None` and there is no `output`", JobAction.SUCCEEDS),
-    Outcome(ExitCode.FUNCTION_FAILED, "the function raised (traceback in the log), returned something "
-                                      "other than a DataFrame, or `None` although `output` is set",
-            JobAction.FAILS),
-    Outcome(ExitCode.BAD_CONFIG, "bad config, function not importable, bad args, launcher setup failed "
-                                 "— nothing started", JobAction.FAILS),
-    Outcome(ExitCode.NOT_STORED, "the result could not be stored; it is printed in the log between "
-                                 "`BEGIN/END DASKRUN RESULT` markers", JobAction.FAILS),
-    Outcome(ExitCode.CLUSTER_FAILED, "the Dask cluster did not come up (the scheduler/worker reason is "
-                                     "logged), or the Kubernetes API server could not be reached",
-            JobAction.RETRIED),
-    Outcome(ExitCode.INTERRUPTED, "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first",
-            JobAction.NONE),
+    Outcome(
+        ExitCode.OK,
+        "done; the result is stored (or printed when there is no `output`), or the "
+        "function returned `None` and there is no `output`",
+        JobAction.SUCCEEDS,
+    ),
+    Outcome(
+        ExitCode.FUNCTION_FAILED,
+        "the function raised (traceback in the log), returned something "
+        "other than a DataFrame, or `None` although `output` is set",
+        JobAction.FAILS,
+    ),
+    Outcome(
+        ExitCode.BAD_CONFIG,
+        "bad config, function not importable, bad args, launcher setup failed — nothing started",
+        JobAction.FAILS,
+    ),
+    Outcome(
+        ExitCode.NOT_STORED,
+        "the result could not be stored; it is printed in the log between `BEGIN/END DASKRUN RESULT` markers",
+        JobAction.FAILS,
+    ),
+    Outcome(
+        ExitCode.CLUSTER_FAILED,
+        "the Dask cluster did not come up (the scheduler/worker reason is "
+        "logged), or the Kubernetes API server could not be reached",
+        JobAction.RETRIED,
+    ),
+    Outcome(ExitCode.INTERRUPTED, "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first", JobAction.NONE),
     Outcome(ExitCode.TERMINATED, "stopped by SIGTERM; the Dask cluster was deleted first", JobAction.NONE),
 )
 OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}

@@ -73,9 +73,7 @@ def resolve(path: str) -> Callable[..., Any]:
                 f"run.function {path!r}: {owner!r} has no attribute {attr!r}{_suggest(attr, target)}"
             ) from None
     if not callable(target):
-        raise NotCallable(
-            f"run.function {path!r} is a {type(target).__name__}, not a function"
-        )
+        raise NotCallable(f"run.function {path!r} is a {type(target).__name__}, not a function")
     return target
 
 
@@ -85,8 +83,9 @@ def _suggest(name: str, owner: Any) -> str:
     close = difflib.get_close_matches(name, callables, n=3, cutoff=0.6)
     if close:
         return f"; did you mean {' or '.join(close)}?"
-    defined = [n for n in callables
-               if getattr(getattr(owner, n), "__module__", None) == getattr(owner, "__name__", None)]
+    defined = [
+        n for n in callables if getattr(getattr(owner, n), "__module__", None) == getattr(owner, "__name__", None)
+    ]
     shown = defined or callables
     if not shown:
         return ""
@@ -112,9 +111,7 @@ def check_arguments(function: Callable[..., Any], args: dict[str, Any], path: st
     try:
         signature.bind(**args)
     except TypeError as exc:
-        raise BadArguments(
-            f"run.args do not fit {path}{signature}: {exc}"
-        ) from None
+        raise BadArguments(f"run.args do not fit {path}{signature}: {exc}") from None
 
 
 def load_function(path: str, args: dict[str, Any]) -> Callable[..., Any]:

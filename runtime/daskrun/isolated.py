@@ -38,8 +38,12 @@ def make_overlay(root: Path) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    own_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                              check=True, capture_output=True, text=True).stdout.strip()
+    own_site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # addsitedir, not a bare path: this environment's own .pth files (editable installs) count.
     lines = [f"import site; site.addsitedir({path!r})" for path in _base_site_dirs()]
     Path(own_site, "_daskrun_base_environment.pth").write_text("\n".join(lines) + "\n")
@@ -57,8 +61,7 @@ def run_isolated(argv: Sequence[str]) -> int:
         # whole dependency tree again into the overlay.
         if importlib.util.find_spec("pip") is not None:
             env["DASKRUN_PIP_INSTALLER"] = "pip"
-        log.info("isolated: installs go to a throw-away environment over %s, removed after the run",
-                 sys.prefix)
+        log.info("isolated: installs go to a throw-away environment over %s, removed after the run", sys.prefix)
         child = subprocess.Popen([str(python), "-m", "daskrun", *argv], env=env)
         # The child deletes its Dask cluster on SIGTERM; pass it on and wait for that.
         signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))

@@ -33,8 +33,15 @@ def worker_target(config: Config) -> int:
 
 def container_resources(resources: Resources) -> dict[str, dict[str, str]]:
     """Requests equal to limits, so the pod gets exactly what the config asks for."""
-    amounts = {k: v for k, v in (("memory", resources.memory), ("cpu", resources.cpu),
-                                 ("ephemeral-storage", resources.ephemeral_storage)) if v is not None}
+    amounts = {
+        k: v
+        for k, v in (
+            ("memory", resources.memory),
+            ("cpu", resources.cpu),
+            ("ephemeral-storage", resources.ephemeral_storage),
+        )
+        if v is not None
+    }
     amounts.update({k: str(v) for k, v in resources.extended.items()})
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
@@ -77,8 +84,12 @@ def labels(context: RunContext) -> dict[str, str]:
 def _security_context(as_root: bool) -> dict[str, Any]:
     if as_root:
         # apt-get needs root and its default capabilities; only with the chart's opt-in.
-        return {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
-                "seccompProfile": {"type": "RuntimeDefault"}}
+        return {
+            "runAsUser": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
     return {
         "runAsNonRoot": True,
         "runAsUser": IMAGE_UID,
@@ -91,8 +102,17 @@ def _security_context(as_root: bool) -> dict[str, Any]:
 
 def _worker_args(config: Config) -> list[str]:
     worker = config.dask_cluster.worker_config
-    args = ["dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--dashboard",
-            "--dashboard-address", "8788", "--nthreads", str(worker.threads)]
+    args = [
+        "dask",
+        "worker",
+        "--name",
+        "$(DASK_WORKER_NAME)",
+        "--dashboard",
+        "--dashboard-address",
+        "8788",
+        "--nthreads",
+        str(worker.threads),
+    ]
     memory = worker.resources.memory_bytes
     args += ["--memory-limit", str(memory) if memory else "auto"]
     resources = dask_resources(config)
@@ -182,9 +202,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     if scheduler_command(worker_cfg.setup) and context.credentials_secret:
         worker["env"] += secret_env(context.credentials_secret)
     worker["resources"] = container_resources(worker_cfg.resources)
-    worker["securityContext"] = _security_context(
-        context.worker_run_as_root and bool(worker_cfg.setup.apt_packages)
-    )
+    worker["securityContext"] = _security_context(context.worker_run_as_root and bool(worker_cfg.setup.apt_packages))
     worker_pod["restartPolicy"] = "Always"
     spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
 

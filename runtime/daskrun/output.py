@@ -55,7 +55,7 @@ def s3_location(output: Output) -> tuple[str, str]:
     assert output.path is not None  # the model requires a path with `output`
     if output.bucket:
         return output.bucket, output.path.lstrip("/")
-    bucket, _, key = output.path[len("s3://"):].partition("/")
+    bucket, _, key = output.path[len("s3://") :].partition("/")
     if not bucket or not key:
         raise StoreError(f"output.path {output.path!r} must look like s3://bucket/key")
     return bucket, key
@@ -139,8 +139,7 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
     try:
         payload = serialise(df, fmt)
     except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
-        log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt,
-                  type(exc).__name__, exc)
+        log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
         fmt, payload = "csv", serialise(df, "csv")
     lines = block_lines(payload, fmt, len(df), getattr(stream, "encoding", None) or "utf-8")
     stream.write("\n".join(lines) + "\n")

@@ -22,6 +22,7 @@ from daskrun.errors import OwnershipError
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Launcher:
     owner: dict[str, Any]  # ownerReference to the launcher pod
@@ -31,8 +32,10 @@ class Launcher:
 def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
     """The launcher pod as an owner, and its Job's uid; None outside a pod."""
     if not pod_name:
-        log.warning("not running in a pod (no DASKRUN_POD_NAME): the Dask cluster has no owner "
-                    "and is only deleted when this process exits normally")
+        log.warning(
+            "not running in a pod (no DASKRUN_POD_NAME): the Dask cluster has no owner "
+            "and is only deleted when this process exits normally"
+        )
         return None
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
@@ -48,8 +51,14 @@ def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
         ) from exc
     except Exception as exc:  # noqa: BLE001 - no credentials, or the API server unreachable
         raise OwnershipError(f"cannot read this launcher's pod {namespace}/{pod_name}: {exc}") from exc
-    owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid,
-             "blockOwnerDeletion": False, "controller": False}
+    owner = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "name": pod.metadata.name,
+        "uid": pod.metadata.uid,
+        "blockOwnerDeletion": False,
+        "controller": False,
+    }
     job_uid = next((ref.uid for ref in pod.metadata.owner_references or [] if ref.kind == "Job"), None)
     if job_uid is None:
         log.warning("pod %s is not owned by a Job; its Dask cluster is owned by the pod alone", pod_name)

@@ -30,8 +30,12 @@ def check_engine(output: Output | None) -> None:
             failures.append(f"{name} is not installed" if exc.name == name else f"{name}: {exc}")
         except Exception as exc:  # noqa: BLE001 -- a broken build raises anything at import time
             failures.append(f"importing {name} failed: {type(exc).__name__}: {exc}")
-    raise ConfigError([(
-        "output.path",
-        f"{output.path!r} needs a Parquet engine, and none imports here ({'; '.join(failures)}); "
-        "install daskrun[parquet] with a pyarrow built for this numpy, or write a .csv",
-    )])
+    raise ConfigError(
+        [
+            (
+                "output.path",
+                f"{output.path!r} needs a Parquet engine, and none imports here ({'; '.join(failures)}); "
+                "install daskrun[parquet] with a pyarrow built for this numpy, or write a .csv",
+            )
+        ]
+    )

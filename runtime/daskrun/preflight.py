@@ -101,8 +101,11 @@ def check_crds(api: Any, report: Report) -> None:
         served = client.CustomObjectsApi(api).get_api_resources(DASK_GROUP, DASK_VERSION)
     except ApiException as exc:
         if exc.status == 404:
-            report.fail("crds", f"{DASK_GROUP}/{DASK_VERSION} is not served: install the chart's CRDs "
-                                "(helm install applies chart/crds on first install) or the dask-kubernetes operator")
+            report.fail(
+                "crds",
+                f"{DASK_GROUP}/{DASK_VERSION} is not served: install the chart's CRDs "
+                "(helm install applies chart/crds on first install) or the dask-kubernetes operator",
+            )
         else:
             report.fail("crds", f"API discovery of {DASK_GROUP}/{DASK_VERSION} failed: {kube.server_message(exc)}")
         return
@@ -146,7 +149,9 @@ def check_permissions(api: Any, namespace: str, controller: str, report: Report)
             f"(controller mode {controller}; set rbac.create: true or grant them)",
         )
     else:
-        report.ok("permissions", f"all {len(required(controller))} needed in {controller} mode are allowed in {namespace}")
+        report.ok(
+            "permissions", f"all {len(required(controller))} needed in {controller} mode are allowed in {namespace}"
+        )
 
 
 PROBE_WAIT = 3.0  # an operator marks a new object in ~0.1-0.3s
@@ -157,10 +162,14 @@ def _probe_worker_group(name: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{DASK_GROUP}/{DASK_VERSION}",
         "kind": "DaskWorkerGroup",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "daskrun",
-                                              "app.kubernetes.io/component": "preflight-probe"}},
-        "spec": {"cluster": f"{name}-absent",
-                 "worker": {"replicas": 0, "spec": {"containers": [{"name": "probe", "image": "none"}]}}},
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/name": "daskrun", "app.kubernetes.io/component": "preflight-probe"},
+        },
+        "spec": {
+            "cluster": f"{name}-absent",
+            "worker": {"replicas": 0, "spec": {"containers": [{"name": "probe", "image": "none"}]}},
+        },
     }
 
 
@@ -202,17 +211,26 @@ def check_controller(api: Any, namespace: str, controller: str, report: Report) 
     if marks:
         found = f"{other_controller(marks)} acts on dask resources in {namespace} (it marked a probe in {waited:.1f}s: {', '.join(marks)})"
         if controller == "embedded":
-            report.fail("controller", f"{found}; runs in controller.mode embedded would stop with exit 4 "
-                                      "rather than be driven twice: set controller.mode auto or external")
+            report.fail(
+                "controller",
+                f"{found}; runs in controller.mode embedded would stop with exit 4 "
+                "rather than be driven twice: set controller.mode auto or external",
+            )
         else:
             report.ok("controller", f"the dask operator will drive runs: {found}")
     elif controller == "external":
-        report.fail("controller", f"no dask operator reacted to a probe in {namespace} within {waited:.0f}s: "
-                                  "runs in controller.mode external would not start; set controller.mode "
-                                  "auto or embedded, or install the dask-kubernetes operator")
+        report.fail(
+            "controller",
+            f"no dask operator reacted to a probe in {namespace} within {waited:.0f}s: "
+            "runs in controller.mode external would not start; set controller.mode "
+            "auto or embedded, or install the dask-kubernetes operator",
+        )
     else:
-        report.ok("controller", f"the embedded controller will drive runs: no dask operator reacted to a probe "
-                                f"in {namespace} within {waited:.0f}s")
+        report.ok(
+            "controller",
+            f"the embedded controller will drive runs: no dask operator reacted to a probe "
+            f"in {namespace} within {waited:.0f}s",
+        )
 
 
 def report_run(api: Any, namespace: str, job_name: str | None, report: Report) -> None:

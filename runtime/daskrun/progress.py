@@ -25,7 +25,8 @@ def version_mismatches(versions: dict[str, Any]) -> list[str]:
     for address, info in (versions.get("workers") or {}).items():
         add(f"worker {address}", info)
     return [
-        f"{package}: " + "; ".join(f"{version} on {', '.join(sorted(places))}" for version, places in sorted(by.items()))
+        f"{package}: "
+        + "; ".join(f"{version} on {', '.join(sorted(places))}" for version, places in sorted(by.items()))
         for package, by in sorted(seen.items())
         if len(by) > 1
     ]
@@ -35,8 +36,11 @@ def report_versions(client: Any) -> dict[str, Any]:
     versions = client.get_versions(check=False)
     mismatches = version_mismatches(versions)
     if mismatches:
-        log.warning("package versions differ between launcher, scheduler and workers "
-                    "(results may be wrong or tasks fail to unpickle):\n  %s", "\n  ".join(mismatches))
+        log.warning(
+            "package versions differ between launcher, scheduler and workers "
+            "(results may be wrong or tasks fail to unpickle):\n  %s",
+            "\n  ".join(mismatches),
+        )
     else:
         log.info("package versions match on launcher, scheduler and workers")
     return versions
@@ -84,7 +88,12 @@ class ProgressReporter:
             self._last = state
             done = counts.get("memory", 0) + counts.get("released", 0) + counts.get("forgotten", 0)
             total = sum(counts.values())
-            log.info("progress: %d/%d tasks done, %d running, %d waiting, %d erred; %d workers",
-                     done, total, counts.get("processing", 0),
-                     counts.get("waiting", 0) + counts.get("queued", 0) + counts.get("no-worker", 0),
-                     counts.get("erred", 0), workers)
+            log.info(
+                "progress: %d/%d tasks done, %d running, %d waiting, %d erred; %d workers",
+                done,
+                total,
+                counts.get("processing", 0),
+                counts.get("waiting", 0) + counts.get("queued", 0) + counts.get("no-worker", 0),
+                counts.get("erred", 0),
+                workers,
+            )

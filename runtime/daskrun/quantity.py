@@ -22,8 +22,7 @@ _QUANTITY_MAX_LENGTH = 50
 # form that _QUANTITY accepts).
 _NUMBER_RANGE = (1e-9, 1e18)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-            "P": 1e15, "E": 1e18}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 
 
 def quantity_value(text: str | int | float) -> float:
@@ -44,8 +43,10 @@ def _check_quantity(value: Any) -> str:
         raise ValueError("expected a Kubernetes quantity such as 4G, 500Mi, 2 or 0.5")
     low, high = _NUMBER_RANGE
     if not isinstance(value, str) and not low <= value <= high:
-        raise ValueError(f"a number here must be positive, from {low:g} to {high:g}, got "
-                         f"{clip(str(value), 24)}; write e.g. 4G, 500Mi, 2 or 0.5")
+        raise ValueError(
+            f"a number here must be positive, from {low:g} to {high:g}, got "
+            f"{clip(str(value), 24)}; write e.g. 4G, 500Mi, 2 or 0.5"
+        )
     text = str(value)
     if len(text) > _QUANTITY_MAX_LENGTH or not _QUANTITY.match(text):
         raise ValueError(
@@ -58,13 +59,18 @@ def _check_quantity(value: Any) -> str:
 Quantity = Annotated[
     str,
     BeforeValidator(_check_quantity),
-    WithJsonSchema({
-        "anyOf": [
-            # Without named groups: JSON Schema regexes are ECMA 262.
-            {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern),
-             "maxLength": _QUANTITY_MAX_LENGTH},
-            {"type": "number", "minimum": _NUMBER_RANGE[0], "maximum": _NUMBER_RANGE[1]},
-        ],
-        "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
-    }),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                # Without named groups: JSON Schema regexes are ECMA 262.
+                {
+                    "type": "string",
+                    "pattern": re.sub(r"\?P<\w+>", "", _QUANTITY.pattern),
+                    "maxLength": _QUANTITY_MAX_LENGTH,
+                },
+                {"type": "number", "minimum": _NUMBER_RANGE[0], "maximum": _NUMBER_RANGE[1]},
+            ],
+            "description": "A Kubernetes quantity such as 4G, 500Mi, 2 or 0.5.",
+        }
+    ),
 ]

@@ -89,7 +89,7 @@ def block_lines(payload: bytes, fmt: str, rows: int, stream_encoding: str | None
         body = [escape_line(piece, ascii_only) for piece in text.split("\n")]
     elif fmt == "parquet":
         encoded = base64.b64encode(payload).decode("ascii")
-        body = [encoded[i:i + _BASE64_WIDTH] for i in range(0, len(encoded), _BASE64_WIDTH)]
+        body = [encoded[i : i + _BASE64_WIDTH] for i in range(0, len(encoded), _BASE64_WIDTH)]
     else:
         raise ValueError(f"unknown result format {fmt!r}")
     digest = hashlib.sha256(payload).hexdigest()
@@ -134,7 +134,7 @@ def _blocks(log_text: str) -> list[Block]:
         if position >= 0:
             # A payload line, whatever it contains: marker text inside the data is data.
             if current is not None:
-                current.body.append(line[position + len(PREFIX):])
+                current.body.append(line[position + len(PREFIX) :])
             continue
         begin = _BEGIN.search(line)
         if begin:
@@ -152,8 +152,10 @@ def recover_block(log_text: str) -> Recovered:
     """The last complete, undamaged result block of a log, checked against its sha256."""
     blocks = _blocks(log_text)
     if not blocks:
-        raise RecoverError("no result block found (looked for a line ending in "
-                           "'----- BEGIN DASKRUN RESULT (csv) -----' or '(parquet)')")
+        raise RecoverError(
+            "no result block found (looked for a line ending in "
+            "'----- BEGIN DASKRUN RESULT (csv) -----' or '(parquet)')"
+        )
     problems: list[tuple[int, str]] = []
     for number, block in reversed(list(enumerate(blocks, 1))):
         if block.sha256 is None:
@@ -169,14 +171,17 @@ def recover_block(log_text: str) -> Recovered:
         return Recovered(block.format, data, block.rows, notes)
     if len(blocks) == 1:
         raise RecoverError(f"the result block {problems[0][1]}")
-    raise RecoverError(f"none of the {len(blocks)} result blocks is intact: "
-                       + "; ".join(f"block {n} {why}" for n, why in problems))
+    raise RecoverError(
+        f"none of the {len(blocks)} result blocks is intact: " + "; ".join(f"block {n} {why}" for n, why in problems)
+    )
 
 
 def recover(log_text: str) -> str:
     """The CSV text of the last intact result block (see `recover_block` for Parquet)."""
     recovered = recover_block(log_text)
     if recovered.format != "csv":
-        raise RecoverError(f"the result block holds {recovered.format}, not CSV: "
-                           "write it to a file with `daskrun recover LOG -o result.parquet`")
+        raise RecoverError(
+            f"the result block holds {recovered.format}, not CSV: "
+            "write it to a file with `daskrun recover LOG -o result.parquet`"
+        )
     return recovered.data.decode("utf-8", "surrogatepass")

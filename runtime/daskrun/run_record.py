@@ -70,8 +70,12 @@ def result_shape(result: Any) -> dict[str, Any] | None:
     if result is None:
         return None
     columns = [str(c) for c in result.columns]
-    return {"rows": int(len(result)), "columns": len(columns), "column_names": columns[:100],
-            "memory_bytes": int(result.memory_usage(deep=True).sum())}
+    return {
+        "rows": int(len(result)),
+        "columns": len(columns),
+        "column_names": columns[:100],
+        "memory_bytes": int(result.memory_usage(deep=True).sum()),
+    }
 
 
 def packages(versions: dict[str, Any] | None) -> dict[str, Any]:
@@ -85,8 +89,11 @@ def packages(versions: dict[str, Any] | None) -> dict[str, Any]:
     for info in (versions.get("workers") or {}).values():
         for package, version in of(info).items():
             workers.setdefault(package, set()).add(str(version))
-    return {"launcher": of(versions.get("client")), "scheduler": of(versions.get("scheduler")),
-            "workers": {package: sorted(seen) for package, seen in sorted(workers.items())}}
+    return {
+        "launcher": of(versions.get("client")),
+        "scheduler": of(versions.get("scheduler")),
+        "workers": {package: sorted(seen) for package, seen in sorted(workers.items())},
+    }
 
 
 def peak_memory() -> int | None:
@@ -178,8 +185,12 @@ class RunRecord:
             "tasks": self.tasks,
             "result": self.result,
             "packages": packages(self.versions),
-            "launcher": {"python": platform.python_version(), "host": platform.node(), "pid": os.getpid(),
-                         "peak_memory_bytes": peak_memory()},
+            "launcher": {
+                "python": platform.python_version(),
+                "host": platform.node(),
+                "pid": os.getpid(),
+                "peak_memory_bytes": peak_memory(),
+            },
         }
 
     def store(self) -> None:

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 # Arguments can be megabytes (a list of inputs): the log line shows their start only.
 _ARGS_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
-for _limit, _value in dict(maxlevel=3, maxdict=8, maxlist=8, maxtuple=8, maxset=8, maxstring=80,
-                           maxother=80, maxlong=40).items():
+for _limit, _value in dict(
+    maxlevel=3, maxdict=8, maxlist=8, maxtuple=8, maxset=8, maxstring=80, maxother=80, maxlong=40
+).items():
     setattr(_ARGS_REPR, _limit, _value)
 MAX_ARGS_LINE = 1000
 
@@ -62,11 +63,13 @@ def _warn_local_setup(setup: Setup) -> None:
         log.warning("setup.apt_packages and setup.script run in worker pods only; skipped locally")
     if setup.pip_packages or (setup.git_repository and setup.git_repository.install):
         if os.environ.get("DASKRUN_ISOLATED") == "1":
-            log.info("setup.pip_packages and git_repository.install go into the throw-away "
-                     "environment %s", sys.prefix)
+            log.info("setup.pip_packages and git_repository.install go into the throw-away environment %s", sys.prefix)
         else:
-            log.warning("a --local run installs setup.pip_packages and git_repository.install into "
-                        "this Python environment (%s); add --isolated for a throw-away one", sys.prefix)
+            log.warning(
+                "a --local run installs setup.pip_packages and git_repository.install into "
+                "this Python environment (%s); add --isolated for a throw-away one",
+                sys.prefix,
+            )
 
 
 def _call(function: Any, config: Config) -> Any:
@@ -91,9 +94,12 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
     try:
         where = output.store(result, config.output)
     except output.StoreError as exc:
-        log.error("could not store the result at %s: %s -- printing the whole result below; "
-                  "`daskrun recover LOGFILE -o FILE` turns it back into the file",
-                  config.output.path, exc)
+        log.error(
+            "could not store the result at %s: %s -- printing the whole result below; "
+            "`daskrun recover LOGFILE -o FILE` turns it back into the file",
+            config.output.path,
+            exc,
+        )
         output.print_result(result, fmt=output.result_format(config.output))
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     timeline.mark(timeline.RESULT_STORED)
@@ -142,8 +148,9 @@ def run_dask_function(
         log.info("phases of this run:\n%s", line.table())
 
 
-def _run(config: Config, pod_context: RunContext | None, progress_interval: float,
-         code: LauncherCode, record: RunRecord) -> pd.DataFrame | None:
+def _run(
+    config: Config, pod_context: RunContext | None, progress_interval: float, code: LauncherCode, record: RunRecord
+) -> pd.DataFrame | None:
     """From the user's function on: import it, start the cluster, call, check, store."""
     from distributed import Client
 

@@ -43,13 +43,16 @@ class LimitedLoader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise YamlLimitError(f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}); "
-                                     "a config needs a few levels")
+                raise YamlLimitError(
+                    f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}); a config needs a few levels"
+                )
             if self._nodes > MAX_NODES:
                 # Checked while parsing, so a huge document is refused before it is all read.
                 mark = self.peek_event().start_mark
-                raise YamlLimitError(f"more than {MAX_NODES} values (at line {mark.line + 1}); "
-                                     "pass large inputs as a file or URL the function reads")
+                raise YamlLimitError(
+                    f"more than {MAX_NODES} values (at line {mark.line + 1}); "
+                    "pass large inputs as a file or URL the function reads"
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -57,8 +60,10 @@ class LimitedLoader(yaml.SafeLoader):
     def construct_document(self, node: Node) -> Any:
         size = _expanded_size(node, {})
         if size > MAX_NODES:
-            raise YamlLimitError(f"expands to {size} values (aliases included), more than {MAX_NODES}; "
-                                 "pass large inputs as a file or URL the function reads, not in the config")
+            raise YamlLimitError(
+                f"expands to {size} values (aliases included), more than {MAX_NODES}; "
+                "pass large inputs as a file or URL the function reads, not in the config"
+            )
         return super().construct_document(node)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> Any:
@@ -88,8 +93,9 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     """Nodes counted with every alias expanded, in time linear in the (unexpanded) document."""
     known = sizes.get(id(node))
     if known == _COUNTING:
-        raise YamlLimitError(f"an alias refers to a value that contains it (line {_line(node)}); "
-                             "a config cannot be recursive")
+        raise YamlLimitError(
+            f"an alias refers to a value that contains it (line {_line(node)}); a config cannot be recursive"
+        )
     if known is not None:
         return known
     sizes[id(node)] = _COUNTING

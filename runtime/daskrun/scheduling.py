@@ -41,8 +41,10 @@ def summarize(pods: list[dict[str, Any]]) -> dict[str, str]:
             labels = (pod.get("metadata") or {}).get("labels") or {}
             role = labels.get("dask.org/component") or labels.get("app.kubernetes.io/component") or "dask"
             by_reason[(role, reason)] = by_reason.get((role, reason), 0) + 1
-    return {f"{count} {role} pod{'s' if count > 1 else ''} Pending": reason
-            for (role, reason), count in sorted(by_reason.items())}
+    return {
+        f"{count} {role} pod{'s' if count > 1 else ''} Pending": reason
+        for (role, reason), count in sorted(by_reason.items())
+    }
 
 
 def pending_reasons(context: RunContext) -> dict[str, str]:

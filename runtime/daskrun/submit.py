@@ -61,9 +61,7 @@ def find_kubeconfig() -> str:
         paths = [p for p in configured.split(os.pathsep) if p]
         if any(Path(p).expanduser().is_file() for p in paths):
             return configured
-        raise SubmitError(
-            f"KUBECONFIG={configured!r} names no existing file: point it at your cluster's kubeconfig"
-        )
+        raise SubmitError(f"KUBECONFIG={configured!r} names no existing file: point it at your cluster's kubeconfig")
     default = Path.home() / ".kube" / "config"
     if default.is_file():
         return str(default)
@@ -143,8 +141,17 @@ def run_on_kubernetes(
         with os.fdopen(fd, "w") as handle:
             json.dump(values, handle)
         command = [
-            helm, "upgrade", "--install", release, str(chart),
-            "--namespace", namespace, "--values", values_path, "--output", "json",
+            helm,
+            "upgrade",
+            "--install",
+            release,
+            str(chart),
+            "--namespace",
+            namespace,
+            "--values",
+            values_path,
+            "--output",
+            "json",
         ]
         result = subprocess.run(command, capture_output=True, text=True)
     finally:

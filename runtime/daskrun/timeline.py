@@ -31,9 +31,21 @@ FUNCTION_STARTED = "function started"
 FUNCTION_FINISHED = "function finished"
 RESULT_STORED = "result stored"
 CLUSTER_DELETED = "cluster deleted"
-PHASES = (LAUNCHER_STARTED, CONFIG_LOADED, SETUP_DONE, FUNCTION_IMPORTED, CLUSTER_CREATED,
-          SCHEDULER_RUNNING, SCHEDULER_CONNECTED, FIRST_WORKER, ALL_WORKERS, FUNCTION_STARTED,
-          FUNCTION_FINISHED, RESULT_STORED, CLUSTER_DELETED)
+PHASES = (
+    LAUNCHER_STARTED,
+    CONFIG_LOADED,
+    SETUP_DONE,
+    FUNCTION_IMPORTED,
+    CLUSTER_CREATED,
+    SCHEDULER_RUNNING,
+    SCHEDULER_CONNECTED,
+    FIRST_WORKER,
+    ALL_WORKERS,
+    FUNCTION_STARTED,
+    FUNCTION_FINISHED,
+    RESULT_STORED,
+    CLUSTER_DELETED,
+)
 
 
 def process_start() -> float:
@@ -87,8 +99,9 @@ class Timeline:
     def as_dict(self) -> dict[str, Any]:
         return {
             "started": _iso(self.start),
-            "phases": [{"phase": phase, "time": _iso(at), "seconds": round(at - self.start, 3)}
-                       for phase, at in self.ordered()],
+            "phases": [
+                {"phase": phase, "time": _iso(at), "seconds": round(at - self.start, 3)} for phase, at in self.ordered()
+            ],
         }
 
 

@@ -41,8 +41,10 @@ def relative_path_problem(path: str, has_repository: bool) -> str | None:
     if posixpath.isabs(path):
         return None
     if not has_repository:
-        return (f"{path!r} is relative, but there is no git_repository to be relative to; "
-                "give an absolute path inside the image or add setup.git_repository")
+        return (
+            f"{path!r} is relative, but there is no git_repository to be relative to; "
+            "give an absolute path inside the image or add setup.git_repository"
+        )
     if ".." in posixpath.normpath(path).split("/"):
         return f"{path!r} leaves the clone; give a path inside it, or an absolute path"
     return None
@@ -54,8 +56,10 @@ def preload_problem(entry: str, has_repository: bool) -> str | None:
     if kind == "file":
         return relative_path_problem(entry, has_repository)
     if kind == "module" and not MODULE_NAME.match(entry):
-        return (f"{entry!r} is neither a module name (package.module), a .py file, nor Python "
-                "source (source has a space or a line break)")
+        return (
+            f"{entry!r} is neither a module name (package.module), a .py file, nor Python "
+            "source (source has a space or a line break)"
+        )
     if kind == "source":
         try:
             compile(entry, "<setup.preload>", "exec")

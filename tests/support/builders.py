@@ -7,8 +7,9 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n",
-               modules: dict[str, str] | None = None) -> Path:
+def make_wheel(
+    tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n", modules: dict[str, str] | None = None
+) -> Path:
     """A minimal, valid wheel built by hand (no build backend needed): package `name` with
     `body`, or the files of `modules` (path in the wheel -> text)."""
     dist = f"{name}-{version}.dist-info"
@@ -77,7 +78,7 @@ THIRD_PARTY = {
     "README.md": "A tuning benchmark. Put benchmark/ and lib/ on the path, preload compat/shim.py.\n",
     "benchmark/setup.py": 'raise SystemExit("this setup.py is broken: use the folder on the path")\n',
     "benchmark/tuning_bench/__init__.py": "",
-    "benchmark/tuning_bench/tasks.py": '''
+    "benchmark/tuning_bench/tasks.py": """
 import os
 import socket
 import sys
@@ -108,45 +109,53 @@ def run_benchmark(rounds=4):
     frame["worker_process"] = frame.pop("process") != process()
     frame["scheduler_shim"] = client.run_on_scheduler(scheduler_has_the_shim)
     return frame
-''',
+""",
     "lib/bench_helpers.py": "def square(x):\n    return x * x\n",
-    "compat/shim.py": '''
+    "compat/shim.py": """
 import sys
 import types
 
 legacy = types.ModuleType("legacy_collections")
 legacy.OFFSET = 100
 sys.modules["legacy_collections"] = legacy
-''',
+""",
 }
+
 
 def third_party_setup(url: str) -> dict:
     """Its `worker_config.setup`: the sub-folder on the path, a helper folder, the shim preloaded."""
-    return {"git_repository": {"url": url, "subdirectory": "benchmark"},
-            "python_path": ["lib"], "preload": ["compat/shim.py"]}
+    return {
+        "git_repository": {"url": url, "subdirectory": "benchmark"},
+        "python_path": ["lib"],
+        "preload": ["compat/shim.py"],
+    }
 
 
 def third_party_expected(n: int):
     """The DataFrame `tuning_bench.tasks:run_benchmark(rounds=n)` returns when every process is set up."""
     import pandas as pd
 
-    return pd.DataFrame({"x": range(n), "score": [x * x + 100 for x in range(n)],
-                         "worker_process": True, "scheduler_shim": True})
+    return pd.DataFrame(
+        {"x": range(n), "score": [x * x + 100 for x in range(n)], "worker_process": True, "scheduler_shim": True}
+    )
 
 
 # A proper sub-package, installed with a real `pip install ./sub`.
 SUB_PACKAGE = {
     "sub/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-                          '\n[project]\nname = "daskrun-subpkg-probe"\nversion = "1.0"\n',
+    '\n[project]\nname = "daskrun-subpkg-probe"\nversion = "1.0"\n',
     "sub/subpkg_probe/__init__.py": "VALUE = 7\n\n\ndef frame():\n    import pandas as pd\n\n"
-                                    "    return pd.DataFrame({'value': [VALUE]})\n",
+    "    return pd.DataFrame({'value': [VALUE]})\n",
 }
 
 
 def third_party_wheel(tmp_path: Path) -> Path:
     """The benchmark as a wheel: its package, the helper, and the shim as module
     `tuning_bench_compat` (to preload by name)."""
-    modules = {name.split("/", 1)[1]: text for name, text in THIRD_PARTY.items()
-               if name.startswith(("benchmark/tuning_bench/", "lib/"))}
+    modules = {
+        name.split("/", 1)[1]: text
+        for name, text in THIRD_PARTY.items()
+        if name.startswith(("benchmark/tuning_bench/", "lib/"))
+    }
     modules["tuning_bench_compat.py"] = THIRD_PARTY["compat/shim.py"]
     return make_wheel(tmp_path, name="tuning_bench", modules=modules)

@@ -65,7 +65,9 @@ def _values_args(values: dict[str, Any] | None, directory: str) -> list[str]:
         return []
     # JSON, not YAML: Helm reads YAML 1.1, where keys such as `n`, `y`, `on` are booleans.
     path = Path(directory) / "values.json"
-    path.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")  # \U escapes of astral characters are not YAML
+    path.write_text(
+        json.dumps(values, ensure_ascii=False), encoding="utf-8"
+    )  # \U escapes of astral characters are not YAML
     return ["-f", str(path)]
 
 

@@ -24,8 +24,10 @@ JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
 
 # A small, quick version of the example: 2 challenges x 2 tuners, 2 workers.
 SMALL_RUN = {
-    "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-            "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]}},
+    "run": {
+        "function": "daskrun.examples.benchmark.run_benchmark",
+        "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]},
+    },
     "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
 }
 
@@ -60,7 +62,9 @@ def wait_until(predicate, timeout: float, interval: float = 2, what: str = "cond
         time.sleep(interval)
 
 
-def dask_pods(namespace: str, selector: str = "app.kubernetes.io/name=daskrun,app.kubernetes.io/managed-by=daskrun") -> list[dict]:
+def dask_pods(
+    namespace: str, selector: str = "app.kubernetes.io/name=daskrun,app.kubernetes.io/managed-by=daskrun"
+) -> list[dict]:
     return kjson("-n", namespace, "get", "pods", "-l", selector)["items"]
 
 

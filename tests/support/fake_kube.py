@@ -35,12 +35,18 @@ class FakeKube:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "runs"}}],
-            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "runs"}}],
+                    "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+                }
+            )
+        )
         return path
 
     def __enter__(self) -> FakeKube:
@@ -67,8 +73,17 @@ class FakeKube:
                 self.wfile.write(data)
 
             def _not_found(self) -> None:
-                self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                 "message": f"{self.path} not found", "reason": "NotFound", "code": 404})
+                self._send(
+                    404,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "message": f"{self.path} not found",
+                        "reason": "NotFound",
+                        "code": 404,
+                    },
+                )
 
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
@@ -76,25 +91,41 @@ class FakeKube:
                 if url.path == "/apis/kubernetes.dask.org/v1":
                     if not fake.crds:
                         return self._not_found()
-                    return self._send(200, {
-                        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "kubernetes.dask.org/v1",
-                        "resources": [
-                            {"name": name, "singularName": name[:-1], "namespaced": True, "kind": name,
-                             "verbs": ["get", "list", "watch", "create", "patch", "delete"]}
-                            for name in sorted(fake.crds)
-                        ],
-                    })
+                    return self._send(
+                        200,
+                        {
+                            "kind": "APIResourceList",
+                            "apiVersion": "v1",
+                            "groupVersion": "kubernetes.dask.org/v1",
+                            "resources": [
+                                {
+                                    "name": name,
+                                    "singularName": name[:-1],
+                                    "namespaced": True,
+                                    "kind": name,
+                                    "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+                                }
+                                for name in sorted(fake.crds)
+                            ],
+                        },
+                    )
                 if parts[:4] == ["apis", "batch", "v1", "namespaces"] and len(parts) == 7:
                     job = fake.jobs.get(parts[6])
                     return self._send(200, job) if job else self._not_found()
                 if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["pods"]:
                     selector = parse_qs(url.query).get("labelSelector", [""])[0]
                     wanted = dict(item.split("=", 1) for item in selector.split(",") if item)
-                    items = [p for p in fake.pods
-                             if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+                    items = [
+                        p
+                        for p in fake.pods
+                        if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+                    ]
                     return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
-                if parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"] and len(parts) == 7 \
-                        and parts[5] == "daskworkergroups":
+                if (
+                    parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"]
+                    and len(parts) == 7
+                    and parts[5] == "daskworkergroups"
+                ):
                     group = fake.worker_groups.get(parts[6])
                     if group is not None and fake.operator_marks:
                         for key, value in fake.operator_marks.items():
@@ -102,11 +133,22 @@ class FakeKube:
                     return self._send(200, group) if group else self._not_found()
                 if parts[:3] == ["api", "v1", "namespaces"] and parts[4:5] == ["pods"] and len(parts) == 6:
                     if fake.forbidden_pods:
-                        return self._send(403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                                "message": f'pods "{parts[5]}" is forbidden: User cannot get',
-                                                "reason": "Forbidden", "code": 403})
-                    found = [p for p in fake.pods
-                             if p["metadata"]["name"] == parts[5] and p["metadata"].get("namespace") == parts[3]]
+                        return self._send(
+                            403,
+                            {
+                                "kind": "Status",
+                                "apiVersion": "v1",
+                                "status": "Failure",
+                                "message": f'pods "{parts[5]}" is forbidden: User cannot get',
+                                "reason": "Forbidden",
+                                "code": 403,
+                            },
+                        )
+                    found = [
+                        p
+                        for p in fake.pods
+                        if p["metadata"]["name"] == parts[5] and p["metadata"].get("namespace") == parts[3]
+                    ]
                     return self._send(200, found[0]) if found else self._not_found()
                 if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 7 and parts[6] == "log":
                     return self._send(200, fake.logs.get(parts[5], ""), "text/plain")
@@ -121,7 +163,9 @@ class FakeKube:
                     body["status"] = {"allowed": key not in fake.denied}
                     return self._send(201, body)
                 parts = self.path.strip("/").split("/")
-                if parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"] and parts[5:] == ["daskworkergroups"]:
+                if parts[:4] == ["apis", "kubernetes.dask.org", "v1", "namespaces"] and parts[5:] == [
+                    "daskworkergroups"
+                ]:
                     body["metadata"].update(namespace=parts[4], resourceVersion="1")
                     fake.worker_groups[body["metadata"]["name"]] = body
                     return self._send(201, body)
@@ -139,18 +183,42 @@ class FakeKube:
 def job(name: str, *, active: int = 0, succeeded: int = 0, failed: int = 0, condition: str | None = None) -> dict:
     status: dict[str, Any] = {"active": active, "succeeded": succeeded, "failed": failed}
     if condition:
-        status["conditions"] = [{"type": condition, "status": "True", "reason": "PodFailurePolicy" if condition == "Failed" else "Completed",
-                                 "message": "container daskrun exited with 3" if condition == "Failed" else ""}]
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "runs"},
-            "spec": {"template": {"spec": {"containers": []}}}, "status": status}
+        status["conditions"] = [
+            {
+                "type": condition,
+                "status": "True",
+                "reason": "PodFailurePolicy" if condition == "Failed" else "Completed",
+                "message": "container daskrun exited with 3" if condition == "Failed" else "",
+            }
+        ]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "runs"},
+        "spec": {"template": {"spec": {"containers": []}}},
+        "status": status,
+    }
 
 
-def pod(name: str, job_name: str, phase: str, exit_code: int | None = None, created: str = "2026-01-01T00:00:00Z") -> dict:
+def pod(
+    name: str, job_name: str, phase: str, exit_code: int | None = None, created: str = "2026-01-01T00:00:00Z"
+) -> dict:
     statuses = []
     if exit_code is not None:
-        statuses = [{"name": "daskrun", "ready": False, "restartCount": 0, "image": "daskrun", "imageID": "",
-                     "state": {"terminated": {"exitCode": exit_code}}}]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "runs", "labels": {"job-name": job_name}, "creationTimestamp": created},
-            "spec": {"containers": [{"name": "daskrun"}]},
-            "status": {"phase": phase, "containerStatuses": statuses}}
+        statuses = [
+            {
+                "name": "daskrun",
+                "ready": False,
+                "restartCount": 0,
+                "image": "daskrun",
+                "imageID": "",
+                "state": {"terminated": {"exitCode": exit_code}},
+            }
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "runs", "labels": {"job-name": job_name}, "creationTimestamp": created},
+        "spec": {"containers": [{"name": "daskrun"}]},
+        "status": {"phase": phase, "containerStatuses": statuses},
+    }

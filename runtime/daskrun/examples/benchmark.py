@@ -74,8 +74,9 @@ _TREE_SPACE = (
 
 def _branin(p: dict) -> float:
     x, y = p["x"], p["y"]
-    return -((y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
-             + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10)
+    return -(
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    )
 
 
 def _rosenbrock(p: dict) -> float:
@@ -84,8 +85,12 @@ def _rosenbrock(p: dict) -> float:
 
 def _ackley(p: dict) -> float:
     x, y = p["x"], p["y"]
-    return -(-20 * math.exp(-0.2 * math.sqrt(0.5 * (x * x + y * y)))
-             - math.exp(0.5 * (math.cos(2 * math.pi * x) + math.cos(2 * math.pi * y))) + math.e + 20)
+    return -(
+        -20 * math.exp(-0.2 * math.sqrt(0.5 * (x * x + y * y)))
+        - math.exp(0.5 * (math.cos(2 * math.pi * x) + math.cos(2 * math.pi * y)))
+        + math.e
+        + 20
+    )
 
 
 CHALLENGES: dict[str, Challenge] = {
@@ -184,8 +189,9 @@ def _pick(names: list[str] | None, known: dict | tuple, what: str) -> list[str]:
     return names
 
 
-def run_benchmark(tuners=None, challenge_types=None, challenges=None, sample=None,
-                  iterations=100, detailed_output=False) -> pd.DataFrame:
+def run_benchmark(
+    tuners=None, challenge_types=None, challenges=None, sample=None, iterations=100, detailed_output=False
+) -> pd.DataFrame:
     """Score each tuner on each challenge; one Dask task per pair.
 
     Returns one row per challenge and one column per tuner holding the best score, or with
@@ -204,8 +210,7 @@ def run_benchmark(tuners=None, challenge_types=None, challenges=None, sample=Non
     if int(iterations) < 1:
         raise ValueError("iterations must be >= 1")
 
-    tasks = [dask.delayed(evaluate, pure=False)(c, t, int(iterations))
-             for c in names for t in tuner_names]
+    tasks = [dask.delayed(evaluate, pure=False)(c, t, int(iterations)) for c in names for t in tuner_names]
     rows = list(dask.compute(*tasks))
     detailed = pd.DataFrame(rows, columns=["challenge", "tuner", "score", "iterations", "elapsed", "hostname"])
     if detailed_output:
