@@ -23,6 +23,7 @@ from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
 
+RESOURCE_TIMEOUT = 120.0  # seconds for a controller to act on the DaskCluster and its scheduler
 WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many workers joined
 POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
 _FATAL_WAITING = {
@@ -181,6 +182,9 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
                 controller.stop(timeout=0)  # a daemon thread: never wait for it here
                 controller = None
             log.info("controller: %s drives the run: %s", driver, decision.reason)
+            # KubeCluster, connecting to an existing DaskCluster, waits for its scheduler pod
+            # without a time limit: a controller that never acts must end the run instead.
+            wait_for_controller(lambda: _cluster_phase(context), driver, RESOURCE_TIMEOUT)
         else:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
         watch.start()
@@ -257,6 +261,23 @@ def _mark_start_phases(cluster: Any) -> None:
             timeline.mark(phase, when.timestamp())
 
 
+def wait_for_controller(read_phase: Callable[[], str | None], driver: str, timeout: float) -> None:
+    """Block until the DaskCluster has a phase, i.e. its controller acted on it."""
+    deadline = time.monotonic() + timeout
+    while not read_phase():
+        if time.monotonic() > deadline:
+            raise ClusterStartError(
+                f"{driver} did not act on the DaskCluster within {timeout:.0f}s "
+                "(it set no status.phase); check that controller's log, or set controller.mode explicitly"
+            )
+        time.sleep(0.25)
+
+
+def _cluster_phase(context: RunContext) -> str | None:
+    cluster = _dask_class("DaskCluster").get(context.name, namespace=context.namespace)
+    return (cluster.raw.get("status") or {}).get("phase")
+
+
 START_ATTEMPTS = 3
 
 
@@ -305,7 +326,7 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -
                 namespace=context.namespace,
                 shutdown_on_close=True,
                 quiet=True,
-                resource_timeout=120,
+                resource_timeout=int(RESOURCE_TIMEOUT),
             )
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from distributed import Client, LocalCluster
 
-from daskrun.cluster import pod_problems, wait_for_workers
+from daskrun.cluster import pod_problems, wait_for_controller, wait_for_workers
 from daskrun.errors import ClusterStartError
 
 
@@ -81,3 +81,13 @@ def test_an_unreadable_log_leaves_the_reason():
         raise ConnectionError("kubelet unreachable")
 
     assert pod_problems("w-1", _pod(exited), logs) == ["pod w-1: exited OOMKilled (exit code 137)"]
+
+
+def test_a_controller_that_never_acts_ends_the_start_naming_it():
+    with pytest.raises(ClusterStartError, match=r"the installed dask operator did not act on the DaskCluster within 1s"):
+        wait_for_controller(lambda: None, "the installed dask operator", timeout=1.0)
+
+
+def test_the_start_goes_on_once_the_cluster_has_a_phase():
+    phases = iter([None, None, "Pending"])
+    wait_for_controller(lambda: next(phases), "the embedded controller", timeout=30)
