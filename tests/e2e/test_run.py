@@ -107,7 +107,9 @@ def test_adaptive_workers_scale_up_under_load(namespace, release):
     rel = release()
     config = {
         "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-                "args": {"iterations": 25, "challenges": ["iris", "wine", "branin", "ackley"],
+                # Long enough to outlast the autoscaler's cooldown after its first scale-up
+                # (0 -> minimum): a shorter load is done before the autoscaler may act again.
+                "args": {"iterations": 80, "challenges": ["iris", "wine", "branin", "ackley"],
                          "tuners": ["random", "grid", "gp"]}},
         "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
                          "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
