@@ -34,6 +34,10 @@ _FATAL_WAITING = {
     "CreateContainerError",
     "CrashLoopBackOff",
 }
+# The container runtime failing to start a container (runc under load, say) is the node's
+# hiccup, not the user's: the kubelet retries it, so it counts only once it repeats.
+_RUNTIME_START_FAILURES = {"StartError", "ContainerCannotRun"}
+RUNTIME_START_RETRIES = 2
 
 
 @contextlib.contextmanager
@@ -87,6 +91,12 @@ def pod_problems(name: str, raw: dict[str, Any], logs: Callable[[bool], str]) ->
         exited_before = (status.get("lastState") or {}).get("terminated") or {}
         terminated = exited_now or exited_before
         reason = waiting.get("reason")
+        if (
+            reason not in _FATAL_WAITING
+            and terminated.get("reason") in _RUNTIME_START_FAILURES
+            and int(status.get("restartCount") or 0) < RUNTIME_START_RETRIES
+        ):
+            continue
         if reason in _FATAL_WAITING or terminated.get("exitCode"):
             detail = waiting.get("message") or terminated.get("reason") or ""
             tail = ""

@@ -70,3 +70,24 @@ def dask_pods(
 
 def dask_clusters(namespace: str) -> list[dict]:
     return kjson("-n", namespace, "get", "daskclusters.kubernetes.dask.org")["items"]
+
+
+def exit_code(pod: dict, container: str = "daskrun") -> int | None:
+    """How the pod's container ended; None while it runs."""
+    for status in pod.get("status", {}).get("containerStatuses") or []:
+        if status["name"] == container:
+            return ((status.get("state") or {}).get("terminated") or {}).get("exitCode")
+    return None
+
+
+def describe_pods(pods: list[dict]) -> str:
+    """One line per pod: its phase and how each container ended, for assertion messages."""
+    lines = []
+    for pod in pods:
+        states = []
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            ended = (status.get("state") or {}).get("terminated") or {}
+            states.append(f"{status['name']} exit {ended.get('exitCode')} {ended.get('reason', '')}".rstrip())
+        conditions = [c["type"] for c in pod.get("status", {}).get("conditions") or [] if c.get("status") == "True"]
+        lines.append(f"{pod['metadata']['name']}: {pod.get('status', {}).get('phase')} {states} {conditions}")
+    return "\n".join(lines)

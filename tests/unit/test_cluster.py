@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from distributed import Client, LocalCluster
 
-from daskrun.cluster import pod_problems, wait_for_controller, wait_for_workers
+from daskrun.cluster import RUNTIME_START_RETRIES, pod_problems, wait_for_controller, wait_for_workers
 from daskrun.errors import ClusterStartError
 
 
@@ -81,6 +81,28 @@ def test_an_unreadable_log_leaves_the_reason():
         raise ConnectionError("kubelet unreachable")
 
     assert pod_problems("w-1", _pod(exited), logs) == ["pod w-1: exited OOMKilled (exit code 137)"]
+
+
+def test_a_container_the_runtime_failed_to_start_once_is_left_to_the_kubelets_retry():
+    failed = {"name": "worker", "restartCount": 0,
+              "state": {"terminated": {"exitCode": 128, "reason": "StartError",
+                                       "message": "failed to create containerd task: broken pipe"}}}
+    assert pod_problems("w-1", _pod(failed), lambda previous: "") == []
+    restarted = {"name": "worker", "restartCount": 1, "state": {"running": {}},
+                 "lastState": {"terminated": {"exitCode": 128, "reason": "StartError"}}}
+    assert pod_problems("w-1", _pod(restarted), lambda previous: "") == []
+
+
+def test_a_container_the_runtime_keeps_failing_to_start_is_a_problem():
+    again = {"name": "worker", "restartCount": RUNTIME_START_RETRIES, "state": {"running": {}},
+             "lastState": {"terminated": {"exitCode": 128, "reason": "StartError"}}}
+    [problem] = pod_problems("w-1", _pod(again), lambda previous: "")
+    assert problem == "pod w-1: exited StartError (exit code 128)"
+    backing_off = {"name": "worker", "restartCount": 1,
+                   "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                   "lastState": {"terminated": {"exitCode": 128, "reason": "StartError"}}}
+    [problem] = pod_problems("w-1", _pod(backing_off), lambda previous: "")
+    assert problem.startswith("pod w-1: CrashLoopBackOff back-off (exit code 128)")
 
 
 def test_a_controller_that_never_acts_ends_the_start_naming_it():
