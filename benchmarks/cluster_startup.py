@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,6 +172,42 @@ def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, installer:
         helm("uninstall", release, "-n", ns, "--wait", check=False)
 
 
+def adaptive(ns: str, maximum: int = 32, tasks: int = 128, seconds: float = 10.0) -> dict:
+    """daskrun embedded, workers 1..maximum, under a load of sleeping tasks and then idle:
+    when the workers reached the maximum, and when they were back to one."""
+    release = f"ad{maximum}-{uuid.uuid4().hex[:4]}"
+    values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]},
+              "run": {"function": "daskrun.examples.load.sleep_tasks",
+                      "args": {"tasks": tasks, "seconds": seconds, "minimum": 1, "idle_timeout": 600}},
+              "dask_cluster": {"workers": {"minimum": 1, "maximum": maximum},
+                               "worker_config": {"resources": worker_resources(maximum), "nthreads": 1}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(values, handle)
+    helm("install", release, str(REPO / "chart"), "-n", ns, "-f", handle.name)
+    os.unlink(handle.name)
+    job = f"{release}-daskrun-r1"
+    try:
+        def finished():
+            conditions = kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions") or []
+            return next((c["type"] for c in conditions if c["status"] == "True" and c["type"] in ("Complete", "Failed")), None)
+
+        if wait(finished, timeout=1500, what=f"job {job}") != "Complete":
+            raise RuntimeError(f"{job} failed:\n" + kubectl("-n", ns, "logs", f"job/{job}", check=False).stdout[-3000:])
+        log = kubectl("-n", ns, "logs", f"job/{job}").stdout
+    finally:
+        helm("uninstall", release, "-n", ns, "--wait", check=False)
+    recovered = subprocess.run([sys.executable, "-m", "daskrun", "recover", "-"], input=log,
+                               capture_output=True, text=True, check=True).stdout
+    history = pd.read_csv(io.StringIO(recovered))
+    peak = int(history["workers"].max())
+    at_peak = history.loc[history["workers"] == peak, "seconds"].iloc[0]
+    done = history.loc[history["tasks_left"] == 0, "seconds"].iloc[0]
+    idle = history[history["tasks_left"] == 0]
+    back = idle.loc[idle["workers"] <= 1, "seconds"]
+    return {"maximum": maximum, "peak": peak, "to_peak": float(at_peak), "load_done": float(done),
+            "back_to_1": float(back.iloc[0] - done) if len(back) else None}
+
+
 # --- DaskJob -----------------------------------------------------------------------------------
 
 RUNNER = (
@@ -284,7 +322,7 @@ def print_table(rows: dict[int, dict[str, dict | None]], counts: tuple[int, ...]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--large", action="store_true", help="also N = 32 and 64")
+    parser.add_argument("--large", action="store_true", help="also N = 32 and 64, and adaptive 1 -> 32")
     parser.add_argument("--lock", help="flock this file around each group of measurements")
     parser.add_argument("--skip-setup", action="store_true", help="leave out uv against pip")
     parser.add_argument("--prepare", help="shell command run first in every hold of the lock "
@@ -319,6 +357,15 @@ def main(argv: list[str] | None = None) -> int:
                                                            if m != "table"} for k, r in rows[n].items()}),
                               file=sys.stderr, flush=True)
         print_table(rows, counts, floor_s)
+        if args.large:
+            with held(args.lock):
+                scaled = measure("adaptive 1 -> 32", lambda: adaptive(ns))
+            if scaled:
+                back = scaled["back_to_1"]
+                print(f"\nadaptive 1..{scaled['maximum']} (128 tasks of 10 s, then idle): peak {scaled['peak']} "
+                      f"workers, reached {scaled['to_peak']:.0f} s after the function started; load done at "
+                      f"{scaled['load_done']:.0f} s; back to 1 worker "
+                      + (f"{back:.0f} s after the load ended" if back is not None else "not within 600 s"))
         setup: dict = {}
         if not args.skip_setup:
             wheels = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")

@@ -119,10 +119,17 @@ def namespace(request, cluster):
     if labels:
         kubectl("label", "namespace", name, *[f"{k}={v}" for k, v in labels.items()])
     yield Namespace(name)
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        print(f"\n===== dump of namespace {name} =====\n{dump_namespace(name)}", file=sys.stderr)
+    dump_if_failed(request, name)
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def dump_if_failed(request, namespace: str) -> None:
+    """Once per failing test, before anything of it is uninstalled (its pods would be gone)."""
+    failed = getattr(request.node, "rep_call", None)
+    if failed is None or not failed.failed or getattr(request.node, "dumped", False):
+        return
+    request.node.dumped = True
+    print(f"\n===== dump of namespace {namespace} =====\n{dump_namespace(namespace)}", file=sys.stderr)
 
 
 class Release:
@@ -190,7 +197,7 @@ class Release:
 
 
 @pytest.fixture
-def release(namespace, tmp_path, kube_client):
+def release(request, namespace, tmp_path, kube_client):
     made: list[Release] = []
 
     def make(name: str = "bench") -> Release:
@@ -199,6 +206,7 @@ def release(namespace, tmp_path, kube_client):
         return rel
 
     yield make
+    dump_if_failed(request, namespace)
     for rel in made:
         helm("uninstall", rel.name, "-n", rel.namespace, "--wait", "--timeout", "60s", check=False)
 

@@ -62,9 +62,14 @@ def test_setup_runs_through_the_bootstrap_before_dask_worker():
     container = worker(spec())
     assert container["command"][:2] == ["sh", "-c"]
     assert "uv pip install" in container["command"][2]
-    assert container["args"][:2] == ["dask", "worker"]
+    assert container["args"][:3] == ["python", "-m", "distributed.cli.dask_worker"]
     plain = worker(spec({"run": CONFIG["run"]}))
     assert "command" not in plain
+
+
+def test_a_worker_image_of_the_users_starts_with_the_dask_command():
+    custom = dict(CONFIG, dask_cluster={**CONFIG["dask_cluster"], "worker_config": {"image": "me/img:1"}})
+    assert worker(spec(custom))["args"][:2] == ["dask", "worker"]
 
 
 def test_owner_reference_and_labels():
@@ -140,5 +145,5 @@ def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():
     script = scheduler["command"][2]
     assert "uv pip install" in script and "git clone" in script
     assert "apt-get" not in script and "step script" not in script
-    assert scheduler["args"][:2] == ["dask", "scheduler"]
+    assert scheduler["args"][:3] == ["python", "-m", "distributed.cli.dask_scheduler"]
     assert "command" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][0]
