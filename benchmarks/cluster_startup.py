@@ -39,6 +39,8 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "support"))
+from servers import BackgroundServer, free_port  # noqa: E402 - the tests' own helpers
 HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
 IMAGE = os.environ.get("DASKRUN_IMAGE", "daskrun:0.1.0")
 OPERATOR_IMAGE = os.environ.get("OPERATOR_IMAGE", "daskrun-operator:0.1.0")
@@ -137,13 +139,13 @@ def floor(ns: str) -> float:
 
 # --- daskrun -----------------------------------------------------------------------------------
 
-def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, installer: str | None = None) -> dict:
+def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
     release = f"b{n}{mode[:2]}-{uuid.uuid4().hex[:4]}"
     worker: dict = {"resources": worker_resources(n), "nthreads": 1}
     if pip:
         worker["setup"] = {"pip_packages": pip}
-    if installer:
-        worker["env"] = {"DASKRUN_PIP_INSTALLER": installer}
+    if env:
+        worker["env"] = env
     values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]},
               "controller": {"mode": mode},
               "run": {"function": FUNCTION, "args": ARGS},
@@ -206,6 +208,22 @@ def adaptive(ns: str, maximum: int = 32, tasks: int = 128, seconds: float = 10.0
     back = idle.loc[idle["workers"] <= 1, "seconds"]
     return {"maximum": maximum, "peak": peak, "to_peak": float(at_peak), "load_done": float(done),
             "back_to_1": float(back.iloc[0] - done) if len(back) else None}
+
+
+@contextlib.contextmanager
+def wheel_server(packages: list[str]) -> Iterator[str]:
+    """The packages' wheels (downloaded here) served over HTTP at an address the pods reach."""
+    node = kjson("get", "nodes")["items"][0]
+    host = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    with tempfile.TemporaryDirectory(prefix="bench-wheels-") as folder:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                        "-d", folder, *packages], check=True)
+        port = free_port(host)
+        server = BackgroundServer([sys.executable, "-m", "http.server", "-b", host, str(port)], host, port, cwd=Path(folder))
+        try:
+            yield server.url + "/"
+        finally:
+            server.stop()
 
 
 # --- DaskJob -----------------------------------------------------------------------------------
@@ -368,11 +386,15 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"{back:.0f} s after the load ended" if back is not None else "not within 600 s"))
         setup: dict = {}
         if not args.skip_setup:
-            wheels = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")
-            with held(args.lock):
+            packages = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")
+            with held(args.lock), wheel_server(packages) as index:
+                # Both installers read the same wheels from this machine: the installers are
+                # compared, not the network to PyPI (which pods may not reach at all).
                 for installer in ("uv", "pip"):
+                    env = {"DASKRUN_PIP_INSTALLER": installer, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": index,
+                           "UV_NO_INDEX": "1", "UV_FIND_LINKS": index}
                     setup[installer] = measure(f"setup with {installer}",
-                                               lambda: daskrun(ns, 2, "embedded", pip=wheels, installer=installer))
+                                               lambda: daskrun(ns, 2, "embedded", pip=packages, env=env))
         if setup:
             uv, pip = ((setup.get(i) or {}).get("joined") for i in ("uv", "pip"))
             print(f"\nworker setup pip_packages, N=2 embedded, helm install -> joined: uv {cell(uv)} s, "
