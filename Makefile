@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench bench-cluster clean chart-docs package
+.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench bench-cluster bench-result clean chart-docs package
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -79,6 +79,11 @@ test-cluster: venv tools ## cluster-up, cluster smoke tests, e2e, cluster-down (
 bench: venv ## wall time of `daskrun run --local` against a bare LocalCluster script
 	$(PYTHON) benchmarks/local_overhead.py
 	$(PYTHON) benchmarks/hostile_inputs.py
+
+# Not in CI: 10^6 rows through S3 (a local moto server), the log and `daskrun recover`, each
+# in its own process; the test helpers (tests/support) start moto.
+bench-result: venv ## peak memory of keeping a 10^6 x 10 result: S3 (moto), the log fallback, recover (BENCH_ARGS="--rows N")
+	PYTHONPATH=tests/support $(PYTHON) benchmarks/large_result.py $(BENCH_ARGS)
 
 # Where several people share one cluster: a file that they all flock around e2e runs; the
 # benchmark then holds it around each group of measurements. Empty: no lock.
