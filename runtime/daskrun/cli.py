@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,37 +253,50 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recover(args: argparse.Namespace) -> int:
-    from daskrun.output import RecoverError, recover_block
+class _LogUnreadable(Exception):
+    def __init__(self, error: OSError):
+        self.error = error
 
+
+def _read_lines(handle: Any) -> Iterator[bytes]:
+    """The log's lines, a read failure told apart from a write failure."""
     try:
-        if args.logfile == "-":
-            text = sys.stdin.buffer.read().decode("utf-8", "replace")
-        else:
-            text = Path(args.logfile).read_bytes().decode("utf-8", "replace")
+        yield from handle
+    except OSError as exc:
+        raise _LogUnreadable(exc) from exc
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from daskrun.output import RecoverError, recover_to_file, recover_to_stream
+
+    # Read line by line and written as it is read: a log of any size takes little memory.
+    try:
+        log: Any = contextlib.nullcontext(sys.stdin.buffer) if args.logfile == "-" else open(args.logfile, "rb")
     except OSError as exc:
         print(f"daskrun recover: cannot read {args.logfile}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        recovered = recover_block(text)
+        with log as handle:
+            if args.output:
+                recovered = recover_to_file(_read_lines(handle), Path(args.output))
+            else:
+                sys.stdout.flush()
+                recovered = recover_to_stream(_read_lines(handle), sys.stdout.buffer)
+    except _LogUnreadable as exc:
+        print(f"daskrun recover: cannot read {args.logfile}: {exc.error.strerror}", file=sys.stderr)
+        return 1
     except RecoverError as exc:
         print(f"daskrun recover: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if not args.output:
+            raise
+        print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; choose another -o path", file=sys.stderr)
         return 1
     for note in recovered.notes:
         print(f"daskrun recover: {note}", file=sys.stderr)
     if args.output:
-        try:
-            Path(args.output).write_bytes(recovered.data)
-        except OSError as exc:
-            print(
-                f"daskrun recover: cannot write {args.output}: {exc.strerror}; choose another -o path", file=sys.stderr
-            )
-            return 1
         print(f"wrote {args.output} ({recovered.format}, {recovered.rows} rows)", file=sys.stderr)
-    else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(recovered.data)
-        sys.stdout.buffer.flush()
     return 0
 
 

@@ -7,33 +7,113 @@ import io
 import logging
 import os
 import secrets
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import pandas as pd
+from pandas.api import types as dtypes
 
 from daskrun.config import Output
-from daskrun.result_block import RecoverError, block_lines, encode_text, recover, recover_block
+from daskrun.result_block import (
+    CsvBlockWriter,
+    Found,
+    ParquetBlockWriter,
+    RecoverError,
+    log_lines,
+    read_last_block,
+    recover,
+    recover_block,
+)
 
-__all__ = ["RecoverError", "StoreError", "print_result", "recover", "recover_block", "store"]
+__all__ = [
+    "RecoverError",
+    "StoreError",
+    "print_result",
+    "recover",
+    "recover_block",
+    "recover_to_file",
+    "recover_to_stream",
+    "store",
+]
 
 log = logging.getLogger(__name__)
+
+# Bytes handed on at once when copying a file that is already whole (Parquet into the log).
+_CHUNK = 1 << 20
 
 
 class StoreError(Exception):
     pass
 
 
-def to_csv_text(df: pd.DataFrame) -> str:
+class _CarriageReturnFound(Exception):
+    pass
+
+
+class _CarriageReturnFinder(io.TextIOBase):
+    """A text file that stops the writer at the first \r written to it."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if "\r" in text:
+            raise _CarriageReturnFound
+        return len(text)
+
+
+def _never_holds_text(dtype: object) -> bool:
+    """Whether pandas writes every value of this dtype as a number, date or duration."""
+    return bool(
+        dtypes.is_numeric_dtype(dtype)
+        or dtypes.is_bool_dtype(dtype)
+        or dtypes.is_datetime64_any_dtype(dtype)
+        or dtypes.is_timedelta64_dtype(dtype)
+    )
+
+
+def _csv_holds_carriage_return(df: pd.DataFrame, keep_index: bool) -> bool:
+    """Whether the CSV text of `df` holds a \r, found without writing all of it: in the header,
+    in a string column's values (pandas writes them as they are), or in the fields of the
+    index and of the other columns that can hold text, written on their own (pandas writes
+    each of their values alone, so they read the same without the other columns)."""
+    if "\r" in df.iloc[:0].to_csv(index=keep_index, lineterminator="\n"):
+        return True
+    others = []
+    for position, dtype in enumerate(df.dtypes):
+        if isinstance(dtype, pd.StringDtype):
+            if df.iloc[:, position].str.contains("\r", regex=False).any():
+                return True
+        elif not _never_holds_text(dtype):
+            others.append(position)
+    if not others and not keep_index:
+        return False
+    try:
+        df.iloc[:, others].to_csv(_CarriageReturnFinder(), index=keep_index, header=False, lineterminator="\n")
+    except _CarriageReturnFound:
+        return True
+    return False
+
+
+def write_csv(df: pd.DataFrame, handle: TextIO | io.TextIOBase) -> None:
+    """Write the CSV text of `df` to `handle` as pandas produces it, a chunk of rows at a time."""
     # A RangeIndex carries no information; any other index (e.g. challenge names) does.
     keep_index = not isinstance(df.index, pd.RangeIndex)
-    text = df.to_csv(index=keep_index, lineterminator="\n")
-    if "\r" in text:
-        # The csv writer quotes only the characters of its line terminator, and every CSV
-        # reader ends a row at a bare \r: quote every field, so each \r stays inside one.
-        text = df.to_csv(index=keep_index, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    return text
+    # The csv writer quotes only the characters of its line terminator, and every CSV reader
+    # ends a row at a bare \r: then every field is quoted, so each \r stays inside one. Decided
+    # before the first byte is written, since the text is written as it is made.
+    quoting = csv.QUOTE_ALL if _csv_holds_carriage_return(df, keep_index) else csv.QUOTE_MINIMAL
+    df.to_csv(handle, index=keep_index, lineterminator="\n", quoting=quoting)
+
+
+def to_csv_text(df: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    write_csv(df, buffer)
+    return buffer.getvalue()
 
 
 def result_format(output: Output | None) -> str:
@@ -43,12 +123,24 @@ def result_format(output: Output | None) -> str:
     return "csv"
 
 
-def serialise(df: pd.DataFrame, fmt: str) -> bytes:
+def serialise_into(df: pd.DataFrame, fmt: str, handle: BinaryIO) -> None:
+    """Write the file's bytes to `handle` as they are made: never the whole text in memory."""
     if fmt == "parquet":
-        buffer = io.BytesIO()
-        df.to_parquet(buffer)
-        return buffer.getvalue()
-    return encode_text(to_csv_text(df))
+        df.to_parquet(handle)
+        return
+    # The bytes of `encode_text(to_csv_text(df))`, encoded a few KiB at a time.
+    text = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogatepass", newline="")
+    try:
+        write_csv(df, text)
+        text.flush()
+    finally:
+        text.detach()
+
+
+def serialise(df: pd.DataFrame, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    serialise_into(df, fmt, buffer)
+    return buffer.getvalue()
 
 
 def s3_location(output: Output) -> tuple[str, str]:
@@ -61,22 +153,29 @@ def s3_location(output: Output) -> tuple[str, str]:
     return bucket, key
 
 
-def _write_local(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename in the same directory, so a reader never sees half a file. Created
-    # with mode 0666 like any open(): the umask decides, as with pandas.to_csv.
+def _temp_beside(path: Path) -> tuple[Path, BinaryIO]:
+    """A new hidden file in `path`'s directory, open for writing, to be renamed onto `path`.
+
+    Created with mode 0666 like any open(): the umask decides, as with pandas.to_csv."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    return tmp, os.fdopen(fd, "wb")
+
+
+def _write_local(write: Callable[[BinaryIO], object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename in the same directory, so a reader never sees half a file.
+    tmp, handle = _temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with handle:
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _write_s3(data: bytes, output: Output) -> str:
+def _write_s3(data: bytes | BinaryIO, output: Output) -> str:
     import boto3
     from botocore.config import Config as BotoConfig
 
@@ -99,23 +198,44 @@ def _write_s3(data: bytes, output: Output) -> str:
 
 
 def store(df: pd.DataFrame, output: Output) -> str:
-    """Write the result where `output` says; return where it went, or raise StoreError."""
+    """Write the result where `output` says; return where it went, or raise StoreError.
+
+    A local file is written as it is made; for S3 the file is made in memory first (one copy
+    of its bytes, handed to boto3 as a file, which reads it in parts)."""
     assert output.path is not None  # the model requires a path with `output`
+    fmt = result_format(output)
+    if not output.is_s3:
+        return _store_local(lambda handle: serialise_into(df, fmt, handle), output)
+    body = io.BytesIO()
     try:
-        data = serialise(df, result_format(output))
+        serialise_into(df, fmt, body)
     except Exception as exc:  # noqa: BLE001 - any failure to store must fall back to the log, never lose data
         raise StoreError(f"{type(exc).__name__}: {exc}") from exc
-    return store_bytes(data, output)
+    body.seek(0)
+    return store_bytes(body, output)
 
 
-def store_bytes(data: bytes, output: Output) -> str:
-    """Write `data` at `output.path` (local or S3); return where it went, or raise StoreError."""
+def _store_local(write: Callable[[BinaryIO], object], output: Output) -> str:
+    path = Path(output.path or "")
     try:
-        if output.is_s3:
-            return _write_s3(data, output)
-        path = Path(output.path or "")
-        _write_local(data, path)
-        return str(path.resolve())
+        _write_local(write, path)
+    except Exception as exc:  # noqa: BLE001 - any failure to store must fall back to the log, never lose data
+        raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+    return str(path.resolve())
+
+
+def store_bytes(data: bytes | BinaryIO, output: Output) -> str:
+    """Write `data` (bytes, or a file read from its position) at `output.path` (local or S3);
+    return where it went, or raise StoreError."""
+    if not output.is_s3:
+        write = (
+            (lambda handle: handle.write(data))
+            if isinstance(data, bytes)
+            else (lambda handle: shutil.copyfileobj(data, handle))
+        )
+        return _store_local(write, output)
+    try:
+        return _write_s3(data, output)
     except StoreError:
         raise
     except Exception as exc:
@@ -134,13 +254,81 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
     """Print the whole result as a block that `daskrun recover` turns back into the file.
 
     In `fmt` (the configured output's format) when the result can be written so, else as CSV.
+    The CSV block is printed while the CSV is written; a Parquet file is made whole first
+    (its writer converts the whole table anyway), then printed a MiB at a time.
     """
     stream = stream or sys.stdout
-    try:
-        payload = serialise(df, fmt)
-    except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
-        log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
-        fmt, payload = "csv", serialise(df, "csv")
-    lines = block_lines(payload, fmt, len(df), getattr(stream, "encoding", None) or "utf-8")
-    stream.write("\n".join(lines) + "\n")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        try:
+            serialise_into(df, "parquet", buffer)
+        except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
+            log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
+        else:
+            parquet_block = ParquetBlockWriter(stream)
+            with buffer.getbuffer() as view:
+                for start in range(0, len(view), _CHUNK):
+                    parquet_block.write(view[start : start + _CHUNK])
+            parquet_block.end(len(df))
+            stream.flush()
+            return
+    csv_block = CsvBlockWriter(stream, getattr(stream, "encoding", None) or "utf-8")
+    write_csv(df, csv_block)
+    csv_block.end(len(df))
     stream.flush()
+
+
+def recover_to_file(log_pieces: Iterable[bytes], path: Path) -> Found:
+    """Write the file of the log's last intact block at `path`; the log is read piece by piece
+    (e.g. a binary file's lines) and each block written to a hidden file beside `path` as it
+    is read, the intact one renamed onto `path` at the end.
+
+    Raises RecoverError when no block is intact (before any write error), OSError when
+    `path` cannot be written."""
+    live: dict[BinaryIO, Path] = {}
+    refused: list[OSError] = []
+
+    def new_sink() -> BinaryIO | None:
+        try:
+            tmp, handle = _temp_beside(path)
+        except OSError as exc:  # reported once the log is read: a bad log is named first
+            refused.append(exc)
+            return None
+        live[handle] = tmp
+        return handle
+
+    def drop(sink: BinaryIO) -> None:
+        sink.close()
+        live.pop(sink).unlink(missing_ok=True)
+
+    try:
+        found = read_last_block(log_lines(log_pieces), new_sink, drop)
+        if found.sink is None:
+            raise refused[-1]
+        found.sink.close()
+        tmp = live.pop(found.sink)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return found
+    finally:
+        for sink in list(live):
+            drop(sink)
+
+
+def recover_to_stream(log_pieces: Iterable[bytes], out: BinaryIO) -> Found:
+    """Copy the file of the log's last intact block to `out`, once the whole log was read
+    (blocks are kept in temporary files meanwhile). Raises RecoverError."""
+
+    def drop(sink: BinaryIO) -> None:
+        sink.close()
+
+    found = read_last_block(log_lines(log_pieces), tempfile.TemporaryFile, drop)
+    assert found.sink is not None
+    with found.sink:
+        found.sink.seek(0)
+        shutil.copyfileobj(found.sink, out)
+    out.flush()
+    return found

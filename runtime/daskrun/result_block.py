@@ -15,6 +15,10 @@ C0/C1 controls, DEL, U+2028/U+2029, U+FEFF and lone surrogates as ``\\xHH``/``\\
 (Python's ``str.splitlines`` alone splits on ten characters). When the log stream cannot
 encode all of Unicode, every non-ASCII character is escaped too (``\\UHHHHHHHH`` above the
 BMP). A Parquet payload is base64, 76 characters a line.
+
+Both directions stream: `CsvBlockWriter` and `ParquetBlockWriter` print a block while the
+file is being written, and `read_last_block` reads a log line by line into a sink, so neither
+holds more than about a MiB of the block at once beyond the file itself.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ import base64
 import binascii
 import codecs
 import hashlib
+import io
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
 
 PREFIX = "daskrun-result| "
 FORMATS = ("csv", "parquet")
@@ -32,12 +39,19 @@ _MARK = "----- {edge} DASKRUN RESULT ({format}) "
 _BEGIN = re.compile(r"----- BEGIN DASKRUN RESULT \((csv|parquet)\) -----$")
 _END = re.compile(r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+) sha256=([0-9a-f]{64}) -----$")
 _BASE64_WIDTH = 76
+_BASE64_LINE_BYTES = _BASE64_WIDTH // 4 * 3  # 57 bytes make one full line
+# How much of a block is handled at once, writing or reading: large enough that Python's
+# per-call cost vanishes, small against any result worth streaming.
+_BATCH_CHARS = 1 << 20
 
 # What must not reach a log line raw: the escape character itself, every control (this
 # includes all ten characters str.splitlines breaks at), the Unicode line and paragraph
 # separators, a BOM (stripped by some tools at a line start) and lone surrogates (not UTF-8).
 _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
 _UNSAFE_OR_NON_ASCII = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
+# The same, leaving "\n" alone: for text of many lines that is split at "\n" afterwards.
+_UNSAFE_BUT_NEWLINE = re.compile(r"[\\\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
+_UNSAFE_OR_NON_ASCII_BUT_NEWLINE = re.compile(r"[^\n\x20-\x5b\x5d-\x7e]")
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
 
 
@@ -66,11 +80,18 @@ def escape_line(text: str, ascii_only: bool = False) -> str:
 
 
 def unescape_line(line: str) -> str:
+    # No escape sequence holds "\n", so this also unescapes many lines joined with "\n".
     return _ESCAPE.sub(_unescape_char, line)
+
+
+def escape_lines(text: str, ascii_only: bool = False) -> str:
+    """`escape_line` of each "\\n"-separated piece of `text`, the "\\n"s kept: one pass over it."""
+    return (_UNSAFE_OR_NON_ASCII_BUT_NEWLINE if ascii_only else _UNSAFE_BUT_NEWLINE).sub(_escape_char, text)
 
 
 def encode_text(text: str) -> bytes:
     # surrogatepass: a lone surrogate in a cell must not turn a stored result into a lost one.
+    # It encodes each surrogate on its own, so text encodes the same in pieces as in one go.
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -81,40 +102,256 @@ def _stream_takes_unicode(encoding: str | None) -> bool:
         return False
 
 
+def _begin_line(fmt: str) -> str:
+    return _MARK.format(edge="BEGIN", format=fmt) + "-----"
+
+
+def _end_line(fmt: str, rows: int, sha256: str) -> str:
+    return _MARK.format(edge="END", format=fmt) + f"rows={rows} sha256={sha256} -----"
+
+
+class CsvBlockWriter(io.TextIOBase):
+    """A text file whose content (CSV text) is printed to `stream` as a block while it is written.
+
+    The begin line is printed at once, each payload line once its "\\n" arrived; `end(rows)`
+    prints the last piece and the end line. pandas can write to it (`df.to_csv(writer)`).
+    """
+
+    def __init__(self, stream: TextIO, stream_encoding: str | None = "utf-8"):
+        super().__init__()
+        self._stream = stream
+        self._ascii_only = not _stream_takes_unicode(stream_encoding)
+        self._digest = hashlib.sha256()
+        self._parts: list[str] = []
+        self._size = 0
+        self._pending: list[str] = []  # escaped text of the line not ended yet
+        stream.write(_begin_line("csv") + "\n")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= _BATCH_CHARS:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Print every complete line written so far."""
+        if not self._parts:
+            return
+        text, self._parts, self._size = "".join(self._parts), [], 0
+        self._digest.update(encode_text(text))
+        lines = escape_lines(text, self._ascii_only).split("\n")
+        if len(lines) == 1:
+            self._pending.append(lines[0])
+            return
+        lines[0] = "".join(self._pending) + lines[0]
+        self._pending = [lines.pop()]
+        self._stream.write(PREFIX + ("\n" + PREFIX).join(lines) + "\n")
+
+    def end(self, rows: int) -> None:
+        """Print the last piece (empty after a final "\\n") and the end line."""
+        self.flush()
+        last = "".join(self._pending)
+        self._stream.write(PREFIX + last + "\n" + _end_line("csv", rows, self._digest.hexdigest()) + "\n")
+
+
+class ParquetBlockWriter:
+    """Prints the bytes of a Parquet file to `stream` as a block of base64 lines as they come."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+        self._digest = hashlib.sha256()
+        self._carry = b""  # fewer bytes than one line takes
+        stream.write(_begin_line("parquet") + "\n")
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._digest.update(data)
+        joined = self._carry + bytes(data)
+        cut = len(joined) - len(joined) % _BASE64_LINE_BYTES
+        self._carry = joined[cut:]
+        self._print(joined[:cut])
+
+    def _print(self, data: bytes) -> None:
+        encoded = base64.b64encode(data).decode("ascii")
+        lines = [encoded[i : i + _BASE64_WIDTH] for i in range(0, len(encoded), _BASE64_WIDTH)]
+        if lines:
+            self._stream.write("".join(PREFIX + line + "\n" for line in lines))
+
+    def end(self, rows: int) -> None:
+        self._print(self._carry)
+        self._carry = b""
+        self._stream.write(_end_line("parquet", rows, self._digest.hexdigest()) + "\n")
+
+
 def block_lines(payload: bytes, fmt: str, rows: int, stream_encoding: str | None = "utf-8") -> list[str]:
     """The log lines that carry `payload` (the bytes of a .csv or .parquet file)."""
+    buffer = io.StringIO()
     if fmt == "csv":
-        ascii_only = not _stream_takes_unicode(stream_encoding)
-        text = payload.decode("utf-8", "surrogatepass")
-        body = [escape_line(piece, ascii_only) for piece in text.split("\n")]
+        csv_block = CsvBlockWriter(buffer, stream_encoding)
+        csv_block.write(payload.decode("utf-8", "surrogatepass"))
+        csv_block.end(rows)
     elif fmt == "parquet":
-        encoded = base64.b64encode(payload).decode("ascii")
-        body = [encoded[i : i + _BASE64_WIDTH] for i in range(0, len(encoded), _BASE64_WIDTH)]
+        parquet_block = ParquetBlockWriter(buffer)
+        for start in range(0, len(payload), _BATCH_CHARS):
+            parquet_block.write(payload[start : start + _BATCH_CHARS])
+        parquet_block.end(rows)
     else:
         raise ValueError(f"unknown result format {fmt!r}")
-    digest = hashlib.sha256(payload).hexdigest()
-    return (
-        [_MARK.format(edge="BEGIN", format=fmt) + "-----"]
-        + [PREFIX + line for line in body]
-        + [_MARK.format(edge="END", format=fmt) + f"rows={rows} sha256={digest} -----"]
+    return buffer.getvalue().split("\n")[:-1]
+
+
+class _Payload:
+    """The file's bytes of one block, decoded from its payload lines as they come, hashed and
+    written to `sink` (None: hashed only)."""
+
+    def __init__(self, fmt: str, sink: BinaryIO | None):
+        self.format = fmt
+        self.sink = sink
+        self.broken = False  # the base64 of a Parquet block does not decode
+        self._digest = hashlib.sha256()
+        self._lines: list[str] = []
+        self._chars = 0
+        self._started = False  # a CSV batch was written: the next one starts after a "\n"
+        self._carry = ""  # base64 characters short of a group of 4
+        self._padded = False  # base64 padding seen: nothing may follow
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        self._chars += len(line)
+        if self._chars >= _BATCH_CHARS:
+            self._decode(final=False)
+
+    def sha256(self) -> str:
+        """Of all the bytes, once every line was added; of none when the base64 is broken."""
+        self._decode(final=True)
+        return hashlib.sha256(b"").hexdigest() if self.broken else self._digest.hexdigest()
+
+    def _emit(self, data: bytes) -> None:
+        self._digest.update(data)
+        if self.sink is not None:
+            self.sink.write(data)
+
+    def _decode(self, final: bool) -> None:
+        lines, self._lines, self._chars = self._lines, [], 0
+        if self.format == "csv":
+            if lines:
+                if self._started:
+                    self._emit(b"\n")
+                self._started = True
+                self._emit(encode_text(unescape_line("\n".join(lines))))
+            return
+        if self.broken:
+            return
+        text = self._carry + "".join(lines)
+        cut = len(text) if final else len(text) - len(text) % 4
+        self._carry = text[cut:]
+        if not cut:
+            return
+        # Decoded a group of 4 at a time, strictly, as `b64decode(whole, validate=True)` would:
+        # padding ends the data, and any character outside the alphabet breaks it.
+        try:
+            if self._padded:
+                raise binascii.Error("data after padding")
+            data = base64.b64decode(text[:cut], validate=True)
+        except ValueError:  # binascii.Error, or a character that is not ASCII
+            self.broken = True
+            return
+        self._padded = text[cut - 1] == "="
+        self._emit(data)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The last intact block of a log: its file's bytes are in `sink` (None: `new_sink` gave none)."""
+
+    format: str
+    rows: int
+    sink: BinaryIO | None
+    notes: tuple[str, ...] = ()  # later blocks that were skipped, and why
+
+
+def read_last_block(
+    lines: Iterable[str],
+    new_sink: Callable[[], BinaryIO | None],
+    drop_sink: Callable[[BinaryIO], None] = lambda sink: None,
+) -> Found:
+    """The last complete, undamaged result block of a log's lines, checked against its sha256.
+
+    Each block's bytes go to a sink of `new_sink()` as its lines are read; the sinks of blocks
+    that turn out cut off or damaged, and of an intact block that a later one replaces, are
+    given to `drop_sink`. Raises RecoverError when no block is intact.
+    """
+    count = 0
+    problems: list[tuple[int, str]] = []  # of the blocks after the last intact one
+    best: Found | None = None
+    current: _Payload | None = None
+
+    def give_up(payload: _Payload, why: str) -> None:
+        problems.append((count, why))
+        if payload.sink is not None:
+            drop_sink(payload.sink)
+
+    for line in lines:
+        position = line.find(PREFIX)
+        if position >= 0:
+            # A payload line, whatever it contains: marker text inside the data is data.
+            if current is not None:
+                current.add(line[position + len(PREFIX) :])
+            continue
+        begin = _BEGIN.search(line)
+        if begin:
+            if current is not None:
+                give_up(current, "is cut off: its end marker is missing")
+            count += 1
+            current = _Payload(begin.group(1), new_sink())
+            continue
+        end = _END.search(line)
+        if end and current is not None and end.group(1) == current.format:
+            actual, expected = current.sha256(), end.group(3)
+            if current.broken or actual != expected:
+                give_up(current, f"is damaged: sha256 {actual} != {expected} from the log")
+            else:
+                if best is not None and best.sink is not None:
+                    drop_sink(best.sink)
+                best, problems = Found(current.format, int(end.group(2)), current.sink), []
+            current = None
+    if current is not None:
+        give_up(current, "is cut off: its end marker is missing")
+    if best is not None:
+        notes = tuple(f"skipped result block {n} of {count}: it {why}" for n, why in reversed(problems))
+        return Found(best.format, best.rows, best.sink, notes)
+    if count == 0:
+        raise RecoverError(
+            "no result block found (looked for a line ending in "
+            "'----- BEGIN DASKRUN RESULT (csv) -----' or '(parquet)')"
+        )
+    if count == 1:
+        raise RecoverError(f"the result block {problems[0][1]}")
+    raise RecoverError(
+        f"none of the {count} result blocks is intact: "
+        + "; ".join(f"block {n} {why}" for n, why in reversed(problems))
     )
 
 
-@dataclass
-class Block:
-    format: str
-    body: list[str] = field(default_factory=list)
-    rows: int | None = None
-    sha256: str | None = None  # None: no end marker seen, the block is cut off
+def log_lines(pieces: Iterable[bytes | str]) -> Iterator[str]:
+    """The lines of a log read piece by piece (the lines of a binary file), split as
+    `str.splitlines` splits the whole log but for empty lines, which hold no block; undecodable
+    bytes become U+FFFD as in `bytes.decode(..., "replace")` of the whole log."""
+    for piece in pieces:
+        text = piece.decode("utf-8", "replace") if isinstance(piece, bytes) else piece
+        yield from text.splitlines()
 
-    def payload(self) -> bytes | None:
-        """The file's bytes, or None when the base64 of a Parquet block is broken."""
-        if self.format == "csv":
-            return encode_text("\n".join(unescape_line(line) for line in self.body))
-        try:
-            return base64.b64decode("".join(self.body), validate=True)
-        except binascii.Error:
-            return None
+
+def _pieces(text: str) -> Iterator[str]:
+    """`text` cut after each "\n", one piece at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
 
 
 @dataclass(frozen=True)
@@ -125,55 +362,11 @@ class Recovered:
     notes: tuple[str, ...] = ()  # later blocks that were skipped, and why
 
 
-def _blocks(log_text: str) -> list[Block]:
-    blocks: list[Block] = []
-    current: Block | None = None
-    # Payload lines hold no line break of any kind, so every splitter agrees on them.
-    for line in log_text.splitlines():
-        position = line.find(PREFIX)
-        if position >= 0:
-            # A payload line, whatever it contains: marker text inside the data is data.
-            if current is not None:
-                current.body.append(line[position + len(PREFIX) :])
-            continue
-        begin = _BEGIN.search(line)
-        if begin:
-            current = Block(begin.group(1))
-            blocks.append(current)
-            continue
-        end = _END.search(line)
-        if end and current is not None and end.group(1) == current.format:
-            current.rows, current.sha256 = int(end.group(2)), end.group(3)
-            current = None
-    return blocks
-
-
 def recover_block(log_text: str) -> Recovered:
     """The last complete, undamaged result block of a log, checked against its sha256."""
-    blocks = _blocks(log_text)
-    if not blocks:
-        raise RecoverError(
-            "no result block found (looked for a line ending in "
-            "'----- BEGIN DASKRUN RESULT (csv) -----' or '(parquet)')"
-        )
-    problems: list[tuple[int, str]] = []
-    for number, block in reversed(list(enumerate(blocks, 1))):
-        if block.sha256 is None:
-            problems.append((number, "is cut off: its end marker is missing"))
-            continue
-        data = block.payload()
-        actual = hashlib.sha256(data or b"").hexdigest()
-        if data is None or actual != block.sha256:
-            problems.append((number, f"is damaged: sha256 {actual} != {block.sha256} from the log"))
-            continue
-        assert block.rows is not None
-        notes = tuple(f"skipped result block {n} of {len(blocks)}: it {why}" for n, why in problems)
-        return Recovered(block.format, data, block.rows, notes)
-    if len(blocks) == 1:
-        raise RecoverError(f"the result block {problems[0][1]}")
-    raise RecoverError(
-        f"none of the {len(blocks)} result blocks is intact: " + "; ".join(f"block {n} {why}" for n, why in problems)
-    )
+    found = read_last_block(log_lines(_pieces(log_text)), io.BytesIO)
+    assert isinstance(found.sink, io.BytesIO)
+    return Recovered(found.format, found.sink.getvalue(), found.rows, found.notes)
 
 
 def recover(log_text: str) -> str:

@@ -146,6 +146,24 @@ def test_recover_notes_a_skipped_cut_block(tmp_path):
     assert "skipped result block 2 of 2: it is cut off" in result.stderr
 
 
+def test_recover_names_a_bad_log_before_an_unwritable_output(tmp_path):
+    log = _log_with_a_block(tmp_path)
+    log.write_text(log.read_text().rsplit("\n", 2)[0] + "\n")
+    result = run_cli("recover", str(log), "-o", str(tmp_path / "no" / "such" / "r.csv"))
+    assert result.returncode == 1 and result.stderr == "daskrun recover: the result block is cut off: its end marker is missing\n"
+
+
+def test_recover_replaces_an_existing_output_and_leaves_no_temporary_file(tmp_path):
+    log = _log_with_a_block(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r.csv").write_text("old\n")
+    result = subprocess.run([sys.executable, "-m", "daskrun", "recover", "-", "-o", str(out / "r.csv")],
+                            input=log.read_bytes(), capture_output=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert (out / "r.csv").read_text() == "a\n1\n2\n" and [p.name for p in out.iterdir()] == ["r.csv"]
+
+
 def test_interrupted_validate_is_one_line_exit_130(tmp_path):
     fifo = tmp_path / "values.yaml"
     os.mkfifo(fifo)  # `validate` blocks reading it until the signal comes

@@ -1,17 +1,31 @@
 """Storing results: local files, a real S3 server, and the log fallback with `daskrun recover`."""
 
+import hashlib
 import io
 import subprocess
+import tracemalloc
 
 import boto3
 import pandas as pd
 import pytest
 
 from daskrun.config import Output
-from daskrun.output import RecoverError, StoreError, print_result, recover, store, to_csv_text
+from daskrun.output import (
+    RecoverError,
+    StoreError,
+    print_result,
+    recover,
+    recover_block,
+    recover_to_file,
+    recover_to_stream,
+    serialise,
+    store,
+    to_csv_text,
+)
 from daskrun.runner import keep_result
 from daskrun.config import load_config
 from daskrun.errors import ResultNotStored
+from daskrun.result_block import CsvBlockWriter
 
 from cli_runner import run_cli
 from servers import free_port
@@ -129,3 +143,76 @@ def test_no_output_prints_the_table_and_a_recoverable_block(table, capsys):
     assert keep_result(table, config) is table
     out = capsys.readouterr().out
     assert "iris" in out and recover(out) == to_csv_text(table)
+
+
+def _log_of_blocks(*frames_and_formats) -> bytes:
+    buffer = io.StringIO()
+    for df, fmt in frames_and_formats:
+        print_result(df, buffer, fmt)
+    return buffer.getvalue().encode()
+
+
+def test_recover_to_file_keeps_the_last_intact_block_and_leaves_only_the_file(table, tmp_path):
+    good = _log_of_blocks((table, "parquet"))
+    damaged = _log_of_blocks((pd.DataFrame({"a": [1]}), "csv")).replace(b"| 1", b"| 7")
+    cut = _log_of_blocks((pd.DataFrame({"a": [2]}), "csv")).rsplit(b"\n", 2)[0] + b"\n"
+    target = tmp_path / "out" / "r.parquet"
+    target.parent.mkdir()
+    found = recover_to_file(io.BytesIO(good + damaged + cut), target)
+    assert (found.format, found.rows) == ("parquet", 2)
+    actual, logged = (hashlib.sha256(text).hexdigest() for text in (b"a\n7\n", b"a\n1\n"))
+    assert found.notes == ("skipped result block 3 of 3: it is cut off: its end marker is missing",
+                           f"skipped result block 2 of 3: it is damaged: sha256 {actual} != {logged} from the log")
+    assert pd.read_parquet(target).equals(table)
+    assert [p.name for p in target.parent.iterdir()] == ["r.parquet"]
+
+
+def test_recover_to_file_that_finds_nothing_intact_leaves_nothing(tmp_path):
+    cut = _log_of_blocks((pd.DataFrame({"a": [2]}), "csv")).rsplit(b"\n", 2)[0] + b"\n"
+    with pytest.raises(RecoverError, match="cut off"):
+        recover_to_file(io.BytesIO(cut * 3), tmp_path / "r.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recover_to_stream_copies_the_file_once_the_log_is_read(table):
+    out = io.BytesIO()
+    found = recover_to_stream(io.BytesIO(_log_of_blocks((table, "csv"), (table, "parquet"))), out)
+    assert found.format == "parquet" and pd.read_parquet(out).equals(table)
+
+
+@pytest.mark.slow
+def test_recover_reads_a_large_log_in_little_memory(tmp_path):
+    # The reader holds a batch of lines (about a MiB of text) and its copies, whatever the log.
+    logfile, digest = tmp_path / "pod.log", hashlib.sha256()
+    lines = "".join(f'{i},"cell {i}\n\\ with, text"\n' for i in range(10_000))
+    with logfile.open("w") as handle:
+        block = CsvBlockWriter(handle)
+        for _ in range(60):
+            block.write(lines)
+            digest.update(lines.encode())
+        block.end(600_000)
+    tracemalloc.start()
+    try:
+        with logfile.open("rb") as handle:
+            recover_to_file(handle, tmp_path / "r.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert logfile.stat().st_size > 32 * 2**20 and peak < 16 * 2**20, peak
+    assert hashlib.sha256((tmp_path / "r.csv").read_bytes()).hexdigest() == digest.hexdigest()
+
+
+def test_a_local_store_that_fails_while_writing_leaves_no_file(tmp_path):
+    df = pd.DataFrame({"mixed": [1, "a", 2.5]})  # an object column Parquet refuses
+    with pytest.raises(StoreError):
+        store(df, Output(path=str(tmp_path / "r.parquet")))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_store_to_s3_and_through_the_log_carry_the_same_bytes(table, moto_server, s3_env):
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3.create_bucket(Bucket="results")
+    for fmt in ("csv", "parquet"):
+        store(table, Output(path=f"r.{fmt}", bucket="results", endpoint_url=moto_server))
+        stored = s3.get_object(Bucket="results", Key=f"r.{fmt}")["Body"].read()
+        assert stored == serialise(table, fmt) == recover_block(_log_of_blocks((table, fmt)).decode()).data

@@ -13,7 +13,12 @@ What each format holds (and what these tests check):
 - The log block holds the exact bytes of either file, whatever they contain.
 """
 
+import base64
+import contextlib
+import csv
+import hashlib
 import io
+import re
 import string
 import time
 
@@ -23,13 +28,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from daskrun import output, result_block
 from daskrun.config import Output
 from daskrun.output import print_result, serialise, store, to_csv_text
 from daskrun.result_block import (
     PREFIX,
+    Recovered,
     RecoverError,
     block_lines,
     escape_line,
+    escape_lines,
+    log_lines,
+    read_last_block,
     recover,
     recover_block,
     unescape_line,
@@ -320,3 +330,233 @@ def test_a_million_rows_round_trip_through_the_log():
     back = recover_block(_through_a_log(df, "parquet", [], False))
     print(f"10^6 rows through the log as Parquet: {time.perf_counter() - started:.1f} s")
     pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(back.data)), df, check_exact=True)
+
+
+# --- Streaming (issue 13): the block is printed while the file is written, and read line by
+# line. The references below are the format as first written, from the whole file at once;
+# the streamed block and the streamed reading must agree with them exactly.
+
+
+def reference_csv_text(df: pd.DataFrame) -> str:
+    """to_csv_text as first written: the whole text, written again quoted when it holds a \\r."""
+    keep_index = not isinstance(df.index, pd.RangeIndex)
+    text = df.to_csv(index=keep_index, lineterminator="\n")
+    if "\r" in text:
+        text = df.to_csv(index=keep_index, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    return text
+
+
+def reference_block_lines(payload: bytes, fmt: str, rows: int, ascii_only: bool) -> list[str]:
+    if fmt == "csv":
+        body = [escape_line(piece, ascii_only) for piece in payload.decode("utf-8", "surrogatepass").split("\n")]
+    else:
+        encoded = base64.b64encode(payload).decode("ascii")
+        body = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    return ([f"----- BEGIN DASKRUN RESULT ({fmt}) -----"] + [PREFIX + line for line in body]
+            + [f"----- END DASKRUN RESULT ({fmt}) rows={rows} sha256={hashlib.sha256(payload).hexdigest()} -----"])
+
+
+def reference_recover(log_text: str) -> tuple:
+    """`recover_block` as first written: the whole log split with str.splitlines, each block's
+    payload decoded at once; ("ok", format, data, rows, notes) or ("error", message)."""
+    blocks, current = [], None
+    for line in log_text.splitlines():
+        position = line.find(PREFIX)
+        if position >= 0:
+            if current is not None:
+                current["body"].append(line[position + len(PREFIX):])
+            continue
+        begin = re.search(r"----- BEGIN DASKRUN RESULT \((csv|parquet)\) -----$", line)
+        if begin:
+            current = {"format": begin.group(1), "body": [], "sha256": None}
+            blocks.append(current)
+            continue
+        end = re.search(r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+) sha256=([0-9a-f]{64}) -----$", line)
+        if end and current is not None and end.group(1) == current["format"]:
+            current["rows"], current["sha256"] = int(end.group(2)), end.group(3)
+            current = None
+    if not blocks:
+        return ("error", "no result block")
+    problems = []
+    for number, block in reversed(list(enumerate(blocks, 1))):
+        if block["sha256"] is None:
+            problems.append((number, "is cut off: its end marker is missing"))
+            continue
+        if block["format"] == "csv":
+            data = "\n".join(unescape_line(line) for line in block["body"]).encode("utf-8", "surrogatepass")
+        else:
+            try:
+                data = base64.b64decode("".join(block["body"]), validate=True)
+            except ValueError:  # the first version let a non-ASCII character's ValueError escape
+                data = None
+        actual = hashlib.sha256(data or b"").hexdigest()
+        if data is None or actual != block["sha256"]:
+            problems.append((number, f"is damaged: sha256 {actual} != {block['sha256']} from the log"))
+            continue
+        notes = tuple(f"skipped result block {n} of {len(blocks)}: it {why}" for n, why in problems)
+        return ("ok", block["format"], data, block["rows"], notes)
+    if len(blocks) == 1:
+        return ("error", f"the result block {problems[0][1]}")
+    return ("error", f"none of the {len(blocks)} result blocks is intact: "
+            + "; ".join(f"block {n} {why}" for n, why in problems))
+
+
+@contextlib.contextmanager
+def batches_of(size: int):
+    """Stream in batches of `size` characters (bytes for Parquet), so that every boundary
+    a batch can end at is tried on small frames."""
+    saved = result_block._BATCH_CHARS, output._CHUNK
+    result_block._BATCH_CHARS = output._CHUNK = size
+    try:
+        yield
+    finally:
+        result_block._BATCH_CHARS, output._CHUNK = saved
+
+
+BATCH = st.integers(1, 200)
+
+
+@PROPERTY
+@given(df=frames())
+def test_csv_quoting_decided_before_writing_is_what_the_whole_text_needed(df):
+    assert to_csv_text(df) == reference_csv_text(df)
+    assert serialise(df, "csv") == reference_csv_text(df).encode("utf-8", "surrogatepass")
+
+
+@PROPERTY
+@given(cells=st.lists(st.one_of(st.none(), TEXT), min_size=1, max_size=6), where=st.integers(0, 5))
+def test_a_carriage_return_in_any_kind_of_text_column_quotes_every_field(cells, where):
+    cells[where % len(cells)] = "a\rb"
+    for dtype in ("str", object, "category", "string"):
+        df = pd.DataFrame({"n": range(len(cells)), "t": pd.Series(cells, dtype=dtype)})
+        assert to_csv_text(df) == reference_csv_text(df) and to_csv_text(df).startswith('"n","t"\n')
+
+
+@PROPERTY
+@given(df=frames(), fmt=st.sampled_from(["csv", "parquet"]), batch=BATCH, ascii_stream=st.booleans())
+def test_the_block_printed_while_writing_is_the_block_of_the_whole_file(df, fmt, batch, ascii_stream):
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii" if ascii_stream else "utf-8", newline="")
+    with batches_of(batch):
+        print_result(df, stream, fmt)
+    printed = raw.getvalue().decode("utf-8").split("\n")[:-1]
+    assert printed == reference_block_lines(serialise(df, fmt), fmt, len(df), ascii_stream)
+    assert block_lines(serialise(df, fmt), fmt, len(df), stream.encoding) == printed
+
+
+@PROPERTY
+@given(text=st.text(st.one_of(st.characters(codec=None), st.sampled_from(LINE_BREAKS))), ascii_only=st.booleans())
+def test_escaping_many_lines_at_once_escapes_each(text, ascii_only):
+    assert escape_lines(text, ascii_only) == "\n".join(escape_line(p, ascii_only) for p in text.split("\n"))
+
+
+@st.composite
+def logs(draw):
+    """A log of 0 to 3 blocks, each maybe cut off or damaged, with other lines in it, as bytes:
+    maybe CRLF line ends, timestamps, bytes that are not UTF-8."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(0, 3))):
+        buffer = io.StringIO()
+        print_result(draw(frames(max_rows=3)), buffer, draw(st.sampled_from(["csv", "parquet"])))
+        block = buffer.getvalue().split("\n")[:-1]
+        harm = draw(st.sampled_from(["none", "none", "cut", "edit", "drop", "repeat", "pad"]))
+        line = draw(st.integers(1, max(1, len(block) - 2)))
+        if harm == "cut":
+            block = block[:-1]
+        elif harm == "edit" and len(block) > 2:
+            block[line] = PREFIX + draw(TEXT).replace("\n", "")
+        elif harm == "drop" and len(block) > 2:
+            del block[line]
+        elif harm == "repeat" and len(block) > 2:
+            block.insert(line, block[line])
+        elif harm == "pad" and len(block) > 2:
+            block[line] = block[line][:-1] + "="
+        lines += block
+    for foreign in draw(FOREIGN):
+        lines.insert(draw(st.integers(0, len(lines))), foreign)
+    if draw(st.booleans()):
+        lines = [f"2026-11-28T18:00:{i % 60:02d}.123456789Z {line}" for i, line in enumerate(lines)]
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    data = "".join(line + end for line in lines).encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data = b"\xff\xfe not UTF-8 \xc3\n" + data
+    return data
+
+
+def _outcome(read) -> tuple:
+    try:
+        found = read()
+    except RecoverError as exc:
+        return ("error", str(exc))
+    return ("ok", found.format, found.data, found.rows, found.notes)
+
+
+@PROPERTY
+@given(log=logs(), batch=BATCH)
+def test_reading_a_log_line_by_line_finds_what_reading_it_whole_found(log, batch):
+    expected = reference_recover(log.decode("utf-8", "replace"))
+
+    def line_by_line():
+        found = read_last_block(log_lines(io.BytesIO(log)), io.BytesIO)
+        return Recovered(found.format, found.sink.getvalue(), found.rows, found.notes)
+
+    with batches_of(batch):
+        for read in (lambda: recover_block(log.decode("utf-8", "replace")), line_by_line):
+            outcome = _outcome(read)
+            if expected[0] == "error" and expected[1] == "no result block":
+                assert outcome[0] == "error" and outcome[1].startswith("no result block found")
+            else:
+                assert outcome == expected
+
+
+def _parquet_block_with(body_edit) -> str:
+    buffer = io.StringIO()
+    print_result(pd.DataFrame({"a": range(50)}), buffer, "parquet")
+    lines = buffer.getvalue().split("\n")
+    lines[1:-2] = body_edit(lines[1:-2])
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("batch", [4, 5, 76, 1 << 20])
+def test_base64_padding_inside_a_parquet_payload_is_damage_wherever_a_batch_ends(batch):
+    # "QQ==" decodes alone; after it, more data is an error, as in one strict decode.
+    log = _parquet_block_with(lambda body: [body[0][:72] + "QQ==", *body[1:]])
+    with batches_of(batch), pytest.raises(RecoverError, match="damaged"):
+        recover_block(log)
+
+
+def test_a_non_ascii_character_in_a_parquet_payload_is_damage_not_a_crash():
+    # The first version let base64's ValueError through: a traceback instead of the reason.
+    log = _parquet_block_with(lambda body: [body[0][:-1] + "\ufffd", *body[1:]])
+    with pytest.raises(RecoverError, match="the result block is damaged"):
+        recover_block(log)
+
+
+class _Recording(io.TextIOBase):
+    """A log stream that keeps only how much each write carried."""
+
+    encoding = "utf-8"
+
+    def __init__(self):
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.sizes.append(len(text))
+        return len(text)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_log_gets_the_block_a_batch_at_a_time_never_whole(fmt):
+    rng = np.random.default_rng(13)
+    n = 200_000
+    df = pd.DataFrame({"x": rng.standard_normal(n), "s": pd.Series(np.arange(n)).map("row {}\n,".format)})
+    stream = _Recording()
+    print_result(df, stream, fmt)
+    batch = result_block._BATCH_CHARS
+    assert sum(stream.sizes) > 4 * batch
+    # A batch of text, its escapes (4 characters for a \n in a cell) and line prefixes.
+    assert max(stream.sizes) < 3 * batch
