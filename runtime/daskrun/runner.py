@@ -33,6 +33,7 @@ for _limit, _value in dict(
 ).items():
     setattr(_ARGS_REPR, _limit, _value)
 MAX_ARGS_LINE = 1000
+MAX_TABLE_ROWS = 1000  # a result without `output` is shown as a table up to this many rows
 
 
 def describe_args(args: dict[str, Any]) -> str:
@@ -87,7 +88,13 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         return None
     if config.output is None:
         log.info("no output configured; the result (%d rows) follows", len(result))
-        print(result.to_string(), flush=True)
+        if len(result) <= MAX_TABLE_ROWS:
+            print(result.to_string(), flush=True)
+        else:
+            # The whole table as text would take many times the DataFrame's memory; the
+            # block below holds every row, for `daskrun recover`.
+            print(result.head(MAX_TABLE_ROWS // 2).to_string(), flush=True)
+            print(f"... {len(result) - MAX_TABLE_ROWS // 2} more rows in the result block below", flush=True)
         output.print_result(result)
         timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
         return result

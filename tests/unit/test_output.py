@@ -22,7 +22,7 @@ from daskrun.output import (
     store,
     to_csv_text,
 )
-from daskrun.runner import keep_result
+from daskrun.runner import MAX_TABLE_ROWS, keep_result
 from daskrun.config import load_config
 from daskrun.errors import ResultNotStored
 from daskrun.result_block import CsvBlockWriter
@@ -143,6 +143,16 @@ def test_no_output_prints_the_table_and_a_recoverable_block(table, capsys):
     assert keep_result(table, config) is table
     out = capsys.readouterr().out
     assert "iris" in out and recover(out) == to_csv_text(table)
+
+
+def test_no_output_with_a_long_result_shows_its_head_and_keeps_every_row_in_the_block(capsys):
+    long = pd.DataFrame({"i": range(MAX_TABLE_ROWS + 1), "name": [f"row-{i}" for i in range(MAX_TABLE_ROWS + 1)]})
+    keep_result(long, load_config({"run": {"function": "a.b"}}))
+    out = capsys.readouterr().out
+    shown = out.split("----- BEGIN DASKRUN RESULT", 1)[0]
+    assert "row-0" in shown and f"row-{MAX_TABLE_ROWS}" not in shown
+    assert f"... {MAX_TABLE_ROWS + 1 - MAX_TABLE_ROWS // 2} more rows in the result block below" in shown
+    assert recover(out) == to_csv_text(long)
 
 
 def _log_of_blocks(*frames_and_formats) -> bytes:
