@@ -30,16 +30,20 @@ DEFAULT_GIT_USERNAME = "x-access-token"
 # The user name PyPI-style token indexes expect.
 DEFAULT_PIP_USERNAME = "__token__"
 
-_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+# Bounded: an unbounded run is tried from every position of a long word (10^5 digits took a
+# minute). A longer scheme still has its user info found, from a later start.
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]{0,63}://"
 # Any user info on http(s) (`https://TOKEN@host` is a token), a password on any scheme
 # (`ssh://git@host` is a plain user name and fine).
 _CREDENTIAL_URL = re.compile(
-    rf"(?P<scheme>(?:[A-Za-z0-9+.-]*\+)?https?://)(?P<userinfo>[^/\s@?#]+)@"
+    rf"(?P<scheme>(?:[A-Za-z0-9+.-]{{0,63}}\+)?https?://)(?P<userinfo>[^/\s@?#]+)@"
     rf"|(?P<scheme2>{_SCHEME})(?P<userinfo2>[^/\s@:?#]*:[^/\s@?#]*)@",
     re.IGNORECASE,
 )
+# The keyword is looked for once, ahead, from each `?`/`&`: a keyword between two unbounded
+# runs backtracks quadratically on a long name (10^6 characters took minutes).
 _SECRET_QUERY = re.compile(
-    r"(?P<name>[?&](?:[\w.-]*(?:token|password|passwd|secret|signature|api[_-]?key)[\w.-]*))=(?P<value>[^&\s#]+)",
+    r"(?P<name>[?&](?=[\w.-]*?(?:token|password|passwd|secret|signature|api[_-]?key))[\w.-]+)=(?P<value>[^&\s#]+)",
     re.IGNORECASE,
 )
 
