@@ -39,8 +39,6 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "support"))
-from servers import BackgroundServer, free_port  # noqa: E402 - the tests' own helpers
 HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
 IMAGE = os.environ.get("DASKRUN_IMAGE", "daskrun:0.1.0")
 OPERATOR_IMAGE = os.environ.get("OPERATOR_IMAGE", "daskrun-operator:0.1.0")
@@ -139,6 +137,15 @@ def floor(ns: str) -> float:
 
 # --- daskrun -----------------------------------------------------------------------------------
 
+def job_of(ns: str, release: str) -> str:
+    """The name of the release's Job (it carries the run's hash, so it is looked up)."""
+    def name():
+        jobs = kjson("-n", ns, "get", "jobs", "-l", f"app.kubernetes.io/instance={release}")["items"]
+        return jobs[0]["metadata"]["name"] if jobs else None
+
+    return wait(name, timeout=60, what=f"the Job of release {release}")
+
+
 def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
     release = f"b{n}{mode[:2]}-{uuid.uuid4().hex[:4]}"
     worker: dict = {"resources": worker_resources(n), "nthreads": 1}
@@ -155,7 +162,7 @@ def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[
     start = time.time()
     helm("install", release, str(REPO / "chart"), "-n", ns, "-f", handle.name)
     os.unlink(handle.name)
-    job = f"{release}-daskrun-r1"
+    job = job_of(ns, release)
     try:
         def finished():
             conditions = kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions") or []
@@ -187,7 +194,7 @@ def adaptive(ns: str, maximum: int = 32, tasks: int = 128, seconds: float = 10.0
         yaml.safe_dump(values, handle)
     helm("install", release, str(REPO / "chart"), "-n", ns, "-f", handle.name)
     os.unlink(handle.name)
-    job = f"{release}-daskrun-r1"
+    job = job_of(ns, release)
     try:
         def finished():
             conditions = kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions") or []
@@ -208,22 +215,6 @@ def adaptive(ns: str, maximum: int = 32, tasks: int = 128, seconds: float = 10.0
     back = idle.loc[idle["workers"] <= 1, "seconds"]
     return {"maximum": maximum, "peak": peak, "to_peak": float(at_peak), "load_done": float(done),
             "back_to_1": float(back.iloc[0] - done) if len(back) else None}
-
-
-@contextlib.contextmanager
-def wheel_server(packages: list[str]) -> Iterator[str]:
-    """The packages' wheels (downloaded here) served over HTTP at an address the pods reach."""
-    node = kjson("get", "nodes")["items"][0]
-    host = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
-    with tempfile.TemporaryDirectory(prefix="bench-wheels-") as folder:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                        "-d", folder, *packages], check=True)
-        port = free_port(host)
-        server = BackgroundServer([sys.executable, "-m", "http.server", "-b", host, str(port)], host, port, cwd=Path(folder))
-        try:
-            yield server.url + "/"
-        finally:
-            server.stop()
 
 
 # --- DaskJob -----------------------------------------------------------------------------------
@@ -387,12 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         setup: dict = {}
         if not args.skip_setup:
             packages = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")
-            with held(args.lock), wheel_server(packages) as index:
-                # Both installers read the same wheels from this machine: the installers are
-                # compared, not the network to PyPI (which pods may not reach at all).
+            with held(args.lock):
                 for installer in ("uv", "pip"):
-                    env = {"DASKRUN_PIP_INSTALLER": installer, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": index,
-                           "UV_NO_INDEX": "1", "UV_FIND_LINKS": index}
+                    env = {"DASKRUN_PIP_INSTALLER": installer}
                     setup[installer] = measure(f"setup with {installer}",
                                                lambda: daskrun(ns, 2, "embedded", pip=packages, env=env))
         if setup:
