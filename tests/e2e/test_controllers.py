@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_tools import SMALL_RUN, dask_clusters, dask_pods, helm, kjson, kubectl, wait_until
+from cluster_tools import SMALL_RUN, dask_clusters, dask_pods, exit_code, helm, kjson, kubectl, wait_until
 
 OPERATOR_IMAGE = "daskrun-operator:0.1.0"
 OPERATOR_SELECTOR = "app.kubernetes.io/name=dask-kubernetes-operator"
@@ -164,9 +164,8 @@ class TestBesideTheDaskOperator:
         assert rel.wait() == "Failed"
         failed_after = time.monotonic() - started
         [pod] = rel.pods()
-        exit_code = pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
         log = rel.launcher_log()
-        assert exit_code == 4, log
+        assert exit_code(pod) == 4, log
         assert "two controllers would drive DaskCluster" in log, log
         assert "this run's embedded controller (daskrun-" in log
         assert "and the dask-kubernetes operator installed in the cluster" in log
