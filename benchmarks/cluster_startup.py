@@ -153,10 +153,20 @@ def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[
         worker["setup"] = {"pip_packages": pip}
     if env:
         worker["env"] = env
-    values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]},
-              "controller": {"mode": mode},
+    values = {"controller": {"mode": mode},
               "run": {"function": FUNCTION, "args": ARGS},
               "dask_cluster": {"workers": n, "worker_config": worker}}
+    start, log = run_release(ns, release, values)
+    phases = {m.group(2): log_time(m.group(1)) for m in
+              re.finditer(r"^(\S+ \S+) INFO\s+daskrun\.timeline: phase: (.+?) at \+", log, re.M)}
+    return {"joined": phases["all workers joined"] - start, "stored": phases["result stored"] - start,
+            "table": log.split("phases of this run:\n", 1)[-1]}
+
+
+def run_release(ns: str, release: str, values: dict, timeout: float = TIMEOUT) -> tuple[float, str]:
+    """`helm install` the chart with `values` and the benchmark's image, wait for its Job to
+    complete, uninstall it: when the install started, and the succeeded launcher pod's log."""
+    values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]}, **values}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(values, handle)
     start = time.time()
@@ -168,15 +178,11 @@ def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[
             conditions = kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions") or []
             return next((c["type"] for c in conditions if c["status"] == "True" and c["type"] in ("Complete", "Failed")), None)
 
-        if wait(finished, what=f"job {job}") != "Complete":
+        if wait(finished, timeout=timeout, what=f"job {job}") != "Complete":
             raise RuntimeError(f"{job} failed:\n" + kubectl("-n", ns, "logs", f"job/{job}", check=False).stdout[-3000:])
         pods = kjson("-n", ns, "get", "pods", "-l", f"job-name={job}")["items"]
         pod = next(p for p in pods if p["status"].get("phase") == "Succeeded")
-        log = kubectl("-n", ns, "logs", pod["metadata"]["name"]).stdout
-        phases = {m.group(2): log_time(m.group(1)) for m in
-                  re.finditer(r"^(\S+ \S+) INFO\s+daskrun\.timeline: phase: (.+?) at \+", log, re.M)}
-        return {"joined": phases["all workers joined"] - start, "stored": phases["result stored"] - start,
-                "table": log.split("phases of this run:\n", 1)[-1]}
+        return start, kubectl("-n", ns, "logs", pod["metadata"]["name"]).stdout
     finally:
         helm("uninstall", release, "-n", ns, "--wait", check=False)
 
@@ -185,26 +191,11 @@ def adaptive(ns: str, maximum: int = 32, tasks: int = 128, seconds: float = 10.0
     """daskrun embedded, workers 1..maximum, under a load of sleeping tasks and then idle:
     when the workers reached the maximum, and when they were back to one."""
     release = f"ad{maximum}-{uuid.uuid4().hex[:4]}"
-    values = {"image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1]},
-              "run": {"function": "daskrun.examples.load.sleep_tasks",
+    values = {"run": {"function": "daskrun.examples.load.sleep_tasks",
                       "args": {"tasks": tasks, "seconds": seconds, "minimum": 1, "idle_timeout": 600}},
               "dask_cluster": {"workers": {"minimum": 1, "maximum": maximum},
                                "worker_config": {"resources": worker_resources(maximum), "nthreads": 1}}}
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        yaml.safe_dump(values, handle)
-    helm("install", release, str(REPO / "chart"), "-n", ns, "-f", handle.name)
-    os.unlink(handle.name)
-    job = job_of(ns, release)
-    try:
-        def finished():
-            conditions = kjson("-n", ns, "get", "job", job).get("status", {}).get("conditions") or []
-            return next((c["type"] for c in conditions if c["status"] == "True" and c["type"] in ("Complete", "Failed")), None)
-
-        if wait(finished, timeout=1500, what=f"job {job}") != "Complete":
-            raise RuntimeError(f"{job} failed:\n" + kubectl("-n", ns, "logs", f"job/{job}", check=False).stdout[-3000:])
-        log = kubectl("-n", ns, "logs", f"job/{job}").stdout
-    finally:
-        helm("uninstall", release, "-n", ns, "--wait", check=False)
+    _, log = run_release(ns, release, values, timeout=1500)
     recovered = subprocess.run([sys.executable, "-m", "daskrun", "recover", "-"], input=log,
                                capture_output=True, text=True, check=True).stdout
     history = pd.read_csv(io.StringIO(recovered))

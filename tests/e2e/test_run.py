@@ -10,7 +10,7 @@ import boto3
 import pandas as pd
 import yaml
 
-from cluster_tools import REPO, SMALL_RUN, dask_clusters, dask_pods, describe_pods, exit_code, kjson, kubectl, wait_until
+from cluster_tools import REPO, SMALL_RUN, assert_retried_never_after, dask_clusters, dask_pods, kjson, kubectl, wait_until
 from servers import free_port
 
 
@@ -161,9 +161,7 @@ def test_s3_down_fails_at_once_with_the_result_in_the_log(namespace, release, ho
     reasons = [c.get("reason") for c in job["status"]["conditions"]]
     assert "PodFailurePolicy" in reasons, reasons
     log = rel.logs()
-    pods = sorted(rel.pods(), key=lambda pod: pod["metadata"]["creationTimestamp"])
-    codes = [exit_code(pod) for pod in pods]
-    assert codes[-1] == 3 and 3 not in codes[:-1], f"exit code 3 must not be retried:\n{describe_pods(pods)}"
+    assert_retried_never_after(rel.pods(), 3)
     logfile = tmp_path / "run.log"
     logfile.write_text(log)
     recovered = subprocess.run([sys.executable, "-m", "daskrun", "recover", str(logfile)],
@@ -181,11 +179,7 @@ def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
     assert rel.wait() == "Failed"
     log = rel.launcher_log()
     assert "Traceback" in log and "unknown challenges ['no-such-challenge']" in log
-    # Exit code 1 must not be retried: the pod that ended with it is the Job's last. (An
-    # earlier attempt the node broke, e.g. runc failing under load, may come before it.)
-    pods = sorted(rel.pods(), key=lambda pod: pod["metadata"]["creationTimestamp"])
-    codes = [exit_code(pod) for pod in pods]
-    assert codes[-1] == 1 and 1 not in codes[:-1], f"{describe_pods(pods)}\n{log}"
+    assert_retried_never_after(rel.pods(), 1, log)
     assert_no_dask_left(namespace)
 
 

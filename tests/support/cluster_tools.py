@@ -80,6 +80,16 @@ def exit_code(pod: dict, container: str = "daskrun") -> int | None:
     return None
 
 
+def assert_retried_never_after(pods: list[dict], code: int, context: str = "") -> None:
+    """The Job's pod that ended with `code` is its last: a code the Job must not retry. (An
+    earlier attempt the node broke, e.g. runc failing under load, may come before it.)"""
+    pods = sorted(pods, key=lambda pod: pod["metadata"]["creationTimestamp"])
+    codes = [exit_code(pod) for pod in pods]
+    assert codes[-1] == code and code not in codes[:-1], (
+        f"exit code {code} must not be retried:\n{describe_pods(pods)}\n{context}"
+    )
+
+
 def describe_pods(pods: list[dict]) -> str:
     """One line per pod: its phase and how each container ended, for assertion messages."""
     lines = []
