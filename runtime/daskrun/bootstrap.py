@@ -23,13 +23,20 @@ STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "scrip
 # What the launcher and the scheduler need too: the user's packages and code, to unpickle.
 LAUNCHER_STEPS = ("pip_packages", "git_repository", "python_path", "preload")
 
-_PRELUDE = r"""set -eu
+# A failed setup step exits with this code whatever the step's own: it fails the same way
+# every time, so whoever watches the pod (daskrun.pod_starts) need not wait for its restarts.
+SETUP_FAILED_EXIT = 86
+
+_PRELUDE = (
+    r"""set -eu
 daskrun_step=start
 daskrun_report() {
   status=$?
   if [ "$status" -ne 0 ]; then
     echo "daskrun-setup: step '$daskrun_step' failed with exit code $status" >&2
-  fi
+"""
+    + f"    exit {SETUP_FAILED_EXIT}\n"
+    + r"""  fi
 }
 trap daskrun_report EXIT
 step() {
@@ -40,6 +47,7 @@ daskrun_python=$(command -v python3 || command -v python)
 : "${DASKRUN_SETUP_DIR:=${HOME:-/tmp}/daskrun-setup}"
 mkdir -p "$DASKRUN_SETUP_DIR"
 """
+)
 
 _FINALE = r"""daskrun_step=done
 echo "daskrun-setup: $(date -u +%H:%M:%S) done" >&2

@@ -131,7 +131,14 @@ def _parser() -> argparse.ArgumentParser:
     recover = commands.add_parser(
         "recover", help="rebuild the result file (CSV, or Parquet for a .parquet output) from a run's log"
     )
-    recover.add_argument("logfile", help="saved `kubectl logs` output, or - for stdin")
+    recover.add_argument("logfile", nargs="?", help="saved `kubectl logs` output, or - for stdin")
+    recover.add_argument(
+        "--job",
+        metavar="NAME",
+        help="read the log of every attempt (pod) of this Job instead, newest first: the result "
+        "a retried Job printed may be in any of them",
+    )
+    recover.add_argument("-n", "--namespace", help="the Job's namespace [default: the kubeconfig's]")
     recover.add_argument("-o", "--output", help="write the file here instead of stdout")
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
@@ -269,6 +276,11 @@ def _read_lines(handle: Any) -> Iterator[bytes]:
 def _recover(args: argparse.Namespace) -> int:
     from daskrun.output import RecoverError, recover_to_file, recover_to_stream
 
+    if (args.logfile is None) == (args.job is None):
+        print("daskrun recover: give a LOGFILE (or - for stdin), or --job NAME, not both", file=sys.stderr)
+        return 2
+    if args.job is not None:
+        return _recover_job(args)
     # Read line by line and written as it is read: a log of any size takes little memory.
     try:
         log: Any = contextlib.nullcontext(sys.stdin.buffer) if args.logfile == "-" else open(args.logfile, "rb")
@@ -298,6 +310,46 @@ def _recover(args: argparse.Namespace) -> int:
     if args.output:
         print(f"wrote {args.output} ({recovered.format}, {recovered.rows} rows)", file=sys.stderr)
     return 0
+
+
+def _recover_job(args: argparse.Namespace) -> int:
+    from daskrun.job_logs import JobLogError, attempts, log_pieces
+    from daskrun.output import RecoverError, recover_to_file, recover_to_stream
+
+    namespace = ctx.current_namespace(args.namespace)
+    misses = []
+    try:
+        for attempt in attempts(namespace, args.job):
+            pieces = log_pieces(namespace, attempt.pod)
+            try:
+                if args.output:
+                    recovered = recover_to_file(pieces, Path(args.output))
+                else:
+                    sys.stdout.flush()
+                    recovered = recover_to_stream(pieces, sys.stdout.buffer)
+            except RecoverError as exc:
+                misses.append(f"attempt {attempt.number} (pod {attempt.pod}): {exc}")
+                continue
+            for note in recovered.notes:
+                print(f"daskrun recover: {note}", file=sys.stderr)
+            print(
+                f"daskrun recover: the result of attempt {attempt.number} of {attempt.of} (pod {attempt.pod})"
+                + (f"; wrote {args.output} ({recovered.format}, {recovered.rows} rows)" if args.output else ""),
+                file=sys.stderr,
+            )
+            return 0
+    except JobLogError as exc:
+        print(f"daskrun recover: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if not args.output:
+            raise
+        print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; choose another -o path", file=sys.stderr)
+        return 1
+    print(f"daskrun recover: no attempt of job/{args.job} printed an intact result block:", file=sys.stderr)
+    for miss in misses:
+        print(f"  {miss}", file=sys.stderr)
+    return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError
 from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
+from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
 from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
@@ -26,18 +28,6 @@ log = logging.getLogger(__name__)
 RESOURCE_TIMEOUT = 120.0  # seconds for a controller to act on the DaskCluster and its scheduler
 WORKER_POLL_INTERVAL = 0.25  # seconds between asking the scheduler how many workers joined
 POD_CHECK_INTERVAL = 2.0  # seconds between looking for failing pods while waiting
-_FATAL_WAITING = {
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "CrashLoopBackOff",
-}
-# The container runtime failing to start a container (runc under load, say) is the node's
-# hiccup, not the user's: the kubelet retries it, so it counts only once it repeats.
-_RUNTIME_START_FAILURES = {"StartError", "ContainerCannotRun"}
-RUNTIME_START_RETRIES = 2
 
 
 @contextlib.contextmanager
@@ -66,55 +56,26 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
         timeline.mark(timeline.CLUSTER_DELETED)
 
 
-def _pod_problems(context: RunContext) -> list[str]:
-    """Why scheduler or worker pods of this run are failing, with their log tails."""
+def _pod_starts(context: RunContext) -> PodStarts:
+    """How the scheduler and worker pods of this run are starting, failures with their logs."""
     import kr8s
 
     pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
-    problems = []
+    problems: list[str] = []
+    restarts: dict[tuple[str, str, int], str] = {}
     for pod in pods:
 
-        def logs(previous: bool, pod: Any = pod) -> str:
-            return "\n".join(pod.logs(tail_lines=15, previous=previous))
+        def logs(container: str, previous: bool, pod: Any = pod) -> str:
+            return "\n".join(pod.logs(container=container, tail_lines=LOG_LINES, previous=previous))
 
-        problems += pod_problems(pod.name, pod.raw, logs)
-    return problems
+        found = read_pod(pod.name, pod.raw, logs)
+        problems += found.problems
+        restarts.update(found.restarts)
+    return PodStarts(problems, restarts)
 
 
-def pod_problems(name: str, raw: dict[str, Any], logs: Callable[[bool], str]) -> list[str]:
-    """The failing containers of one pod (its API object `raw`); `logs(previous)` reads a log tail."""
-    problems = []
-    for status in raw.get("status", {}).get("containerStatuses", []) or []:
-        state = status.get("state") or {}
-        waiting = state.get("waiting") or {}
-        exited_now = state.get("terminated") or {}
-        exited_before = (status.get("lastState") or {}).get("terminated") or {}
-        terminated = exited_now or exited_before
-        reason = waiting.get("reason")
-        if (
-            reason not in _FATAL_WAITING
-            and terminated.get("reason") in _RUNTIME_START_FAILURES
-            and int(status.get("restartCount") or 0) < RUNTIME_START_RETRIES
-        ):
-            continue
-        if reason in _FATAL_WAITING or terminated.get("exitCode"):
-            detail = waiting.get("message") or terminated.get("reason") or ""
-            tail = ""
-            # A container that is down right now has its own log; one restarted since
-            # failing has it as the previous instance's. The kubelet may restart it between
-            # our reads, so the other instance is the fallback.
-            first = not exited_now and bool(exited_before)
-            for previous in (first, not first):
-                with contextlib.suppress(Exception):
-                    tail = logs(previous)
-                if tail.strip():
-                    break
-            problems.append(
-                f"pod {name}: {reason or 'exited'} {detail}".rstrip()
-                + (f" (exit code {terminated['exitCode']})" if terminated.get("exitCode") else "")
-                + ("\n    last log lines:\n    " + tail.replace("\n", "\n    ") if tail else "")
-            )
-    return problems
+def _pod_problems(context: RunContext) -> list[str]:
+    return _pod_starts(context).problems
 
 
 def _worker_resources(workers: dict[str, Any]) -> str:
@@ -131,6 +92,7 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
     deadline = time.monotonic() + timeout
     announced = -1
     next_pod_check = time.monotonic()
+    told: set[tuple[str, str, int]] = set()
     while True:
         workers = client.scheduler_info(n_workers=-1).get("workers", {})
         joined = len(workers)
@@ -145,9 +107,13 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
         # The scheduler is asked often (the timeline's resolution), the API server less so.
         if context is not None and time.monotonic() >= next_pod_check:
             next_pod_check = time.monotonic() + POD_CHECK_INTERVAL
-            problems = _pod_problems(context)
-            if problems:
-                raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(problems))
+            starts = _pod_starts(context)
+            if starts.problems:
+                raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(starts.problems))
+            for key, notice in starts.restarts.items():
+                if key not in told:
+                    told.add(key)
+                    log.warning("%s", notice)
         if time.monotonic() > deadline:
             reasons = ""
             if context is not None:
@@ -326,9 +292,46 @@ def _unstick_pending_phase(context: RunContext, interval: float = 2.0) -> Iterat
         stop.set()
 
 
+def in_a_pod() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+async def scheduler_address_by_cluster_ip(
+    service_name: str, namespace: str, port_name: str = "tcp-comm", **_: Any
+) -> str:
+    """The scheduler Service's address as its cluster IP, never its DNS name.
+
+    dask-kubernetes resolves `<cluster>-scheduler.<namespace>` the moment the Service exists
+    (`operator/networking.py`, 20 tries of 0.5 s) and, failing that, port-forwards through the
+    API server, which the launcher's Role does not allow: an HTTP error then answers the Dask
+    handshake (`MemoryError` reading `HTTP/1.1` as a frame length). Worse, a lookup that beats
+    CoreDNS's watch of the new Service is a negative answer CoreDNS caches for the whole
+    cluster (kubeadm's Corefile: `cache 30`), and the workers, resolving the same name, wait
+    that out until their nanny's 30 s connect timeout ends their start. The cluster IP is in
+    the Service object itself: no lookup, nothing cached, nothing forwarded.
+    """
+    from kr8s.asyncio.objects import Service
+
+    service = await Service.get(service_name, namespace=namespace)
+    ip = service.raw["spec"].get("clusterIP")
+    [port] = [p["port"] for p in service.raw["spec"]["ports"] if p.get("name") in (port_name, service_name)]
+    if not ip or ip == "None":  # headless: there is only the name
+        ip = f"{service_name}.{namespace}"
+    return f"tcp://{ip}:{port}"
+
+
+def _address_schedulers_by_cluster_ip() -> None:
+    # KubeCluster looks the comm and the dashboard address up through this one module global.
+    from dask_kubernetes.operator.kubecluster import kubecluster
+
+    kubecluster.get_scheduler_address = scheduler_address_by_cluster_ip
+
+
 def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -> Any:
     """KubeCluster for `spec`; connection hiccups (a Service kube-proxy has not caught up
     with yet) are retried by reconnecting to the same DaskCluster, a timeout is not."""
+    if in_a_pod():
+        _address_schedulers_by_cluster_ip()
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
             return kube_cluster_class(

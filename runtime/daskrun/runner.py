@@ -103,7 +103,8 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
     except output.StoreError as exc:
         log.error(
             "could not store the result at %s: %s -- printing the whole result below; "
-            "`daskrun recover LOGFILE -o FILE` turns it back into the file",
+            "`daskrun recover --job JOB -o FILE` (or a saved log: `daskrun recover LOGFILE -o FILE`) "
+            "turns it back into the file",
             config.output.path,
             exc,
         )

@@ -29,9 +29,7 @@ from daskrun import kube
 from daskrun.chart_path import chart_path
 from daskrun.config import ConfigError, load_config, read_config_file
 from daskrun.errors import SubmitError
-
-# Exit statuses of the run (`daskrun run`) that --wait passes on; 1 when unknown.
-RUN_CONTAINER = "daskrun"
+from daskrun.job_logs import RUN_CONTAINER
 
 
 def find_helm() -> str:

@@ -547,6 +547,9 @@ def test_notes_name_the_next_commands(tmp_path):
     assert f"helm test -n {NAMESPACE} {RELEASE}" in notes
     assert "port-forward" in notes
     assert "printed at the end of the log" in notes
+    # Every attempt of a retried Job: `kubectl logs job/...` alone shows one pod's log.
+    assert f"daskrun recover --job {job} -n {NAMESPACE} -o <file>" in notes
+    assert f"-l job-name={job} --sort-by=.metadata.creationTimestamp" in notes
 
 
 def test_notes_say_where_the_result_goes(tmp_path):

@@ -21,6 +21,7 @@ no:helm-charts` in pyproject.toml): only its functions are used.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -101,8 +102,13 @@ def dump_namespace(namespace: str) -> str:
         parts.append(f"$ kubectl -n {namespace} {' '.join(args)}\n" + kubectl("-n", namespace, *args, check=False).stdout)
     pods = kubectl("-n", namespace, "get", "pods", "-o", "name", check=False).stdout.split()
     for pod in pods:
-        logs = kubectl("-n", namespace, "logs", pod, "--all-containers", "--tail=60", check=False)
+        # Whole logs (a failed Dask start is nanny, worker process and traceback), and the
+        # instance before a restart: a worker the kubelet restarted shows why it failed there.
+        logs = kubectl("-n", namespace, "logs", pod, "--all-containers", "--tail=400", check=False)
         parts.append(f"--- logs {pod}\n{logs.stdout}{logs.stderr}")
+        before = kubectl("-n", namespace, "logs", pod, "--all-containers", "--previous", "--tail=400", check=False)
+        if before.stdout.strip():
+            parts.append(f"--- logs {pod} --previous\n{before.stdout}")
     return "\n".join(parts)
 
 
@@ -187,13 +193,20 @@ class Release:
     def pods(self, revision: int | None = None) -> list[dict]:
         return kjson("-n", self.namespace, "get", "pods", "-l", f"job-name={self.job_name(revision)}")["items"]
 
-    def logs(self, revision: int | None = None) -> str:
-        return kubectl("-n", self.namespace, "logs", f"job/{self.job_name(revision)}", check=False).stdout
-
     def launcher_log(self, revision: int | None = None) -> str:
-        """Logs of every pod of the revision's Job (kubectl merges the container's stdout and stderr)."""
+        """Logs of every pod (attempt) of the revision's Job, oldest first, so the last result
+        block is the last attempt's; `kubectl logs job/...` would show one pod's only. kubectl
+        merges the container's stdout and stderr."""
+        pods = sorted(self.pods(revision), key=lambda p: p["metadata"]["creationTimestamp"])
         return "\n".join(kubectl("-n", self.namespace, "logs", p["metadata"]["name"], check=False).stdout
-                         for p in self.pods(revision))
+                         for p in pods)
+
+    logs = launcher_log
+
+    def recover(self, *args: str, revision: int | None = None) -> subprocess.CompletedProcess:
+        """`daskrun recover --job` of the revision's Job, as a user types it."""
+        return subprocess.run([sys.executable, "-m", "daskrun", "recover", "--job", self.job_name(revision),
+                               "-n", self.namespace, *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
