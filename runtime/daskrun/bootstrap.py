@@ -17,7 +17,7 @@ from pathlib import Path
 
 from daskrun import credentials, user_code
 from daskrun.config import GitRepository, Setup
-from daskrun.errors import SetupError
+from daskrun.errors import USER_CODE_ERRORS, SetupError
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "script", "preload")
 # What the launcher and the scheduler need too: the user's packages and code, to unpickle.
@@ -324,7 +324,7 @@ def run_launcher_setup(setup: Setup, workdir: Path) -> LauncherCode:
     for index, preload in enumerate(reported["preloads"]):
         try:
             user_code.run_preload(preload)
-        except Exception as exc:
+        except USER_CODE_ERRORS as exc:
             raise SetupError(
                 f"setup.preload[{index}] ({setup.preload[index][:60]!r}) raised in the launcher: "
                 f"{type(exc).__name__}: {exc}"

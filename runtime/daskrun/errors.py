@@ -102,6 +102,13 @@ def exit_code_summary() -> str:
     return "\n".join(f"  {int(o.code):>3}  {o.meaning.replace('`', '')}" for o in EXIT_CODES)
 
 
+# What user code (the function, its module's import, a preload) may raise that is its own
+# failure, SystemExit and KeyboardInterrupt included: `sys.exit(0)` in a function stored
+# nothing and must not end the run with 0. Ctrl-C and SIGTERM reach `run` as cli.Terminated,
+# never as one of these.
+USER_CODE_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, KeyboardInterrupt)
+
+
 class DaskrunError(Exception):
     """A failure `daskrun` explains itself: the message says what and the fix, no traceback."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from daskrun.errors import FunctionFailed, InvokeError
+from daskrun.errors import USER_CODE_ERRORS, FunctionFailed, InvokeError
 
 
 class FunctionNotFound(InvokeError):
@@ -54,7 +54,7 @@ def _import(module: str, path: str):
             f"run.function {path!r}: importing module {module!r} failed because its "
             f"dependency {exc.name!r} is missing; add it to setup.pip_packages"
         ) from exc
-    except Exception as exc:
+    except USER_CODE_ERRORS as exc:
         raise FunctionNotFound(
             f"run.function {path!r}: importing module {module!r} raised {type(exc).__name__}: {exc}"
         ) from exc

@@ -99,10 +99,17 @@ def _csv_holds_carriage_return(df: pd.DataFrame, keep_index: bool) -> bool:
     return False
 
 
+def keeps_index(df: pd.DataFrame) -> bool:
+    """Whether the CSV has the row labels: all but the unnamed 0..n-1 a reader makes anyway.
+    A sliced frame (`df.iloc[5:]`, `df.iloc[::3]`) or a named RangeIndex says something."""
+    index = df.index
+    unnamed_default = isinstance(index, pd.RangeIndex) and index.name is None
+    return not (unnamed_default and index.start == 0 and (index.step == 1 or len(index) <= 1))
+
+
 def write_csv(df: pd.DataFrame, handle: TextIO | io.TextIOBase) -> None:
     """Write the CSV text of `df` to `handle` as pandas produces it, a chunk of rows at a time."""
-    # A RangeIndex carries no information; any other index (e.g. challenge names) does.
-    keep_index = not isinstance(df.index, pd.RangeIndex)
+    keep_index = keeps_index(df)
     # The csv writer quotes only the characters of its line terminator, and every CSV reader
     # ends a row at a bare \r: then every field is quoted, so each \r stays inside one. Decided
     # before the first byte is written, since the text is written as it is made.

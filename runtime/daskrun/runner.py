@@ -20,7 +20,7 @@ from daskrun import invoke, output, parquet_engine, progress, timeline
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
-from daskrun.errors import EXIT_BAD_CONFIG, FunctionFailed, ResultNotStored
+from daskrun.errors import EXIT_BAD_CONFIG, USER_CODE_ERRORS, FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
 from daskrun.run_record import RunRecord, result_shape
 
@@ -76,9 +76,29 @@ def _warn_local_setup(setup: Setup) -> None:
 def _call(function: Any, config: Config) -> Any:
     try:
         return function(**config.run.args)
-    except Exception as exc:
+    except USER_CODE_ERRORS as exc:
         log.error("%s failed:\n%s", config.run.function, traceback.format_exc())
         raise FunctionFailed(f"{config.run.function} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _preview(result: pd.DataFrame) -> None:
+    """The table for whoever reads the log: a courtesy, so nothing in it (a cell whose
+    `__str__` raises, a lone surrogate on a stream that cannot encode it) may stop the
+    result block, which is the guarantee."""
+    try:
+        if len(result) <= MAX_TABLE_ROWS:
+            text = result.to_string()
+        else:
+            # The whole table as text would take many times the DataFrame's memory; the
+            # block below holds every row, for `daskrun recover`.
+            text = result.head(MAX_TABLE_ROWS // 2).to_string()
+            text += f"\n... {len(result) - MAX_TABLE_ROWS // 2} more rows in the result block below"
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+    except USER_CODE_ERRORS as exc:
+        log.warning(
+            "no preview of the result (%s: %s); the result block below holds every row", type(exc).__name__, exc
+        )
 
 
 def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
@@ -88,14 +108,13 @@ def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | N
         return None
     if config.output is None:
         log.info("no output configured; the result (%d rows) follows", len(result))
-        if len(result) <= MAX_TABLE_ROWS:
-            print(result.to_string(), flush=True)
-        else:
-            # The whole table as text would take many times the DataFrame's memory; the
-            # block below holds every row, for `daskrun recover`.
-            print(result.head(MAX_TABLE_ROWS // 2).to_string(), flush=True)
-            print(f"... {len(result) - MAX_TABLE_ROWS // 2} more rows in the result block below", flush=True)
-        output.print_result(result)
+        _preview(result)
+        try:
+            output.print_result(result)
+        except USER_CODE_ERRORS as exc:  # a cell's own __str__ or __fspath__ raising, say
+            raise FunctionFailed(
+                f"{config.run.function} returned a DataFrame that cannot be written as CSV: {type(exc).__name__}: {exc}"
+            ) from exc
         timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
         return result
     try:

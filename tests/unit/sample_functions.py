@@ -35,3 +35,28 @@ def waits_for_a_signal(pid_file):
     with open(pid_file, "w") as handle:
         handle.write(str(pid))
     time.sleep(600)
+
+
+def exits(code=0):
+    import sys
+
+    sys.exit(code)
+
+
+def interrupts():
+    raise KeyboardInterrupt
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text for this cell")
+
+    __repr__ = __str__
+
+
+def lone_surrogate():
+    return pd.DataFrame({"text": ["ok", "\ud800 alone"]}, dtype=object)
+
+
+def sliced():
+    return pd.DataFrame({"x": range(10)}).iloc[::3]

@@ -91,8 +91,11 @@ def frames(draw, max_rows: int = 8):
     if draw(st.booleans()):
         second = draw(st.lists(TEXT, min_size=width, max_size=width))
         df.columns = pd.MultiIndex.from_arrays([names, second], names=[draw(TEXT), draw(TEXT)])
-    index = draw(st.sampled_from(["range", "named", "multi"]))
-    if index == "named":
+    index = draw(st.sampled_from(["range", "sliced", "named", "multi"]))
+    if index == "sliced":  # what df.iloc[start::step] leaves, maybe named
+        start, step = draw(st.integers(0, 5)), draw(st.integers(1, 3))
+        df.index = pd.RangeIndex(start, start + step * rows, step, name=draw(st.one_of(st.none(), TEXT)))
+    elif index == "named":
         df.index = pd.Index(draw(st.lists(TEXT, min_size=rows, max_size=rows)), name=draw(TEXT))
     elif index == "multi":
         df.index = pd.MultiIndex.from_arrays(
@@ -339,7 +342,7 @@ def test_a_million_rows_round_trip_through_the_log():
 
 def reference_csv_text(df: pd.DataFrame) -> str:
     """to_csv_text as first written: the whole text, written again quoted when it holds a \\r."""
-    keep_index = not isinstance(df.index, pd.RangeIndex)
+    keep_index = output.keeps_index(df)
     text = df.to_csv(index=keep_index, lineterminator="\n")
     if "\r" in text:
         text = df.to_csv(index=keep_index, lineterminator="\n", quoting=csv.QUOTE_ALL)
@@ -560,3 +563,35 @@ def test_the_log_gets_the_block_a_batch_at_a_time_never_whole(fmt):
     assert sum(stream.sizes) > 4 * batch
     # A batch of text, its escapes (4 characters for a \n in a cell) and line prefixes.
     assert max(stream.sizes) < 3 * batch
+
+
+# --- Row labels (issue 18): a RangeIndex other than the unnamed 0..n-1 is information.
+
+
+@pytest.mark.parametrize("cut", [slice(5, None), slice(None, None, 3), slice(2, 9, 2)])
+def test_csv_keeps_the_row_labels_of_a_sliced_frame_in_the_file_and_the_log(cut, tmp_path):
+    df = pd.DataFrame({"x": range(10), "y": list("abcdefghij")}).iloc[cut]
+    path = tmp_path / "r.csv"
+    store(df, Output(path=str(path)))
+    back = pd.read_csv(path, index_col=0)
+    assert list(back.index) == list(df.index) and list(back["y"]) == list(df["y"])
+    assert recover_block(_through_a_log(df, "csv", [], False)).data == path.read_bytes()
+
+
+def test_csv_keeps_a_named_range_index():
+    df = pd.DataFrame({"x": [1, 2]}, index=pd.RangeIndex(2, name="trial"))
+    assert to_csv_text(df) == "trial,x\n0,1\n1,2\n"
+    assert to_csv_text(pd.DataFrame({"x": [1, 2]})) == "x\n1\n2\n"
+
+
+@PROPERTY
+@given(start=st.integers(-3, 10**6), step=st.integers(-4, 4).filter(bool), rows=st.integers(0, 5),
+       name=st.one_of(st.none(), TEXT.filter(bool)))
+def test_any_range_index_reads_back_as_the_same_labels(start, step, rows, name):
+    df = pd.DataFrame({"v": range(rows)}, index=pd.RangeIndex(start, start + step * rows, step, name=name))
+    text = to_csv_text(df)
+    if output.keeps_index(df):
+        back = pd.read_csv(io.StringIO(text), index_col=0)
+        assert list(back.index) == list(df.index)
+    else:
+        assert list(pd.read_csv(io.StringIO(text)).index) == list(df.index)

@@ -1,0 +1,78 @@
+"""User code that calls sys.exit or raises KeyboardInterrupt fails the run (issue 18): exit 0
+means the result is kept, and a function's `sys.exit(0)` kept nothing. A result the preview
+cannot show still gets its result block."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pandas as pd
+import pytest
+import yaml
+from cli_runner import run_cli
+
+from daskrun.output import recover
+
+HERE = os.path.dirname(__file__)
+ENV = {"PYTHONPATH": HERE}
+
+
+def _run(tmp_path, config: dict, env: dict | None = None):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"dask_cluster": {"workers": 1}, **config}))
+    return run_cli("run", str(path), "--local", cwd=tmp_path, env={**ENV, "TMPDIR": str(tmp_path), **(env or {})})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [{"code": 0}, {"code": 3}, {"code": None}])
+def test_a_function_that_calls_sys_exit_fails_with_1_and_stores_nothing(tmp_path, args):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.exits", "args": args},
+                             "output": {"path": "r.csv"}})
+    assert result.returncode == 1, result.stderr
+    assert "sample_functions.exits raised SystemExit" in result.stderr
+    assert not (tmp_path / "r.csv").exists()
+    assert "BEGIN DASKRUN RESULT" not in result.stdout
+
+
+@pytest.mark.slow
+def test_a_function_that_raises_keyboard_interrupt_is_its_own_failure(tmp_path):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.interrupts"}})
+    assert result.returncode == 1 and "raised KeyboardInterrupt" in result.stderr
+
+
+def test_a_module_whose_import_exits_is_not_importable(tmp_path):
+    result = run_cli("validate", _write(tmp_path, {"run": {"function": "exiting_module.run"}}), "--import",
+                     env=ENV)
+    assert result.returncode == 2
+    assert "importing module 'exiting_module' raised SystemExit: 0" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preload", ["import sys\nsys.exit(0)\n", "raise KeyboardInterrupt\n"])
+def test_a_preload_that_exits_fails_the_launcher_setup(tmp_path, preload):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.squares"},
+                             "dask_cluster": {"workers": 1, "worker_config": {"setup": {"preload": [preload]}}}})
+    assert result.returncode == 2, result.stderr
+    assert "raised in the launcher" in result.stderr
+
+
+def _write(tmp_path, config: dict) -> str:
+    path = tmp_path / "v.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", [{}, {"PYTHONIOENCODING": "ascii"}])
+def test_a_lone_surrogate_gets_its_block_whatever_the_streams_encoding(tmp_path, env):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.lone_surrogate"}}, env)
+    assert result.returncode == 0, result.stderr
+    assert recover(result.stdout) == "text\nok\n\ud800 alone\n"
+
+
+@pytest.mark.slow
+def test_a_sliced_result_keeps_its_row_labels_in_the_block(tmp_path):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.sliced"}})
+    assert result.returncode == 0, result.stderr
+    assert list(pd.read_csv(io.StringIO(recover(result.stdout)), index_col=0).index) == [0, 3, 6, 9]
