@@ -197,3 +197,30 @@ def test_daskrun_submit_wait_follows_the_run_to_its_end(namespace, release, tmp_
     assert "kubectl logs" in result.stdout + result.stderr
     rel.revision = 1
     assert rel.wait() == "Complete"
+
+
+def test_a_result_printed_by_the_second_attempt_is_recovered_from_the_job(namespace, release):
+    """The first attempt cannot start its workers (a quota leaves room for launcher and
+    scheduler only) and exits 4; the Job retries once the quota is gone, and the second
+    attempt prints the result. `daskrun recover --job` finds it, `kubectl logs job/...` may not."""
+    kubectl("-n", namespace, "create", "quota", "two-pods", "--hard=pods=2")
+    rel = release()
+    config = dict(SMALL_RUN, dask_cluster={**SMALL_RUN["dask_cluster"], "wait_for_workers": {"timeout": 20}})
+    rel.install(config, job={"backoffLimit": 2})
+
+    def first_failed():
+        return [p for p in rel.pods() if p["status"].get("phase") == "Failed"]
+
+    [first] = wait_until(first_failed, 240, what="the first attempt to fail")
+    kubectl("-n", namespace, "delete", "quota", "two-pods")
+    assert rel.wait() == "Complete", rel.launcher_log()
+    pods = sorted(rel.pods(), key=lambda p: p["metadata"]["creationTimestamp"])
+    assert len(pods) == 2 and pods[0]["metadata"]["name"] == first["metadata"]["name"]
+    [status] = first["status"]["containerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 4
+    first_log = kubectl("-n", namespace, "logs", first["metadata"]["name"]).stdout
+    assert "BEGIN DASKRUN RESULT" not in first_log and "only 0 of 2 workers joined" in first_log
+    recovered = rel.recover()
+    assert recovered.returncode == 0, recovered.stderr
+    assert f"the result of attempt 2 of 2 (pod {pods[1]['metadata']['name']})" in recovered.stderr
+    assert_seed_shape(pd.read_csv(io.StringIO(recovered.stdout), index_col="challenge"))
