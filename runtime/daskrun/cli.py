@@ -273,8 +273,18 @@ def _read_lines(handle: Any) -> Iterator[bytes]:
         raise _LogUnreadable(exc) from exc
 
 
+def _recover_into(pieces: Any, output: str | None) -> Any:
+    """The log's last intact block written to `output`, or to stdout without one."""
+    from daskrun.output import recover_to_file, recover_to_stream
+
+    if output:
+        return recover_to_file(pieces, Path(output))
+    sys.stdout.flush()
+    return recover_to_stream(pieces, sys.stdout.buffer)
+
+
 def _recover(args: argparse.Namespace) -> int:
-    from daskrun.output import RecoverError, recover_to_file, recover_to_stream
+    from daskrun.output import RecoverError
 
     if (args.logfile is None) == (args.job is None):
         print("daskrun recover: give a LOGFILE (or - for stdin), or --job NAME, not both", file=sys.stderr)
@@ -289,11 +299,7 @@ def _recover(args: argparse.Namespace) -> int:
         return 1
     try:
         with log as handle:
-            if args.output:
-                recovered = recover_to_file(_read_lines(handle), Path(args.output))
-            else:
-                sys.stdout.flush()
-                recovered = recover_to_stream(_read_lines(handle), sys.stdout.buffer)
+            recovered = _recover_into(_read_lines(handle), args.output)
     except _LogUnreadable as exc:
         print(f"daskrun recover: cannot read {args.logfile}: {exc.error.strerror}", file=sys.stderr)
         return 1
@@ -314,7 +320,7 @@ def _recover(args: argparse.Namespace) -> int:
 
 def _recover_job(args: argparse.Namespace) -> int:
     from daskrun.job_logs import JobLogError, attempts, log_pieces
-    from daskrun.output import RecoverError, recover_to_file, recover_to_stream
+    from daskrun.output import RecoverError
 
     namespace = ctx.current_namespace(args.namespace)
     misses = []
@@ -322,11 +328,7 @@ def _recover_job(args: argparse.Namespace) -> int:
         for attempt in attempts(namespace, args.job):
             pieces = log_pieces(namespace, attempt.pod)
             try:
-                if args.output:
-                    recovered = recover_to_file(pieces, Path(args.output))
-                else:
-                    sys.stdout.flush()
-                    recovered = recover_to_stream(pieces, sys.stdout.buffer)
+                recovered = _recover_into(pieces, args.output)
             except RecoverError as exc:
                 misses.append(f"attempt {attempt.number} (pod {attempt.pod}): {exc}")
                 continue
