@@ -184,9 +184,35 @@ is /home/daskrun, so relative paths land there).
 {{- end }}
 
 {{/*
+Every number of the config that Helm (which reads numbers as 64-bit floats) may have changed:
+an integer from 2^53 on may have lost digits that no template can see, so all are refused, as the
+runtime refuses them locally (daskrun.helm_scalars). From 1e21 Go prints a float, left alone.
+Called with (dict "path" "run" "value" .Values.run).
+*/}}
+{{- define "daskrun.exactNumbers" -}}
+{{- $path := .path }}
+{{- if kindIs "map" .value }}
+{{- range $key, $item := .value }}
+{{- include "daskrun.exactNumbers" (dict "path" (printf "%s.%s" $path $key) "value" $item) }}
+{{- end }}
+{{- else if kindIs "slice" .value }}
+{{- range $index, $item := .value }}
+{{- include "daskrun.exactNumbers" (dict "path" (printf "%s[%d]" $path $index) "value" $item) }}
+{{- end }}
+{{- else if kindIs "float64" .value }}
+{{- if or (and (ge .value 9007199254740992.0) (lt .value 1e21)) (and (le .value -9007199254740992.0) (gt .value -1e21)) }}
+{{- fail (printf "%s: %.0f is an integer beyond 2^53 - 1 (9007199254740991): Helm reads every number as a 64-bit float, which would change its digits; quote it to pass the digits as a string" $path .value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Rules the JSON schema can't express; each failure names the key and the fix.
 */}}
 {{- define "daskrun.validate" -}}
+{{- range $section := list "run" "dask_cluster" "output" }}
+{{- include "daskrun.exactNumbers" (dict "path" $section "value" (index $.Values $section)) }}
+{{- end }}
 {{- $cluster := .Values.dask_cluster | default dict }}
 {{- $output := .Values.output | default dict }}
 {{- $workers := $cluster.workers }}

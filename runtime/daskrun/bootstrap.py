@@ -18,6 +18,7 @@ from pathlib import Path
 from daskrun import credentials, user_code
 from daskrun.config import GitRepository, Setup
 from daskrun.errors import USER_CODE_ERRORS, SetupError
+from daskrun.result_block import defang
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "script", "preload")
 # What the launcher and the scheduler need too: the user's packages and code, to unpickle.
@@ -300,7 +301,7 @@ def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            sys.stderr.write(credentials.redact(line))
+            sys.stderr.write(defang(credentials.redact(line)))
             sys.stderr.flush()
     return process.returncode
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from daskrun import context as ctx
+from daskrun import exit_guard
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter
 from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
+from daskrun.result_block import QuotedMarkerFilter, defang
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
@@ -67,6 +69,7 @@ def _configure_logging(verbose: bool) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+        handler.addFilter(QuotedMarkerFilter())
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -384,8 +387,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.isolated and not args.local:
         parser.error("--isolated needs --local: pods install into their own containers anyway")
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    guarded = args.command == "run" and not args.dry_run
+    if guarded and exit_guard.ENV_MARKER not in os.environ:
+        return exit_guard.run_guarded(args.argv)
+    if guarded:
+        exit_guard.take_marker()
     code = int(_main(args))
-    if args.command == "run" and not args.dry_run:
+    if guarded:
+        if code == ExitCode.OK:
+            exit_guard.mark_kept()
         # The cluster is closed by now. Threads that kopf or dask leave behind (executor
         # threads are joined at interpreter exit) must not keep a finished launcher alive.
         logging.shutdown()
@@ -407,7 +417,7 @@ def _main(args: argparse.Namespace) -> int:
     except DaskrunError as exc:
         if exc.exit_code == ExitCode.BAD_CONFIG:
             # Nothing started: the message is for the person who wrote the config.
-            print(f"daskrun: {exc}", file=sys.stderr)
+            print(f"daskrun: {defang(str(exc))}", file=sys.stderr)
         else:
             log.error("%s%s", exc.headline, exc)
         return exc.exit_code

@@ -356,22 +356,32 @@ class Run(_Strict):
     args: dict[StrictStr, Any] = Field(default_factory=dict, description="Keyword arguments passed to the function.")
 
 
+# S3's rule for new buckets (3-63 characters: lower-case letters, digits, dots, hyphens).
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# A path character: anything but a control (the strings below reach log lines and file names).
+_PATH_CHAR = r"[^\x00-\x1f\x7f]"
+_SUFFIX = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])"
+
+
 class Output(_Strict):
     path: StrictStr | None = Field(
         None,
         min_length=1,
         max_length=4096,
         # In the schema too, so `helm install` refuses a bad path before anything starts.
-        pattern=r"^(s3://[^/]+/.+|.*\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]))$",
+        # Python's regex and Go's RE2 (Helm) read these patterns alike: no lookaround.
+        pattern=rf"^(s3://{_BUCKET}/)?{_PATH_CHAR}*[^\x00-\x1f\x7f/]{_SUFFIX}$",
         description="Local file (.csv or .parquet), s3://bucket/key, or the key inside `bucket`.",
     )
-    bucket: StrictStr | None = Field(None, min_length=1, description="S3 bucket; stores at s3://bucket/path.")
+    bucket: StrictStr | None = Field(
+        None, pattern=rf"^{_BUCKET}$", description="S3 bucket; stores at s3://bucket/path."
+    )
     key: SecretStr | None = Field(None, description="AWS access key id; default: boto3's credential chain.")
     secret_key: SecretStr | None = Field(None, description="AWS secret access key.")
     endpoint_url: StrictStr | None = Field(
-        None, pattern=r"^https?://", description="S3-compatible endpoint, e.g. http://minio:9000."
+        None, pattern=r"^https?://[!-~]+$", description="S3-compatible endpoint, e.g. http://minio:9000."
     )
-    region: StrictStr | None = Field(None, min_length=1, description="S3 region.")
+    region: StrictStr | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="S3 region.")
     report: StrictBool = Field(
         True,
         description="Also store <name>.report.html (Dask's performance report) and <name>.run.json "
@@ -385,8 +395,10 @@ class Output(_Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
-        if self.path.startswith("s3://") and not all(self.path[len("s3://") :].partition("/")[::2]):
-            # s3://bucket.csv: the schema (RE2, no lookahead) lets it pass as a local .csv name.
+        bucket, _, key = self.path[len("s3://") :].partition("/")
+        if self.path.startswith("s3://") and not (re.fullmatch(_BUCKET, bucket) and key):
+            # s3://bucket.csv, s3://Bad_Bucket/k.csv: the schema (RE2, no lookahead) lets them
+            # pass as local .csv names.
             raise ValueError(
                 f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, got {clip(self.path)!r}"
             )

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from daskrun import safe_yaml
+from daskrun import helm_scalars, safe_yaml
 from daskrun.errors import ConfigError
 
 NOT_A_MAPPING = "expected a mapping with `run`, `dask_cluster`, `output`"
@@ -38,6 +38,8 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = safe_yaml.load(text)
     except safe_yaml.YamlLimitError as exc:
         raise ConfigError([("(file)", str(exc))], str(path)) from None
+    except helm_scalars.DisputedValue as exc:
+        raise ConfigError([(exc.path, exc.message)], str(path)) from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an int of 5000 digits
         raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
     if not isinstance(data, dict):

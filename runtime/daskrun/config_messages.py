@@ -37,10 +37,17 @@ def _git_option(value: str) -> str:
 _PATTERN_MESSAGES = {
     "function": lambda value: "expected an import path like 'package.module.function' or 'package.module:function'",
     "path": lambda value: (
-        f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, got {clip(value)!r}"
+        f"an s3:// path needs a bucket and a key ending in .csv or .parquet (a bucket name has 3-63 "
+        f"of a-z, 0-9, '.' and '-'), e.g. s3://bucket/runs/result.csv, got {clip(value)!r}"
         if value.startswith("s3://")
-        else f"must end in .csv or .parquet (or be s3://bucket/key), got {clip(value)!r}"
+        else f"must end in .csv or .parquet (or be s3://bucket/key.csv), without control characters, "
+        f"got {clip(value)!r}"
     ),
+    "bucket": lambda value: (
+        f"{clip(value)!r} is not an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-', "
+        "starting and ending with a letter or digit"
+    ),
+    "region": lambda value: f"{clip(value)!r} is not a region name like us-east-1 (letters, digits, - _ .)",
     "url": lambda value: _git_option(value) + ", nor hold control characters",
     "reference": lambda value: (
         _git_option(value) + ", nor hold whitespace or control characters; give a branch, tag or commit"
@@ -49,7 +56,9 @@ _PATTERN_MESSAGES = {
         f"{clip(value)!r} is not an image reference; write e.g. "
         "ghcr.io/team/image:1.0 (lower-case name, optional :tag and @sha256:digest)"
     ),
-    "endpoint_url": lambda value: f"expected an http:// or https:// URL, got {clip(value)!r}",
+    "endpoint_url": lambda value: (
+        f"expected an http:// or https:// URL without spaces or control characters, got {clip(value)!r}"
+    ),
 }
 
 

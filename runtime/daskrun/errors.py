@@ -53,8 +53,9 @@ EXIT_CODES: tuple[Outcome, ...] = (
     ),
     Outcome(
         ExitCode.FUNCTION_FAILED,
-        "the function raised (traceback in the log), returned something "
-        "other than a DataFrame, or `None` although `output` is set",
+        "the function raised (traceback in the log; `sys.exit` and `KeyboardInterrupt` too), "
+        "returned something other than a DataFrame, or `None` although `output` is set, or user "
+        "code ended the process before the result was kept (e.g. `os._exit(0)`)",
         JobAction.FAILS,
     ),
     Outcome(

@@ -28,6 +28,7 @@ import binascii
 import codecs
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -77,6 +78,36 @@ def _unescape_char(match: re.Match[str]) -> str:
 def escape_line(text: str, ascii_only: bool = False) -> str:
     """`text` (no "\\n" in it) as one log-safe line; `unescape_line` gives it back."""
     return (_UNSAFE_OR_NON_ASCII if ascii_only else _UNSAFE).sub(_escape_char, text)
+
+
+# Marker text that is not the block's own: a log line quoting a config value, an exception
+# or a cell must never read as a block's edge or payload, however the log is split into
+# lines. The escapes keep the text readable and are not themselves marker text.
+_MARKER_TEXT = re.compile(r"DASKRUN RESULT|daskrun-result\|")
+_DEFANGED = {"DASKRUN RESULT": "DASKRUN\\x20RESULT", "daskrun-result|": "daskrun-result\\x7c"}
+
+
+def defang(text: str) -> str:
+    """`text` with anything `read_last_block` would take for a marker or payload escaped."""
+    return _MARKER_TEXT.sub(lambda m: _DEFANGED[m.group()], text)
+
+
+class QuotedMarkerFilter(logging.Filter):
+    """Defangs every log record (message, arguments and traceback) before a handler writes it:
+    only the block writers may print marker text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = defang(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = defang(record.exc_text)
+        if record.stack_info:
+            record.stack_info = defang(record.stack_info)
+        return True
 
 
 def unescape_line(line: str) -> str:

@@ -22,6 +22,7 @@ from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
 from daskrun.errors import EXIT_BAD_CONFIG, USER_CODE_ERRORS, FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
+from daskrun.result_block import defang
 from daskrun.run_record import RunRecord, result_shape
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _preview(result: pd.DataFrame) -> None:
             text = result.head(MAX_TABLE_ROWS // 2).to_string()
             text += f"\n... {len(result) - MAX_TABLE_ROWS // 2} more rows in the result block below"
         encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-        print(text.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+        print(defang(text).encode(encoding, "backslashreplace").decode(encoding), flush=True)
     except USER_CODE_ERRORS as exc:
         log.warning(
             "no preview of the result (%s: %s); the result block below holds every row", type(exc).__name__, exc

@@ -9,11 +9,12 @@ line, before anything is built.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from daskrun import helm_scalars
 
 # Far above any real config, and low enough that PyYAML (pure Python, ~20 us a value) reads
 # the worst document within the limits in well under a second (benchmarks/hostile_inputs.py).
@@ -31,11 +32,16 @@ def _line(node: Node) -> int:
 
 
 class LimitedLoader(yaml.SafeLoader):
-    """SafeLoader that reads floats as YAML 1.2 (and JSON, and Helm) do: `1e-5` is a number,
-    and enforces the limits of this module."""
+    """SafeLoader that reads plain scalars as Helm does (`helm_scalars`) and enforces the
+    limits of this module."""
 
     _depth = 0
     _nodes = 0
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return helm_scalars.tag_of(value)
+        return super().resolve(kind, value, implicit)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
@@ -72,6 +78,8 @@ class LimitedLoader(yaml.SafeLoader):
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue  # `<<: *base` merges on purpose; its keys may be overridden
+                if isinstance(key_node, ScalarNode) and key_node.style is None and key_node.tag in helm_scalars.TAGS:
+                    key_node.tag = helm_scalars.key_tag(key_node.value)
                 key = self.construct_object(key_node, deep=True)
                 try:
                     first = seen.get(key)
@@ -109,13 +117,22 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     return size
 
 
-LimitedLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+def _construct_helm_scalar(loader: LimitedLoader, node: ScalarNode) -> Any:
+    return helm_scalars.value_of(node.tag, loader.construct_scalar(node))
+
+
+def _construct_disputed_key(loader: LimitedLoader, node: ScalarNode) -> helm_scalars.DisputedKey:
+    text = loader.construct_scalar(node)
+    return helm_scalars.DisputedKey(text, _line(node))
+
+
+for _tag in helm_scalars.TAGS:
+    LimitedLoader.add_constructor(_tag, _construct_helm_scalar)
+LimitedLoader.add_constructor(helm_scalars.DISPUTED_KEY, _construct_disputed_key)
 
 
 def load(text: str) -> Any:
-    """The document in `text`; yaml.YAMLError or YamlLimitError when it cannot be read."""
-    return yaml.load(text, Loader=LimitedLoader)
+    """The document in `text` (its numbers as the values Helm gives the pod, see
+    `helm_scalars.as_helm_numbers`); yaml.YAMLError or YamlLimitError when it cannot be read,
+    helm_scalars.DisputedValue when Helm would change or refuse a value."""
+    return helm_scalars.as_helm_numbers(yaml.load(text, Loader=LimitedLoader))

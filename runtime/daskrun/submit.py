@@ -131,8 +131,9 @@ def run_on_kubernetes(
     except FileNotFoundError as exc:
         raise SubmitError(str(exc)) from None
 
-    # JSON, which Helm reads as YAML without YAML 1.1 surprises (a key `n` or `on` stays a
-    # string). mkstemp creates the file 0600: it may hold output.key/secret_key.
+    # The file was read with Helm's own rules (daskrun.helm_scalars), so its values as JSON
+    # give Helm what `helm -f FILE` would (tests/unit/test_submit.py compares the two).
+    # mkstemp creates the file 0600: it may hold output.key/secret_key.
     fd, values_path = tempfile.mkstemp(prefix="daskrun-values-", suffix=".json")
     try:
         os.chmod(values_path, 0o600)

@@ -64,7 +64,7 @@ def test_any_release_and_run_id_give_a_dns_label(release, run_id):
 
 def test_credential_values_are_not_part_of_the_hash():
     """Rotating credentials is not a new run, and they are not published even hashed."""
-    output = {"path": "out.csv", "bucket": "b"}
+    output = {"path": "out.csv", "bucket": "bkt"}
     first = job_name({"output": {**output, "key": "AKIA1", "secret_key": "s1"}})
     assert job_name({"output": {**output, "key": "AKIA2", "secret_key": "s2"}}) == first
     tokens = {job_name({"codeCredentials": {"values": {"DASKRUN_GIT_TOKEN": token}}}) for token in ("t1", "t2")}

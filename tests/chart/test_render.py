@@ -10,6 +10,7 @@ import shutil
 import pytest
 import yaml
 
+from daskrun import safe_yaml
 from chart_render import (
     CHART,
     NAMESPACE,
@@ -164,8 +165,8 @@ def test_configmap_holds_the_config_without_credentials():
 
 
 def test_configmap_keeps_every_value_type(tmp_path):
-    """What a YAML 1.1 reader (the runtime's) gets back is what the values file said:
-    small and huge floats stay floats, the key `n` stays a string, strings stay strings."""
+    """What the runtime's reader gets back is what the values file said: small and huge
+    floats stay floats, the key `n` stays a string, strings stay strings."""
     values = tmp_path / "values.yaml"
     values.write_text(
         "run:\n  function: a.b\n  args:\n"
@@ -173,7 +174,7 @@ def test_configmap_keeps_every_value_type(tmp_path):
         '    "n": 3\n    text: "x: 1e-05"\n    lines: "a\\nb: 1e-05"\n    flag: true\n    none: null\n'
         '    version: "1.10"\n'
     )
-    config = yaml.safe_load(one(render_chart(values_files=(values,)), "ConfigMap")["data"]["config.yaml"])
+    config = safe_yaml.load(one(render_chart(values_files=(values,)), "ConfigMap")["data"]["config.yaml"])
     assert config["run"]["args"] == {
         "lr": 0.00001, "tiny": 1.5e-7, "huge": 1e21, "neg": -2e-9, "grid": [1e-07, 2], "n": 3,
         "text": "x: 1e-05", "lines": "a\nb: 1e-05", "flag": True, "none": None, "version": "1.10",
@@ -553,7 +554,7 @@ def test_notes_name_the_next_commands(tmp_path):
 
 
 def test_notes_say_where_the_result_goes(tmp_path):
-    notes = render_notes(tmp_path, {"output": {"bucket": "b", "path": "runs/r.csv"}})
-    assert "s3://b/runs/r.csv" in notes
+    notes = render_notes(tmp_path, {"output": {"bucket": "bkt", "path": "runs/r.csv"}})
+    assert "s3://bkt/runs/r.csv" in notes
     notes = render_notes(tmp_path / "2", {"output": {"path": "results/r.csv"}, "outputVolume": {"existingClaim": "pvc"}})
     assert "PersistentVolumeClaim pvc" in notes and "/home/daskrun/results" in notes

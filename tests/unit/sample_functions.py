@@ -1,5 +1,7 @@
 """Functions the CLI tests run on a real LocalCluster."""
 
+import os
+
 import dask
 import pandas as pd
 
@@ -26,7 +28,6 @@ def stores_itself():
 
 def waits_for_a_signal(pid_file):
     """Record a worker's pid, then wait: the test stops the launcher and checks the cleanup."""
-    import os
     import time
 
     from distributed import get_client
@@ -60,3 +61,25 @@ def lone_surrogate():
 
 def sliced():
     return pd.DataFrame({"x": range(10)}).iloc[::3]
+
+
+def hard_exit(code=0):
+    """Ends the process past every `try`, as a C library's exit() would."""
+    os._exit(code)
+
+
+def hard_exit_from_a_thread():
+    import threading
+    import time
+
+    threading.Thread(target=os._exit, args=(0,)).start()
+    time.sleep(30)
+    return pd.DataFrame({"never": [1]})
+
+
+def environment_value(name):
+    return pd.DataFrame({"value": [os.environ.get(name, "<unset>")]})
+
+
+def raises_with(text):
+    raise ValueError(text)

@@ -70,12 +70,12 @@ BAD = [
      "dask_cluster.worker_config.setup.scripts", "did you mean 'script'"),
     (base(dask_cluster={"scheduler": {"resources": {"memory": "lots"}}}),
      "dask_cluster.scheduler.resources.memory", "quantity"),
-    (base(output={"bucket": "b"}), "output", "`path` is required"),
+    (base(output={"bucket": "bkt"}), "output", "`path` is required"),
     (base(output={"path": "r.csv", "key": "AKIA"}), "output", "both `key` and `secret_key`"),
-    (base(output={"path": "s3://b/r.csv", "bucket": "b"}), "output", "not both"),
+    (base(output={"path": "s3://bkt/r.csv", "bucket": "bkt"}), "output", "not both"),
     (base(output={"path": "r.txt"}), "output.path", ".csv or .parquet"),
     (base(output={"path": "r.csv", "endpoint_url": "http://x"}), "output", "need an S3"),
-    (base(output={"path": "r.csv", "bucket": "b", "endpoint_url": "minio:9000"}), "output.endpoint_url",
+    (base(output={"path": "r.csv", "bucket": "bkt", "endpoint_url": "minio:9000"}), "output.endpoint_url",
      "http://"),
     (base(output={"path": "r.csv", "secret": "x"}), "output.secret", "did you mean 'secret_key'"),
     (base(output="results.csv"), "output", "mapping"),
@@ -140,7 +140,7 @@ def test_bare_output_filename_is_fine_seed_bug():
 
 
 def test_secrets_are_masked_in_repr_and_public_dict():
-    config = load_config(base(output={"path": "r.csv", "bucket": "b", "key": "AKIAEXAMPLE",
+    config = load_config(base(output={"path": "r.csv", "bucket": "bkt", "key": "AKIAEXAMPLE",
                                       "secret_key": "s3cr3t-value"}))
     for text in (repr(config), str(config), json.dumps(config.public_dict())):
         assert "AKIAEXAMPLE" not in text and "s3cr3t-value" not in text

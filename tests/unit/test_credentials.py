@@ -61,7 +61,7 @@ def test_credentials_elsewhere_in_the_config_are_refused_too():
 
 def test_output_keys_are_not_mistaken_for_urls_and_stay_allowed():
     config = config_with()
-    config["output"] = {"path": "s3://b/r.csv", "key": "AKIA", "secret_key": "pa:ss@word"}
+    config["output"] = {"path": "s3://bkt/r.csv", "key": "AKIA", "secret_key": "pa:ss@word"}
     load_config(config)
 
 

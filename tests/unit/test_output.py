@@ -98,7 +98,7 @@ def test_missing_bucket_is_a_store_error(table, moto_server, s3_env):
 def test_endpoint_down_falls_back_to_the_log_and_recovers_identically(table, s3_env, tmp_path, capsys):
     dead = f"http://127.0.0.1:{free_port()}"
     config = load_config({"run": {"function": "a.b"},
-                          "output": {"path": "r.csv", "bucket": "b", "endpoint_url": dead}})
+                          "output": {"path": "r.csv", "bucket": "bkt", "endpoint_url": dead}})
     with pytest.raises(ResultNotStored) as info:
         keep_result(table, config)
     assert info.value.exit_code == 3

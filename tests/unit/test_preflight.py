@@ -87,10 +87,10 @@ def test_preflight_reports_a_missing_job(kube):
 def test_wait_follows_the_log_to_success(kube):
     kube.jobs[JOB] = job(JOB, succeeded=1, condition="Complete")
     kube.pods = [pod("p1", JOB, "Succeeded", 0)]
-    kube.logs["p1"] = "starting\nresult stored at s3://b/r.csv\n"
+    kube.logs["p1"] = "starting\nresult stored at s3://bkt/r.csv\n"
     out = io.StringIO()
     assert submit.follow_job("runs", JOB, out=out, poll=0.01) == 0
-    assert "result stored at s3://b/r.csv" in out.getvalue() and f"job/{JOB} succeeded" in out.getvalue()
+    assert "result stored at s3://bkt/r.csv" in out.getvalue() and f"job/{JOB} succeeded" in out.getvalue()
 
 
 def test_wait_returns_the_runs_exit_code(kube):

@@ -1,5 +1,6 @@
 """`daskrun run --local` end to end: real LocalCluster, real exit codes."""
 
+import json
 import os
 import re
 
@@ -17,7 +18,7 @@ HERE = os.path.dirname(__file__)
 
 def write(tmp_path, config):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(json.dumps(config))  # JSON: keys such as `n` stay names to Helm and to daskrun
     return str(path)
 
 
@@ -71,7 +72,7 @@ def test_none_without_output_is_fine(tmp_path):
 @pytest.mark.slow
 def test_unstorable_result_exits_3_and_is_recoverable(tmp_path):
     config = {"run": {"function": "sample_functions.squares"}, "dask_cluster": {"workers": 1},
-              "output": {"path": "r.csv", "bucket": "b", "endpoint_url": f"http://127.0.0.1:{free_port()}"}}
+              "output": {"path": "r.csv", "bucket": "bkt", "endpoint_url": f"http://127.0.0.1:{free_port()}"}}
     result = run_cli("run", write(tmp_path, config), "--local", cwd=tmp_path,
                      env={"PYTHONPATH": HERE, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"})
     assert result.returncode == 3, result.stderr[-2000:]

@@ -24,7 +24,7 @@ LOCAL_PHASES = [p for p in timeline.PHASES if p != timeline.SCHEDULER_RUNNING]
 
 def run_local(tmp_path, config):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(json.dumps(config))  # JSON: keys such as `n` stay names to Helm and to daskrun
     return run_cli("run", str(path), "--local", "--progress-interval", "0", cwd=tmp_path,
                    env={"PYTHONPATH": HERE})
 
@@ -176,15 +176,13 @@ names = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_charact
        st.sampled_from(["local", "s3-url", "bucket"]))
 def test_beside_keeps_store_and_folder_and_swaps_the_extension(folders, stem, extension, kind):
     key = "/".join([*folders, stem + extension])
+    if not extension:
+        return  # refused by the config: an output path ends in .csv or .parquet
     if kind == "s3-url":
         output = Output.model_validate({"path": f"s3://bucket/{key}"})
     elif kind == "bucket":
-        if not extension:
-            return
-        output = Output.model_validate({"path": key, "bucket": "b", "region": "eu-west-1"})
+        output = Output.model_validate({"path": key, "bucket": "bkt", "region": "eu-west-1"})
     else:
-        if not extension:
-            return
         output = Output.model_validate({"path": key})
     target = beside(output, ".run.json")
     assert target.path.endswith(stem + ".run.json")

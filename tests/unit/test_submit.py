@@ -85,7 +85,8 @@ def test_submit_installs_the_packaged_chart_with_a_private_values_file(kubeconfi
     fake.write_text(FAKE_HELM.format(python=sys.executable, record=str(record)))
     fake.chmod(0o755)
     monkeypatch.setenv("DASKRUN_HELM", str(fake))
-    config = {**CONFIG, "output": {"bucket": "b", "path": "r.csv", "key": "AK", "secret_key": "SK"}, "workerRunAsRoot": False}
+    config = {**CONFIG, "output": {"bucket": "my-bucket", "path": "r.csv", "key": "AK", "secret_key": "SK"},
+              "workerRunAsRoot": False}
     assert submit.run_on_kubernetes(config, namespace="runs", release="x") == 0
     seen = json.loads(record.read_text())
     assert seen["args"][:4] == ["upgrade", "--install", "x", str(chart_path())]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from cli_runner import run_cli
 
+from daskrun.exit_guard import ENDED_EARLY, ENV_MARKER
 from daskrun.output import recover
 
 HERE = os.path.dirname(__file__)
@@ -76,3 +77,36 @@ def test_a_sliced_result_keeps_its_row_labels_in_the_block(tmp_path):
     result = _run(tmp_path, {"run": {"function": "sample_functions.sliced"}})
     assert result.returncode == 0, result.stderr
     assert list(pd.read_csv(io.StringIO(recover(result.stdout)), index_col=0).index) == [0, 3, 6, 9]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", ["sample_functions.hard_exit", "sample_functions.hard_exit_from_a_thread"])
+def test_os_exit_0_in_the_function_is_a_failure_not_a_success(tmp_path, function):
+    result = _run(tmp_path, {"run": {"function": function}, "output": {"path": "r.csv"}})
+    assert result.returncode == 1, result.stderr
+    assert ENDED_EARLY in result.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.slow
+def test_os_exit_0_in_a_preload_is_a_failure_not_a_success(tmp_path):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.squares"},
+                             "dask_cluster": {"workers": 1,
+                                              "worker_config": {"setup": {"preload": ["import os\nos._exit(0)\n"]}}}})
+    assert result.returncode == 1, result.stderr
+    assert ENDED_EARLY in result.stderr
+
+
+@pytest.mark.slow
+def test_a_nonzero_hard_exit_passes_through_and_the_marker_is_gone(tmp_path):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.hard_exit", "args": {"code": 7}}})
+    assert result.returncode == 7
+    assert not list(tmp_path.glob("daskrun-kept-*")), "the parent removes its marker file"
+
+
+@pytest.mark.slow
+def test_a_kept_result_still_exits_0_and_user_code_never_sees_the_marker(tmp_path):
+    result = _run(tmp_path, {"run": {"function": "sample_functions.environment_value",
+                                     "args": {"name": ENV_MARKER}}})
+    assert result.returncode == 0, result.stderr
+    assert "<unset>" in recover(result.stdout)

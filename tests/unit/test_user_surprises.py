@@ -2,6 +2,7 @@
 blind to a misspelt function, a 'did you mean' cut at 12 names, result files 0600 whatever
 the umask, empty daskrun-setup-* folders, None's exit code, silent installs by --local."""
 
+import json
 import os
 import stat
 import textwrap
@@ -20,7 +21,7 @@ HERE = os.path.dirname(__file__)
 
 
 def write(tmp_path, config, name="c.yaml"):
-    (tmp_path / name).write_text(yaml.safe_dump(config))
+    (tmp_path / name).write_text(json.dumps(config))  # JSON: the key `n` stays a name
     return str(tmp_path / name)
 
 

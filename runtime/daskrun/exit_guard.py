@@ -1,0 +1,75 @@
+"""`daskrun run` as a child process whose exit 0 counts only once the result is kept.
+
+User code runs in the launcher's process: a preload, the function or a thread of theirs can
+end it with `os._exit(0)` (or a C library's `exit(0)`), which no `try` sees, and the run
+would report success with nothing stored and nothing logged. So the command the Job (or the
+user's shell) runs is a small parent that starts the real run as its child, passes it every
+signal it gets, and turns the child's exit 0 into a failure unless the child wrote "kept"
+to a marker file first, which it does only after the result is stored or printed.
+
+The parent imports nothing heavy: it costs a Python start-up, not the run's libraries.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from daskrun.errors import ExitCode
+
+ENV_MARKER = "DASKRUN_KEPT_MARKER"
+_KEPT = b"kept"
+# What a pod's runtime or a terminal sends; the child (in its own process group, so a
+# terminal's Ctrl-C reaches it once, through here) handles each itself.
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+ENDED_EARLY = (
+    "the run's process exited 0 before its result was kept: user code (the function, a "
+    "preload or one of their threads) ended the process, e.g. with os._exit(0); nothing "
+    "was stored. Return the DataFrame instead, or raise to fail the run"
+)
+
+_marker: str | None = None
+
+
+def take_marker() -> None:
+    """In the child: remember the marker and hide it from user code and its subprocesses."""
+    global _marker
+    _marker = os.environ.pop(ENV_MARKER, None) or _marker
+
+
+def mark_kept() -> None:
+    """In the child, once the result is kept: the only way its exit 0 reaches the caller."""
+    if _marker is not None:
+        with open(_marker, "wb") as marker:
+            marker.write(_KEPT)
+
+
+def run_guarded(argv: Sequence[str]) -> int:
+    """Run `daskrun <argv>` as a child; its exit code, or FUNCTION_FAILED for an exit 0
+    with no result kept, or 128 + the signal that killed it."""
+    fd, marker = tempfile.mkstemp(prefix="daskrun-kept-")
+    os.close(fd)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "daskrun", *argv], env={**os.environ, ENV_MARKER: marker}, process_group=0
+        )
+        previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
+        try:
+            code = child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if code < 0:
+            return 128 - code
+        if code == 0:
+            with open(marker, "rb") as kept:
+                if kept.read() != _KEPT:
+                    print(f"daskrun: {ENDED_EARLY}", file=sys.stderr, flush=True)
+                    return ExitCode.FUNCTION_FAILED
+        return code
+    finally:
+        os.unlink(marker)
