@@ -112,6 +112,7 @@ $(CT_ETC)/lintconf.yaml:
 	@mkdir -p $(CT_ETC)
 	cp "$$(cd tools/ct && go list -m -f '{{.Dir}}' github.com/helm/chart-testing/v3)"/etc/*.yaml $(CT_ETC)/
 	chmod u+w $(CT_ETC)/*.yaml
-docs: chart-tools ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py
+docs: chart-tools ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py, and README's hostile-input counts from the suites
 	$(TOOLS_PYTHON) tests/chart/gen.py docs
+	$(TOOLS_PYTHON) tests/support/hostile_counts.py
 	$(HELM_DOCS_CMD)

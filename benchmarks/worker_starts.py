@@ -56,8 +56,9 @@ def helm(*args: str) -> subprocess.CompletedProcess:
 class PodWatch(threading.Thread):
     """Every pod of the namespace as it changes: role, IP, and each failed container start."""
 
-    def __init__(self, namespace: str):
+    def __init__(self, namespace: str, log_dir: Path | None = None):
         super().__init__(daemon=True)
+        self.log_dir = log_dir
         self.namespace = namespace
         self.roles: dict[str, str] = {}  # pod name -> launcher / scheduler / worker
         self.ips: dict[str, str] = {}  # pod IP -> role
@@ -95,10 +96,19 @@ class PodWatch(threading.Thread):
             for instance, state in ((restarts, (container.get("state") or {}).get("terminated")),
                                     (restarts - 1, (container.get("lastState") or {}).get("terminated"))):
                 if state and state.get("exitCode") and role in ("worker", "scheduler") and (name, instance) not in self.failed_starts:
-                    self.failed_starts[(name, instance)] = self.why(name, instance != restarts)
+                    self.failed_starts[(name, instance)] = self.why(name, instance != restarts, instance, labels, state)
 
-    def why(self, pod: str, previous: bool) -> str:
-        log = kubectl("logs", "-n", self.namespace, pod, *(["--previous"] if previous else []), check=False).stdout
+    def why(self, pod: str, previous: bool, instance: int, labels: dict, state: dict) -> str:
+        log = kubectl("logs", "-n", self.namespace, pod, *(["--previous"] if previous else []), "--timestamps",
+                      check=False).stdout
+        if self.log_dir:
+            # The whole log of the failed start, and its scheduler's log at that moment: the evidence.
+            cluster = labels.get("dask.org/cluster-name", "")
+            scheduler = kubectl("logs", "-n", self.namespace, "-l",
+                                f"dask.org/cluster-name={cluster},dask.org/component=scheduler", "--timestamps",
+                                "--tail=-1", check=False).stdout
+            (self.log_dir / f"{pod}.{instance}.log").write_text(
+                f"# {pod} start {instance}: {json.dumps(state)}\n{log}\n# scheduler of {cluster}\n{scheduler}")
         named = [line for line in log.splitlines() if re.search(r"Error|Timed out|failed|Traceback", line)]
         return (named or log.splitlines() or ["(no log)"])[-1][-200:]
 
@@ -157,13 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", default="daskrun:0.1.0")
     parser.add_argument("--chart", default=str(REPO / "chart"))
     parser.add_argument("--dns-log", action="store_true", help="log CoreDNS's negative answers during the runs")
+    parser.add_argument("--log-dir", type=Path, help="keep the whole log of each failed start (and its scheduler's) here")
     args = parser.parse_args(argv)
     namespace = f"stress-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", namespace)
     if args.dns_log:
         set_dns_log(True)
     began = time.time()
-    watch = PodWatch(namespace)
+    if args.log_dir:
+        args.log_dir.mkdir(parents=True, exist_ok=True)
+    watch = PodWatch(namespace, args.log_dir)
     watch.start()
     results: list[dict] = []
     lock = threading.Lock()
