@@ -71,6 +71,10 @@ def _resources_schema(schema: dict[str, Any]) -> None:
     schema["additionalProperties"] = False
 
 
+MAX_THREADS = 1024  # far above any node's cores
+MAX_WAIT_SECONDS = 7 * 24 * 3600
+
+
 class Resources(_Strict):
     """Requests and limits of one container; also sizes the worker's threads and memory limit.
 
@@ -247,7 +251,7 @@ class WorkerConfig(_Strict):
         json_schema_extra={"additionalProperties": False},
     )
     nthreads: StrictInt | None = Field(
-        None, ge=1, description="Threads per worker; default: the worker's cpu, at least 1."
+        None, ge=1, le=MAX_THREADS, description="Threads per worker; default: the worker's cpu, at least 1."
     )
     setup: Setup = Field(default_factory=Setup)
 
@@ -308,7 +312,9 @@ class WaitForWorkers(_Strict):
     minimum: StrictInt | None = Field(
         None, ge=0, description="Workers that must have joined; default: all of a fixed count, or the adaptive minimum."
     )
-    timeout: StrictInt = Field(600, ge=1, description="Seconds to wait for them (pulling a big image takes a while).")
+    timeout: StrictInt = Field(
+        600, ge=1, le=MAX_WAIT_SECONDS, description="Seconds to wait for them (pulling a big image takes a while)."
+    )
 
 
 class DaskCluster(_Strict):

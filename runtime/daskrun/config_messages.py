@@ -119,7 +119,7 @@ def _message(error: Any, model_fields: dict[str, Any]) -> str:
     if kind == "greater_than_equal":
         return f"must be >= {error['ctx']['ge']}, got {error['input']!r}"
     if kind == "less_than_equal":
-        return f"must be <= {error['ctx']['le']}, got {error['input']!r}"
+        return f"must be <= {error['ctx']['le']}, got {clip(repr(error['input']))}"
     return _MESSAGES.get(kind, error["msg"]) + (
         f", got {type(error['input']).__name__} {clip(repr(error['input']))}"
         if kind.endswith("_type") and not isinstance(error.get("input"), (dict, list))
