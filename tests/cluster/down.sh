@@ -83,21 +83,21 @@ remove_cgroups() {
   done
 }
 
-# Delete the rules in built-in chains that jump to KUBE-*/CNI-* chains, then those chains.
+# Delete the rules in built-in chains that jump to KUBE-*/CNI-*/DASKRUN-* chains, then those chains.
 flush_iptables() {
   local cmd table rule chain
   for cmd in iptables ip6tables; do
     command -v "$cmd" >/dev/null || continue
     for table in filter nat mangle raw; do
       "$cmd" -t "$table" -S >/dev/null 2>&1 || continue
-      "$cmd" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j (KUBE-|CNI-)' | grep -Ev '^-A (KUBE-|CNI-)' |
+      "$cmd" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j (KUBE-|CNI-|DASKRUN-)' | grep -Ev '^-A (KUBE-|CNI-|DASKRUN-)' |
         while read -r rule; do
           eval "$cmd -t $table -D ${rule#-A }" 2>/dev/null
         done
-      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-)/{print $2}'); do
+      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-|DASKRUN-)/{print $2}'); do
         "$cmd" -t "$table" -F "$chain" 2>/dev/null
       done
-      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-)/{print $2}'); do
+      for chain in $("$cmd" -t "$table" -S | awk '/^-N (KUBE-|CNI-|DASKRUN-)/{print $2}'); do
         "$cmd" -t "$table" -X "$chain" 2>/dev/null
       done
     done

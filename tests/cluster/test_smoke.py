@@ -232,3 +232,26 @@ def test_pod_reaches_a_server_on_the_host(kubectl: Kubectl, namespace: str) -> N
         server.server_close()
     assert phase == "Succeeded", logs
     assert f"GOT {token}" in logs
+
+
+def test_a_cluster_ip_kube_proxy_has_not_programmed_is_refused(kubectl: Kubectl, namespace: str) -> None:
+    """A connection to a ClusterIP with no rules yet (a fresh Service's first second) must not
+    leave the node: this machine's egress answers any TCP connection in HTTP, which Dask reads
+    as a frame of 3.07 EiB and the worker dies (issue 24). Refused, Dask's connect retries."""
+    import ipaddress
+    import re
+
+    cidr = re.search(r'^SERVICE_CIDR="([^"]+)"', (REPO_ROOT / "tests/cluster/lib.sh").read_text(), re.M).group(1)
+    taken = {s["spec"].get("clusterIP") for s in kubectl.json("get", "services", "-A")["items"]}
+    unused = next(str(ip) for ip in reversed(list(ipaddress.ip_network(cidr).hosts())) if str(ip) not in taken)
+    code = (
+        "import socket\n"
+        "s = socket.socket(); s.settimeout(10)\n"
+        "try:\n"
+        f"    s.connect(({unused!r}, 8786)); s.sendall(b'x' * 24); print('ANSWERED', s.recv(16))\n"
+        "except OSError as exc:\n"
+        "    print('REFUSED', type(exc).__name__)\n"
+    )
+    phase, logs = run_pod(kubectl, namespace, pod("to-unprogrammed-cluster-ip", ["python", "-c", code]))
+    assert phase == "Succeeded", logs
+    assert "REFUSED ConnectionRefusedError" in logs, logs

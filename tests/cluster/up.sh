@@ -69,6 +69,24 @@ setup_host() {
   ip link set "$HOST_IF" up
 }
 
+# A pod's connection to a Service's ClusterIP that kube-proxy has not programmed yet (a fresh
+# Service, up to a second or two on a loaded node) is routed like any other address: out of
+# the default route, masqueraded. In a cloud VPC nothing answers and Dask's connect retries;
+# this machine's egress accepts every TCP connection and answers "HTTP/1.1 400 Bad Request",
+# which Dask's handshake reads as a frame of 3.07 EiB: "Nanny failed to start." (issue 24,
+# seen in a packet capture; benchmarks/README.md). So the Service range never leaves the node:
+# an unprogrammed ClusterIP is refused, as kube-proxy refuses a Service without endpoints.
+# Filter OUTPUT and FORWARD see a packet after kube-proxy's DNAT: only unprogrammed ones match.
+isolate_service_range() {
+  local chain=DASKRUN-NO-SERVICE hook
+  iptables -N "$chain" 2>/dev/null || iptables -F "$chain"
+  iptables -A "$chain" -d "$SERVICE_CIDR" -p tcp -j REJECT --reject-with tcp-reset
+  iptables -A "$chain" -d "$SERVICE_CIDR" -j REJECT --reject-with icmp-port-unreachable
+  for hook in OUTPUT FORWARD; do
+    iptables -C "$hook" -j "$chain" 2>/dev/null || iptables -I "$hook" 1 -j "$chain"
+  done
+}
+
 start_etcd() {
   mkdir -p "$STATE/etcd"; chmod 700 "$STATE/etcd"
   start_proc etcd "$BIN/etcd" --name "$NODE_NAME" --data-dir "$STATE/etcd" \
@@ -260,6 +278,7 @@ write_kubeconfig() {
 
 main() {
   if healthy; then
+    isolate_service_range  # a cluster brought up before this rule existed gets it too
     mkdir -p "$OUT_DIR"
     install -m 600 "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
     log "cluster already up and healthy: KUBECONFIG=$KUBECONFIG_OUT"
@@ -273,6 +292,7 @@ main() {
   ensure_packages
   mkdir -p "$STATE" "$LOGS" "$PIDS"
   setup_host
+  isolate_service_range
   "$HERE/images.sh" dockerd
   # The project image (debootstrap + docker build, mostly network) builds while the
   # binaries compile. Always built, so it matches the working tree; docker's layer cache
