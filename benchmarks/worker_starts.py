@@ -138,7 +138,7 @@ def run_lane(namespace: str, lane: int, runs: int, image: str, chart: str, resul
         logs = "\n".join(kubectl("logs", "-n", namespace, p["metadata"]["name"], check=False).stdout for p in pods)
         results.append({"lane": lane, "revision": revision, "outcome": outcome, "attempts": len(pods),
                         "seconds": time.monotonic() - started,
-                        "restart_notices": logs.count("the kubelet restarts it"),
+                        "restart_notices": logs.count("the kubelet restart"),
                         "http_answer": "HTTP/1.1" in logs or "EiB for an array" in logs,
                         "failing": "dask pods are failing" in logs})
         progress()

@@ -32,10 +32,11 @@ _NEVER_MENDED_BY_A_RESTART = {
 
 @dataclass(frozen=True)
 class Verdict:
-    """One container: `ok` (running, starting, or exited 0), `restarting` after `failures`
-    failed starts, or `failed` for good. `what` is the kubelet's word for it."""
+    """One container: `ok` (running, starting, or exited 0), `restarted` (running again after
+    `failures` failed starts: told, never a failure), `restarting` after `failures` failed
+    starts, or `failed` for good. `what` is the kubelet's word for the last failure."""
 
-    state: Literal["ok", "restarting", "failed"]
+    state: Literal["ok", "restarted", "restarting", "failed"]
     failures: int = 0
     what: str = ""
     in_previous_log: bool = False  # the failure is the previous instance's log, not the current one's
@@ -50,9 +51,15 @@ def container_verdict(status: dict[str, Any]) -> Verdict:
     reason = waiting.get("reason")
     if reason in _NEVER_MENDED_BY_A_RESTART:
         return Verdict("failed", restarts, f"{reason} {waiting.get('message') or ''}".rstrip())
-    if "running" in state or "waiting" in state and not exited_before:
-        # Running now (whatever failed before), or not started yet.
+    if "running" in state:
+        # Running now. A failed start the kubelet already mended (its first restart is
+        # immediate, so the launcher may never see it down) is still told once.
+        code = exited_before.get("exitCode")
+        if restarts and code:
+            return Verdict("restarted", restarts, f"{exited_before.get('reason') or 'exited'} (exit code {code})", True)
         return Verdict("ok", restarts)
+    if "waiting" in state and not exited_before:
+        return Verdict("ok", restarts)  # not started yet
     terminated = exited_now or exited_before
     code = terminated.get("exitCode")
     if not terminated or not code:
@@ -89,6 +96,10 @@ def read_pod(name: str, raw: dict[str, Any], logs: Callable[[str, bool], str]) -
         text = f"pod {name}: {verdict.what}" + _log_tail(logs, container, verdict.in_previous_log)
         if verdict.state == "failed":
             problems.append(text)
+        elif verdict.state == "restarted":
+            restarts[(name, container, verdict.failures)] = (
+                f"{text}\n  failed start {verdict.failures}: the kubelet restarted it, running again"
+            )
         else:
             restarts[(name, container, verdict.failures)] = (
                 f"{text}\n  failed start {verdict.failures} of {START_RETRIES + 1}: the kubelet restarts it"

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daskrun.bootstrap import SETUP_FAILED_EXIT
-from daskrun.pod_starts import START_RETRIES, container_verdict, read_pod
+from daskrun.pod_starts import START_RETRIES, Verdict, container_verdict, read_pod
 
 
 def _pod(*statuses: dict) -> dict:
@@ -86,10 +86,22 @@ def test_a_failed_setup_step_fails_at_once_a_restart_would_fail_the_same_way():
     assert f"(exit code {SETUP_FAILED_EXIT})" in problem and "step 'pip_packages' failed" in problem
 
 
-def test_a_container_running_again_after_failed_starts_is_fine():
-    recovered = {"name": "worker", "restartCount": START_RETRIES, "state": {"running": {}},
-                 "lastState": {"terminated": {"exitCode": 128, "reason": "StartError"}}}
-    assert container_verdict(recovered).state == "ok"
+def test_a_container_running_again_after_failed_starts_is_told_never_failed():
+    recovered = {"name": "worker", "restartCount": START_RETRIES + 3, "state": {"running": {}},
+                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+    assert container_verdict(recovered) == Verdict("restarted", START_RETRIES + 3, "Error (exit code 1)", True)
+    logs = {True: "RuntimeError: Nanny failed to start.", False: "worker running"}
+    found = read_pod("w-1", _pod(recovered), lambda container, previous: logs[previous])
+    assert found.problems == []
+    [notice] = found.restarts.values()
+    assert "pod w-1: Error (exit code 1)" in notice and "Nanny failed to start." in notice
+    assert "the kubelet restarted it, running again" in notice
+
+
+def test_a_container_running_after_a_clean_exit_is_fine():
+    again = {"name": "worker", "restartCount": 1, "state": {"running": {}},
+             "lastState": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+    assert container_verdict(again).state == "ok"
 
 
 def test_an_unreadable_log_leaves_the_reason():
@@ -129,6 +141,6 @@ def test_a_run_fails_only_for_a_failure_no_restart_mends_or_one_that_repeated(st
         assert waiting in {"ImagePullBackOff", "ErrImagePull", "CreateContainerError"} or (
             verdict.failures > START_RETRIES or f"exit code {SETUP_FAILED_EXIT}" in verdict.what)
     if "running" in status["state"]:
-        assert verdict.state == "ok"
+        assert verdict.state in ("ok", "restarted")
     if verdict.state == "restarting":
         assert 1 <= verdict.failures <= START_RETRIES and "exit code" in verdict.what
