@@ -35,7 +35,7 @@ from daskrun import user_code
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
-from daskrun.credentials import credential_errors
+from daskrun.credentials import credential_errors, masked_args
 from daskrun.errors import ConfigError, clip
 from daskrun.quantity import Quantity, quantity_value
 
@@ -432,6 +432,7 @@ class Config(_Strict):
         data = self.model_dump(mode="json", exclude_none=True)
         for secret in ("key", "secret_key"):
             (data.get("output") or {}).pop(secret, None)
+        data["run"]["args"] = masked_args(data["run"].get("args") or {})
         return data
 
 

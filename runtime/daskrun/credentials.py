@@ -54,6 +54,17 @@ def redact(text: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m['name']}=***", text)
 
 
+# Argument names that say their value is a secret: printed and recorded as *** (the function
+# still gets the value).
+_SECRET_NAME = re.compile(r"(?i)(passw(or)?d|secret|token|api_?key|access_?key|credential|private_?key)")
+MASKED = "***"
+
+
+def masked_args(args: dict[str, Any]) -> dict[str, Any]:
+    """`args` with the values of secret-named arguments replaced by *** (for logs and run.json)."""
+    return {key: MASKED if isinstance(key, str) and _SECRET_NAME.search(key) else value for key, value in args.items()}
+
+
 def has_credential(text: str) -> bool:
     return redact(text) != text
 

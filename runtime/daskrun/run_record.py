@@ -21,6 +21,7 @@ from typing import Any
 from daskrun import output, timeline
 from daskrun._version import __version__
 from daskrun.config import Config
+from daskrun.credentials import redact
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,8 @@ class RunRecord:
             self.exit_code = 0
         else:
             self.exit_code = getattr(exc, "exit_code", None)
-            self.error = f"{type(exc).__name__}: {exc}".strip()[:4000]
+            # As redacted as the log line that says the same.
+            self.error = redact(f"{type(exc).__name__}: {exc}".strip())[:4000]
 
     def as_dict(self) -> dict[str, Any]:
         line = timeline.current()

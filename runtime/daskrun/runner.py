@@ -20,6 +20,7 @@ from daskrun import invoke, output, parquet_engine, progress, timeline
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
+from daskrun.credentials import masked_args
 from daskrun.errors import EXIT_BAD_CONFIG, USER_CODE_ERRORS, FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
 from daskrun.result_block import defang
@@ -38,9 +39,9 @@ MAX_TABLE_ROWS = 1000  # a result without `output` is shown as a table up to thi
 
 
 def describe_args(args: dict[str, Any]) -> str:
-    """`k=v, ...` for the log, bounded whatever the arguments hold."""
+    """`k=v, ...` for the log, bounded whatever the arguments hold, secret-named ones masked."""
     pieces, length = [], 0
-    for key, value in args.items():
+    for key, value in masked_args(args).items():
         pieces.append(f"{_ARGS_REPR.repr(key)[1:-1][:80]}={_ARGS_REPR.repr(value)}")
         length += len(pieces[-1]) + 2
         if length > MAX_ARGS_LINE:

@@ -227,3 +227,27 @@ _URLISH = st.text(alphabet=string.ascii_letters[:6] + "Tt0+.-:/@?&=#_ ", max_siz
 @example("xhttps://tok@h abc.https://u:p@h " + "a" * 70 + "+https://tok@h")
 def test_the_bounded_redaction_agrees_with_the_first_one(text):
     assert credentials.redact(text) == _first_redact(text)
+
+
+def test_secret_named_arguments_are_masked_in_the_log_line_and_run_json_but_passed_as_given():
+    from daskrun.credentials import MASKED, masked_args
+    from daskrun.runner import describe_args
+
+    args = {"password": "hunter2", "aws_secret_access_key": "wJalrX", "api_token": "t0k", "n_tokens": 3,
+            "iterations": 5}
+    line = describe_args(args)
+    for secret in ("hunter2", "wJalrX", "t0k"):
+        assert secret not in line
+    assert "iterations=5" in line and "password='***'" in line
+    config = load_config({"run": {"function": "a.b", "args": args}})
+    assert config.run.args == args, "the function gets the real values"
+    recorded = config.public_dict()["run"]["args"]
+    assert recorded == {**masked_args(args)} and recorded["password"] == MASKED and recorded["iterations"] == 5
+
+
+def test_the_run_record_error_is_redacted_like_the_log():
+    from daskrun.run_record import RunRecord
+
+    record = RunRecord.__new__(RunRecord)
+    record.finish(RuntimeError("cannot reach https://user:pa55@host/x?token=abc123"))
+    assert "pa55" not in record.error and "abc123" not in record.error
