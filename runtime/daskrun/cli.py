@@ -74,6 +74,22 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+MIN_PROGRESS_INTERVAL, MAX_PROGRESS_INTERVAL = 0.1, 24 * 3600.0
+
+
+def _progress_interval(text: str) -> float:
+    """0 (off), or a finite number of seconds in a range that neither busy-loops nor never logs."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if seconds != 0 and not MIN_PROGRESS_INTERVAL <= seconds <= MAX_PROGRESS_INTERVAL:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give 0 to turn progress off, or {MIN_PROGRESS_INTERVAL:g} to {MAX_PROGRESS_INTERVAL:g} seconds"
+        )
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daskrun",
@@ -116,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--progress-interval",
-        type=float,
+        type=_progress_interval,
         default=10.0,
         metavar="SECONDS",
         help="log task progress this often; 0 turns it off",

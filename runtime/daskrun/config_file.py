@@ -18,7 +18,10 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a YAML or JSON file into a dict, with errors that name the file."""
     path = Path(path)
     try:
-        if path.stat().st_size > safe_yaml.MAX_BYTES:
+        # Read with a bound, not by the size a stat reports: a pipe, /dev/zero or a FIFO has none.
+        with open(path, "rb") as handle:
+            raw = handle.read(safe_yaml.MAX_BYTES + 1)
+        if len(raw) > safe_yaml.MAX_BYTES:
             raise ConfigError(
                 [
                     (
@@ -29,7 +32,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                 ],
                 str(path),
             )
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
     except UnicodeDecodeError as exc:

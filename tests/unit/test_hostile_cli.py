@@ -182,3 +182,35 @@ def test_interrupted_validate_is_one_line_exit_130(tmp_path):
     os.close(writer)
     assert process.returncode == 130, stderr
     assert stderr.strip() == "daskrun validate: interrupted"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e-9", "-1", "1e400", "ten"])
+def test_a_progress_interval_that_would_crash_or_busy_loop_is_refused_before_anything_starts(value, tmp_path):
+    result = run_cli("run", str(tmp_path / "missing.yaml"), "--local", "--progress-interval", value)
+    assert result.returncode == 2, result.stderr
+    assert "--progress-interval" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "0.1", "10", "86400"])
+def test_a_usable_progress_interval_passes(value):
+    from daskrun.cli import _progress_interval
+
+    assert _progress_interval(value) == float(value)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_validate_of_an_endless_file_stops_at_the_size_limit(device):
+    from daskrun.safe_yaml import MAX_BYTES
+
+    result = run_cli("validate", device, timeout=60)
+    assert result.returncode == 2
+    assert f"larger than {MAX_BYTES} bytes" in result.stderr, result.stderr
+
+
+def test_validate_reads_a_config_from_a_pipe(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "daskrun", "validate", "/dev/stdin"], input="run: {function: a.b}\n",
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
