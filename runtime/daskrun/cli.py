@@ -302,6 +302,13 @@ def _recover_into(pieces: Any, output: str | None) -> Any:
     return recover_to_stream(pieces, sys.stdout.buffer)
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _recover(args: argparse.Namespace) -> int:
     from daskrun.output import RecoverError
 
@@ -310,6 +317,12 @@ def _recover(args: argparse.Namespace) -> int:
         return 2
     if args.job is not None:
         return _recover_job(args)
+    if args.output and args.logfile != "-" and _same_file(args.output, args.logfile):
+        print(
+            f"daskrun recover: -o {args.output} is the log itself, which it would overwrite; choose another -o path",
+            file=sys.stderr,
+        )
+        return 2
     # Read line by line and written as it is read: a log of any size takes little memory.
     try:
         log: Any = contextlib.nullcontext(sys.stdin.buffer) if args.logfile == "-" else open(args.logfile, "rb")

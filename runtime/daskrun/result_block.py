@@ -53,6 +53,7 @@ _UNSAFE_OR_NON_ASCII = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
 # The same, leaving "\n" alone: for text of many lines that is split at "\n" afterwards.
 _UNSAFE_BUT_NEWLINE = re.compile(r"[\\\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
 _UNSAFE_OR_NON_ASCII_BUT_NEWLINE = re.compile(r"[^\n\x20-\x5b\x5d-\x7e]")
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
 
 
@@ -326,12 +327,17 @@ def read_last_block(
             drop_sink(payload.sink)
 
     for line in lines:
+        # A terminal's colour codes are never data (a payload escapes ESC), and an editor may
+        # strip the spaces after a marker.
+        if "\x1b" in line:
+            line = _ANSI_CODE.sub("", line)
         position = line.find(PREFIX)
         if position >= 0:
             # A payload line, whatever it contains: marker text inside the data is data.
             if current is not None:
                 current.add(line[position + len(PREFIX) :])
             continue
+        line = line.rstrip()
         begin = _BEGIN.search(line)
         if begin:
             if current is not None:
@@ -367,13 +373,36 @@ def read_last_block(
     )
 
 
+def log_encoding(start: bytes) -> str:
+    """UTF-16 for a log that starts with its byte order mark and an ASCII character (a
+    timestamp, a word), else UTF-8."""
+    if start[:2] == codecs.BOM_UTF16_LE and start[3:4] == b"\x00" and start[2:3] != b"\x00":
+        return "utf-16"
+    if start[:2] == codecs.BOM_UTF16_BE and start[2:3] == b"\x00" and start[3:4] != b"\x00":
+        return "utf-16"
+    return "utf-8"
+
+
 def log_lines(pieces: Iterable[bytes | str]) -> Iterator[str]:
     """The lines of a log read piece by piece (the lines of a binary file), split as
     `str.splitlines` splits the whole log but for empty lines, which hold no block; undecodable
-    bytes become U+FFFD as in `bytes.decode(..., "replace")` of the whole log."""
+    bytes become U+FFFD as in `bytes.decode(..., "replace")` of the whole log. A log that starts
+    with a UTF-16 byte order mark (PowerShell's `>` writes one) is read as UTF-16."""
+    decoder: codecs.IncrementalDecoder | None = None
+    carry = ""
     for piece in pieces:
-        text = piece.decode("utf-8", "replace") if isinstance(piece, bytes) else piece
-        yield from text.splitlines()
+        if isinstance(piece, str):
+            yield from piece.splitlines()
+            continue
+        if decoder is None:
+            decoder = codecs.getincrementaldecoder(log_encoding(piece))("replace")
+        # Pieces cut at b"\n" split a UTF-16 character: the decoder carries the half over.
+        lines = (carry + decoder.decode(piece)).splitlines(keepends=True)
+        carry = lines.pop() if lines and lines[-1].splitlines()[0] == lines[-1] else ""
+        for line in lines:
+            yield line.splitlines()[0]
+    if decoder is not None:
+        yield from (carry + decoder.decode(b"", final=True)).splitlines()
 
 
 def _pieces(text: str) -> Iterator[str]:

@@ -214,3 +214,17 @@ def test_validate_reads_a_config_from_a_pipe(tmp_path):
     result = subprocess.run([sys.executable, "-m", "daskrun", "validate", "/dev/stdin"], input="run: {function: a.b}\n",
                             capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_recover_refuses_to_write_over_its_own_log(tmp_path):
+    from daskrun.result_block import block_lines
+
+    log = tmp_path / "run.log"
+    log.write_text("\n".join(block_lines(b"a\n1\n", "csv", 1)) + "\n")
+    before = log.read_bytes()
+    link = tmp_path / "same.log"
+    link.symlink_to(log)
+    for target in (log, link):
+        result = run_cli("recover", str(log), "-o", str(target))
+        assert result.returncode == 2 and "is the log itself" in result.stderr, result.stderr
+    assert log.read_bytes() == before

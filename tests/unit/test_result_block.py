@@ -17,6 +17,7 @@ import base64
 import contextlib
 import csv
 import hashlib
+import codecs
 import io
 import re
 import string
@@ -25,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daskrun import output, result_block
@@ -38,6 +39,7 @@ from daskrun.result_block import (
     block_lines,
     escape_line,
     escape_lines,
+    log_encoding,
     log_lines,
     read_last_block,
     recover,
@@ -497,6 +499,7 @@ def _outcome(read) -> tuple:
 @PROPERTY
 @given(log=logs(), batch=BATCH)
 def test_reading_a_log_line_by_line_finds_what_reading_it_whole_found(log, batch):
+    assume(log_encoding(log[:4]) == "utf-8")  # UTF-16 logs: test_a_utf16_log_is_recovered
     expected = reference_recover(log.decode("utf-8", "replace"))
 
     def line_by_line():
@@ -595,3 +598,27 @@ def test_any_range_index_reads_back_as_the_same_labels(start, step, rows, name):
         assert list(back.index) == list(df.index)
     else:
         assert list(pd.read_csv(io.StringIO(text)).index) == list(df.index)
+
+
+def _a_block_in_a_log(text_around: str = "") -> tuple[str, bytes]:
+    csv = b"challenge,score\nreal,0.5\n"
+    return "\n".join(["2026-12-02 starting", *block_lines(csv, "csv", 1), text_around]) + "\n", csv
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_log_is_recovered(encoding):
+    # PowerShell's `kubectl logs ... > run.log` writes UTF-16 with a byte order mark.
+    log, csv = _a_block_in_a_log()
+    data = log.encode(encoding)
+    if encoding != "utf-16":
+        data = (codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE) + data
+    sink = io.BytesIO()
+    read_last_block(log_lines(io.BytesIO(data)), lambda: sink)
+    assert sink.getvalue() == csv
+
+
+def test_marker_lines_with_colour_codes_or_stripped_spaces_still_read():
+    log, csv = _a_block_in_a_log()
+    coloured = "\n".join(f"\x1b[32m{line}\x1b[0m  " if "DASKRUN RESULT" in line
+                         else f"\x1b[2m{line}\x1b[0m" if PREFIX in line else line for line in log.split("\n"))
+    assert recover(coloured) == csv.decode()
