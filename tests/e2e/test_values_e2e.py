@@ -2,7 +2,7 @@
 
 import pytest
 
-from cluster_tools import SMALL_RUN, helm, kjson
+from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, SMALL_RUN, helm, kjson
 
 BAD_VALUES = [
     ({"dask_cluster": {"workers": -1}}, "workers"),
@@ -54,3 +54,74 @@ def test_helm_test_fails_on_a_broken_release(namespace, release):
     result = helm("test", rel.name, "-n", namespace, "--logs", "--timeout", "300s", check=False)
     assert result.returncode != 0
     assert "daskclusters" in (result.stdout + result.stderr)
+
+
+# Plain scalars PyYAML and Helm once read differently (issue 18), written as a user would.
+DISPUTED_ARGS = """\
+run:
+  function: daskrun.examples.echo.arguments
+  args:
+    answer: y
+    flag: off
+    thousand: 1e3
+    five: 5.
+    zero: -0.0
+    octal: 0o10
+    leading_zero: 010
+    ratio: 1:20
+    clock: 12:30:00
+    day: 2026-01-02
+    biggest: 9007199254740991
+    tiny: 1.5e-7
+    "n": quoted key
+dask_cluster:
+  workers: 1
+  worker_config:
+    resources: {memory: 700M, cpu: 250m}
+"""
+
+
+def test_a_values_file_of_disputed_scalars_means_in_the_pod_what_it_means_locally(namespace, release, tmp_path):
+    import io
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+
+
+    local_values = tmp_path / "disputed.yaml"
+    local_values.write_text(DISPUTED_ARGS)
+    local = subprocess.run([sys.executable, "-m", "daskrun", "run", str(local_values), "--local"],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    rel = release()
+    pod_values = tmp_path / "disputed-pod.yaml"
+    pod_values.write_text(DISPUTED_ARGS + yaml.safe_dump(
+        {"image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG, "pullPolicy": "IfNotPresent"}}))
+    helm("upgrade", "--install", rel.name, str(CHART), "-n", namespace, "-f", str(pod_values))
+    rel.revision = 1
+    assert rel.wait() == "Complete", rel.launcher_log()
+    recovered = rel.recover()
+    assert recovered.returncode == 0, recovered.stderr
+
+    def received(csv_text: str) -> pd.DataFrame:
+        return pd.read_csv(io.StringIO(csv_text), index_col=0, keep_default_na=False)
+
+    from daskrun.result_block import recover
+
+    in_the_pod, here = received(recovered.stdout), received(recover(local.stdout))
+    pd.testing.assert_frame_equal(in_the_pod, here)
+    assert dict(zip(here["name"], here["value"])) == {
+        "answer": "True", "flag": "False", "thousand": "1000", "five": "5", "zero": "0", "octal": "8",
+        "leading_zero": "8", "ratio": "'1:20'", "clock": "'12:30:00'", "day": "'2026-01-02'",
+        "biggest": "9007199254740991", "tiny": "1.5e-07", "n": "'quoted key'"}
+
+
+def test_a_number_helm_would_change_is_refused_by_helm_install(namespace, release, tmp_path):
+    values = tmp_path / "big.yaml"
+    values.write_text("run:\n  function: daskrun.examples.echo.arguments\n  args:\n    seed: 9007199254740993\n")
+    result = helm("upgrade", "--install", release().name, str(CHART), "-n", namespace, "-f", str(values),
+                  check=False)
+    assert result.returncode != 0
+    assert "run.args.seed" in result.stderr and "quote it" in result.stderr
