@@ -106,7 +106,7 @@ def test_a_values_file_of_disputed_scalars_means_in_the_pod_what_it_means_locall
     assert recovered.returncode == 0, recovered.stderr
 
     def received(csv_text: str) -> pd.DataFrame:
-        return pd.read_csv(io.StringIO(csv_text), index_col=0, keep_default_na=False)
+        return pd.read_csv(io.StringIO(csv_text), keep_default_na=False)
 
     from daskrun.result_block import recover
 
