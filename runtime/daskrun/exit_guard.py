@@ -48,6 +48,18 @@ def mark_kept() -> None:
             marker.write(_KEPT)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_the_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (killed with SIGKILL, say), so
+    the run still deletes its Dask cluster instead of running on unwatched."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def run_guarded(argv: Sequence[str]) -> int:
     """Run `daskrun <argv>` as a child; its exit code, or FUNCTION_FAILED for an exit 0
     with no result kept, or 128 + the signal that killed it."""
@@ -55,7 +67,10 @@ def run_guarded(argv: Sequence[str]) -> int:
     os.close(fd)
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "daskrun", *argv], env={**os.environ, ENV_MARKER: marker}, process_group=0
+            [sys.executable, "-m", "daskrun", *argv],
+            env={**os.environ, ENV_MARKER: marker},
+            process_group=0,
+            preexec_fn=_stop_with_the_parent,
         )
         previous = {sig: signal.signal(sig, lambda signum, frame: child.send_signal(signum)) for sig in _FORWARDED}
         try:

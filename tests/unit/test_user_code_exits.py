@@ -110,3 +110,35 @@ def test_a_kept_result_still_exits_0_and_user_code_never_sees_the_marker(tmp_pat
                                      "args": {"name": ENV_MARKER}}})
     assert result.returncode == 0, result.stderr
     assert "<unset>" in recover(result.stdout)
+
+
+@pytest.mark.slow
+def test_the_run_stops_when_its_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"dask_cluster": {"workers": 1},
+                                    "run": {"function": "sample_functions.waits_for_a_signal",
+                                            "args": {"pid_file": str(pid_file)}}}))
+    parent = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(path), "--local"], cwd=tmp_path,
+                              env={**os.environ, **ENV, "TMPDIR": str(tmp_path)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pid_file.exists(), "the function never started"
+    worker = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the run's worker {worker} still runs a minute after its parent was killed")
