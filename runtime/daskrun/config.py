@@ -27,6 +27,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -73,6 +74,7 @@ def _resources_schema(schema: dict[str, Any]) -> None:
 
 MAX_THREADS = 1024  # far above any node's cores
 MAX_WAIT_SECONDS = 7 * 24 * 3600
+MIN_MEMORY_BYTES = 32 * 2**20  # below this no Python process with dask imported starts
 
 
 class Resources(_Strict):
@@ -108,6 +110,18 @@ class Resources(_Strict):
         if "ephemeral_storage" in data:
             data["ephemeral-storage"] = data.pop("ephemeral_storage")
         return data
+
+    @field_validator("memory")
+    @classmethod
+    def _enough_memory(cls, memory: Any) -> Any:
+        # A bare number is bytes and `m` is thousandths: `memory: 4` or `500m` would start a
+        # pod that the kernel kills at once, or that Kubernetes refuses.
+        if memory is not None and quantity_value(memory) < MIN_MEMORY_BYTES:
+            raise ValueError(
+                f"{clip(str(memory))!r} is less than {MIN_MEMORY_BYTES // 2**20}Mi (a bare number is bytes, "
+                "`m` is thousandths of a byte); write e.g. 4G or 500Mi"
+            )
+        return memory
 
     @property
     def memory_bytes(self) -> int | None:

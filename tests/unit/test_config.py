@@ -99,7 +99,7 @@ def test_every_error_is_reported_at_once():
                                               ("1e3", 1000), ("250m", 0.25), ("1Gi", 2**30)])
 def test_quantities(memory, expected):
     assert quantity_value(memory) == pytest.approx(expected)
-    load_config(base(dask_cluster={"worker_config": {"resources": {"memory": memory, "cpu": memory}}}))
+    load_config(base(dask_cluster={"worker_config": {"resources": {"cpu": memory}}}))
 
 
 def test_cpu_and_memory_may_be_numbers():

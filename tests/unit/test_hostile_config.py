@@ -62,7 +62,11 @@ HOSTILE = [
     (worker(resources={"cpu": float("inf")}), "dask_cluster.worker_config.resources.cpu", "positive"),
     (worker(resources={"cpu": float("nan")}), "dask_cluster.worker_config.resources.cpu", "positive"),
     (worker(resources={"cpu": 10**400}), "dask_cluster.worker_config.resources.cpu", "positive"),
-    (worker(resources={"memory": "1e-99"}), "dask_cluster.worker_config.resources.memory", None),  # valid
+    (worker(resources={"cpu": "1e-99"}), "dask_cluster.worker_config.resources.cpu", None),  # valid
+    (worker(resources={"memory": 4}), "dask_cluster.worker_config.resources.memory", "less than 32Mi"),
+    (worker(resources={"memory": "500m"}), "dask_cluster.worker_config.resources.memory", "thousandths"),
+    (base(dask_cluster={"scheduler": {"resources": {"memory": "1Ki"}}}), "dask_cluster.scheduler.resources.memory",
+     "write e.g. 4G"),
     (base(output={"path": "s3://bucket"}), "output.path", "s3://bucket/runs/result.csv"),
     (base(output={"path": "s3://bucket/"}), "output.path", "needs a bucket and a key"),
     (base(output={"path": "s3://bucket.csv"}), "output", "needs a bucket and a key"),
@@ -112,8 +116,8 @@ def test_hostile_value_is_refused_naming_the_key(config, key, words):
     base(dask_cluster={"workers": MAX_WORKERS}),
     base(dask_cluster={"workers": {"minimum": 0, "maximum": MAX_WORKERS}}),
     worker(resources={"memory": "500Mi", "cpu": "250m"}),
-    worker(resources={"memory": "1e3", "cpu": ".5"}),
-    worker(resources={"memory": "5.", "cpu": 0.25}),
+    worker(resources={"memory": "1e9", "cpu": ".5"}),
+    worker(resources={"memory": "32Mi", "cpu": 0.25}),
     worker(resources={"memory": 10**18, "cpu": 1e-9}),
     worker(image="ghcr.io/dask/dask:2026.8.0"),
     worker(image="localhost:5000/team/image@sha256:" + "a" * 64),
@@ -147,13 +151,13 @@ def test_a_bypassed_reference_is_still_never_an_option():
 # --- the chart schema and the model agree on quantities ---------------------------------
 
 def _quantity_schema_accepts(value) -> bool:
-    document = {"run": {"function": "a.b"}, "dask_cluster": {"worker_config": {"resources": {"memory": value}}}}
+    document = {"run": {"function": "a.b"}, "dask_cluster": {"worker_config": {"resources": {"cpu": value}}}}
     return jsonschema.Draft202012Validator(config_json_schema()).is_valid(document)
 
 
 def _model_accepts(value) -> bool:
     try:
-        parse_config({"run": {"function": "a.b"}, "dask_cluster": {"worker_config": {"resources": {"memory": value}}}})
+        parse_config({"run": {"function": "a.b"}, "dask_cluster": {"worker_config": {"resources": {"cpu": value}}}})
     except ConfigError:
         return False
     return True
