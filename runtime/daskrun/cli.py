@@ -17,9 +17,9 @@ from typing import Any
 from daskrun import context as ctx
 from daskrun import exit_guard
 from daskrun._version import __version__
-from daskrun.credentials import RedactingFilter
+from daskrun.credentials import RedactingFilter, TextFilter
 from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
-from daskrun.result_block import QuotedMarkerFilter, defang
+from daskrun.result_block import defang
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
@@ -69,7 +69,8 @@ def _configure_logging(verbose: bool) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
-        handler.addFilter(QuotedMarkerFilter())
+        # Only the block writers may print marker text (they write to stdout directly).
+        handler.addFilter(TextFilter(defang))
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,16 +120,30 @@ def secret_env(secret: str, names: tuple[str, ...] = ENV) -> list[dict[str, Any]
     ]
 
 
-class RedactingFilter(logging.Filter):
-    """Redacts every record's message (and its arguments) before any handler writes it."""
+class TextFilter(logging.Filter):
+    """Rewrites every record's text (message with its arguments, traceback, stack) with
+    `clean` before any handler writes it."""
+
+    def __init__(self, clean: Callable[[str], str]):
+        super().__init__()
+        self.clean = clean
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = self.clean(message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
         return True
+
+
+class RedactingFilter(TextFilter):
+    """Redacts every record before any handler writes it."""
+
+    def __init__(self) -> None:
+        super().__init__(redact)

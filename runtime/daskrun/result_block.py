@@ -28,7 +28,6 @@ import binascii
 import codecs
 import hashlib
 import io
-import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -91,24 +90,6 @@ _DEFANGED = {"DASKRUN RESULT": "DASKRUN\\x20RESULT", "daskrun-result|": "daskrun
 def defang(text: str) -> str:
     """`text` with anything `read_last_block` would take for a marker or payload escaped."""
     return _MARKER_TEXT.sub(lambda m: _DEFANGED[m.group()], text)
-
-
-class QuotedMarkerFilter(logging.Filter):
-    """Defangs every log record (message, arguments and traceback) before a handler writes it:
-    only the block writers may print marker text."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = defang(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = defang(record.exc_text)
-        if record.stack_info:
-            record.stack_info = defang(record.stack_info)
-        return True
 
 
 def unescape_line(line: str) -> str:

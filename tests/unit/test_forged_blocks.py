@@ -23,10 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daskrun.config import ConfigError, config_json_schema, parse_config
-from daskrun.credentials import RedactingFilter
+from daskrun.credentials import RedactingFilter, TextFilter
 from daskrun.result_block import (
     PREFIX,
-    QuotedMarkerFilter,
     RecoverError,
     block_lines,
     defang,
@@ -82,7 +81,7 @@ def _handler_output(message: str, *args: object, exc: BaseException | None = Non
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactingFilter())
-    handler.addFilter(QuotedMarkerFilter())
+    handler.addFilter(TextFilter(defang))
     logger = logging.getLogger("test_forged_blocks")
     logger.addHandler(handler)
     logger.propagate = False
