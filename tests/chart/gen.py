@@ -19,6 +19,8 @@ from importlib import metadata, resources
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # run as a script too, not only under pytest
+from generated_docs import replace_between  # noqa: E402
 CHART = ROOT / "chart"
 CHART_KEYS_FILE = CHART / "schema" / "chart-keys.json"
 SCHEMA_FILE = CHART / "values.schema.json"
@@ -93,11 +95,7 @@ def with_exit_codes(text: str) -> str:
     """`text` with its exit-code table regenerated from daskrun.errors."""
     from daskrun.errors import exit_code_table
 
-    before, begin, rest = text.partition(EXIT_CODES_BEGIN)
-    _, end, after = rest.partition(EXIT_CODES_END)
-    if not (begin and end):
-        raise SystemExit(f"missing the lines {EXIT_CODES_BEGIN!r} ... {EXIT_CODES_END!r}")
-    return f"{before}{begin}\n{exit_code_table()}\n{end}{after}"
+    return replace_between(text, EXIT_CODES_BEGIN, EXIT_CODES_END, exit_code_table())
 
 
 def main(argv: list[str]) -> int:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from generated_docs import replace_between
+
 REPO = Path(__file__).resolve().parents[2]
 SUITES = (
     "tests/unit/test_hostile_config.py",
@@ -83,11 +85,7 @@ def sentence() -> str:
 
 
 def with_counts(text: str) -> str:
-    before, begin, rest = text.partition(BEGIN)
-    _, end, after = rest.partition(END)
-    if not (begin and end):
-        raise SystemExit(f"missing the lines {BEGIN!r} ... {END!r}")
-    return f"{before}{begin}\n{sentence()}\n{end}{after}"
+    return replace_between(text, BEGIN, END, sentence())
 
 
 if __name__ == "__main__":
