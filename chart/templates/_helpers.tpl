@@ -87,6 +87,15 @@ is not a new run.
 {{- end }}
 
 {{/*
+The ConfigMap of this revision's config: named like its Job, so a retried launcher of
+revision 1 still reads revision 1's config after `helm upgrade` rendered revision 2, and Helm
+deletes it when it deletes that Job.
+*/}}
+{{- define "daskrun.configName" -}}
+{{- include "daskrun.jobName" (dict "root" . "revision" .Release.Revision) }}
+{{- end }}
+
+{{/*
 The Job's name for one revision: <fullname>-r<revision>-<runHash>, the fullname cut so the
 whole stays a 63-character DNS label (the Job's name is also a label value of its pods).
 Called with a dict {root, revision} so the name of any revision can be computed (the render

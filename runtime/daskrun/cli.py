@@ -18,14 +18,15 @@ from daskrun import context as ctx
 from daskrun import exit_guard
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter, TextFilter
-from daskrun.errors import ConfigError, DaskrunError, ExitCode, exit_code_summary
+from daskrun.errors import ConfigError, DaskrunError, ExitCode, Stopped, exit_code_summary
 from daskrun.result_block import defang
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGINT arrived: unwind through every `finally`, so the Dask cluster is deleted."""
+class Terminated(Stopped):
+    """SIGTERM or SIGINT arrived: unwind through every `finally`, so the Dask cluster is
+    deleted, or left to the Job's next pod when the Job owns it (daskrun.cluster)."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -43,7 +44,7 @@ def _on_stop_signal(signum: int, frame: Any) -> None:
 
 
 def _while_stopping(signum: int, frame: Any) -> None:
-    logging.getLogger("daskrun").warning("%s: already stopping, deleting the Dask cluster", signal.Signals(signum).name)
+    logging.getLogger("daskrun").warning("%s: already stopping", signal.Signals(signum).name)
 
 
 def _api_unreachable(exc: BaseException) -> str | None:
@@ -178,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("schema", help="print the config's JSON Schema")
+    # Not for people: the second container of a Kubernetes run's scheduler pod (daskrun.driver).
+    drive = commands.add_parser("drive", help="(in the scheduler pod) call the run's function beside the scheduler")
+    drive.add_argument("--preload", action="append", default=[], help="run this preload first, as Dask does")
     return parser
 
 
@@ -260,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
             config, local=args.local, context=context, progress_interval=args.progress_interval, started=process_start()
         )
     except Terminated as stop:
-        log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
+        log.error("stopped by %s", stop.signal_name)
         return stop.exit_code
     return 0
 
@@ -402,6 +406,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from daskrun.preflight import cli_preflight
 
         return cli_preflight(args.config, args.namespace, args.release, args.controller)
+    if args.command == "drive":
+        from daskrun.driver import drive
+
+        return drive(args.preload)
     if args.command == "schema":
         from daskrun.config import config_json_schema
 

@@ -11,16 +11,17 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from daskrun import timeline
+from daskrun import reattach, timeline
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
-from daskrun.errors import ClusterStartError
-from daskrun.manifest import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec, worker_target
+from daskrun.errors import ClusterStartError, OwnershipError, Stopped
+from daskrun.manifest import autoscaler_spec, build_cluster_spec, worker_target
 from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
+from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, STARTED_ANNOTATION
 from daskrun.scheduling import SchedulingWatch, pending_reasons
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,24 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
         time.sleep(WORKER_POLL_INTERVAL)
 
 
+@dataclass
+class KubeRun:
+    """The run's KubeCluster, and whether a launcher before this one created it."""
+
+    cluster: Any
+    context: RunContext
+    reattached: bool = False
+    started_before: bool = False  # an earlier launcher told its driver to call the function
+
+
+def _owned_by_job(context: RunContext) -> bool:
+    return bool(context.owner and context.owner.get("kind") == "Job")
+
+
 @contextlib.contextmanager
-def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
+def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
+    """The run's DaskCluster, created or found (daskrun.reattach), deleted at the end unless
+    this launcher is stopped while its Job lives on: then the Job's next pod re-attaches."""
     from dask_kubernetes.operator import KubeCluster
 
     context = context.with_name()
@@ -132,22 +149,36 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
     spec = build_cluster_spec(config, context)
     cluster = None
     watch = SchedulingWatch(context)
+    detach = False
     try:
         _wait_for_dask_api(context)  # first: an unreachable API server fails here, in one line
-        if context.controller != "external":
+        existing = _find_own_cluster(context)
+        embedded_label = ((existing or {}).get("metadata", {}).get("labels") or {}).get(CONTROLLER_LABEL)
+        if context.controller != "external" and (existing is None or embedded_label == context.name):
             from daskrun.embedded_controller import EmbeddedController
 
             # Started now, so its start-up overlaps the creation of the cluster and the claim.
             controller = EmbeddedController(context.namespace, CONTROLLER_LABEL, context.name)
             controller.start()
-        _delete_earlier_attempts(context)
-        log.info(
-            "creating DaskCluster %s in namespace %s (controller.mode %s)",
-            context.name,
-            context.namespace,
-            context.controller,
-        )
-        if controller is not None:
+        if existing is not None:
+            driver = f"the embedded controller ({controller.identity})" if controller else "the installed dask operator"
+            log.info(
+                "re-attaching to DaskCluster %s of this Job (created %s); %s drives it",
+                context.name,
+                existing["metadata"].get("creationTimestamp", "?"),
+                driver,
+            )
+            if controller is not None:
+                context = replace(context, controller="embedded")
+        else:
+            _delete_earlier_attempts(context)
+            log.info(
+                "creating DaskCluster %s in namespace %s (controller.mode %s)",
+                context.name,
+                context.namespace,
+                context.controller,
+            )
+        if controller is not None and existing is None:
             _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
             timeline.mark(timeline.CLUSTER_CREATED)
             decision = _choose_controller(context, controller)
@@ -161,14 +192,14 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             # KubeCluster, connecting to an existing DaskCluster, waits for its scheduler pod
             # without a time limit: a controller that never acts must end the run instead.
             wait_for_controller(lambda: _cluster_phase(context), driver, RESOURCE_TIMEOUT)
-        else:
+        elif existing is None:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
         watch.start()
         with _unstick_pending_phase(context):
             cluster = _start(KubeCluster, spec, context)
         _mark_start_phases(cluster)
         workers = config.dask_cluster.workers
-        if isinstance(workers, WorkerRange):
+        if isinstance(workers, WorkerRange) and existing is None:
             _create_autoscaler(context, workers)
         log.info(
             "cluster %s: dashboard %s (kubectl port-forward -n %s svc/%s-scheduler 8787)",
@@ -177,10 +208,24 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
             context.namespace,
             context.name,
         )
-        yield cluster
+        annotations = (existing or {}).get("metadata", {}).get("annotations") or {}
+        yield KubeRun(cluster, context, existing is not None, STARTED_ANNOTATION in annotations)
+    except Stopped:
+        detach = _owned_by_job(context)
+        raise
     finally:
         watch.stop()  # pods going away now are no news
-        if cluster is not None:
+        if detach:
+            log.warning(
+                "leaving DaskCluster %s running for the Job's next pod, which re-attaches to it "
+                "(deleting the Job deletes it)",
+                context.name,
+            )
+            if cluster is not None:
+                cluster.shutdown_on_close = False
+                with contextlib.suppress(Exception):
+                    cluster.close(timeout=5)
+        elif cluster is not None:
             log.info("deleting DaskCluster %s", context.name)
             with contextlib.suppress(Exception):
                 cluster.close(timeout=120)
@@ -189,6 +234,44 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[Any]:
         timeline.mark(timeline.CLUSTER_DELETED)
         if controller is not None:
             controller.stop()
+
+
+GONE_TIMEOUT = 120.0  # seconds for garbage collection to remove an earlier Job's cluster
+
+
+def _find_own_cluster(context: RunContext) -> dict[str, Any] | None:
+    """The DaskCluster of this run's name if it is this Job's; None once there is none.
+    Someone else's is refused, never touched; an earlier same-named Job's is waited out."""
+    import kr8s
+
+    deadline = time.monotonic() + GONE_TIMEOUT
+    while True:
+        try:
+            found = _dask_class("DaskCluster").get(context.name, namespace=context.namespace).raw
+        except kr8s.NotFoundError:
+            found = None
+        verdict, why = reattach.decide(found, context.job_uid, context.run_id)
+        if verdict is reattach.Found.CREATE:
+            return None
+        if verdict is reattach.Found.CONNECT:
+            return found
+        if verdict is reattach.Found.REFUSE:
+            raise OwnershipError(
+                f"{why}: this launcher will not touch it; delete it (kubectl delete daskcluster -n "
+                f"{context.namespace} {context.name}) if it is left over, or rename the release"
+            )
+        if time.monotonic() > deadline:
+            raise ClusterStartError(f"{why}, and it was not gone within {GONE_TIMEOUT:.0f}s")
+        log.info("%s; waiting for it to be gone", why)
+        time.sleep(2)
+
+
+def mark_started(context: RunContext) -> None:
+    """Record on the DaskCluster that its driver was told to call the function."""
+    cluster = _dask_class("DaskCluster").get(context.name, namespace=context.namespace)
+    cluster.patch(
+        {"metadata": {"annotations": {STARTED_ANNOTATION: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}}
+    )
 
 
 def _choose_controller(context: RunContext, controller: Any) -> Decision:

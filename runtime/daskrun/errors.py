@@ -75,7 +75,12 @@ EXIT_CODES: tuple[Outcome, ...] = (
         JobAction.RETRIED,
     ),
     Outcome(ExitCode.INTERRUPTED, "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first", JobAction.NONE),
-    Outcome(ExitCode.TERMINATED, "stopped by SIGTERM; the Dask cluster was deleted first", JobAction.NONE),
+    Outcome(
+        ExitCode.TERMINATED,
+        "stopped by SIGTERM; the Dask cluster was deleted first, or, when the launcher's Job owns "
+        "it (the chart), left running for the Job's next pod, which re-attaches to the run",
+        JobAction.RETRIED,
+    ),
 )
 OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}
 # The exit codes the chart's podFailurePolicy turns into FailJob.
@@ -108,6 +113,10 @@ def exit_code_summary() -> str:
 # nothing and must not end the run with 0. Ctrl-C and SIGTERM reach `run` as cli.Terminated,
 # never as one of these.
 USER_CODE_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class Stopped(BaseException):
+    """A stop signal (SIGTERM, SIGINT) unwinding the run; cli.Terminated is the one raised."""
 
 
 class DaskrunError(Exception):

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
+from daskrun import driver_files
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext
 from daskrun.credentials import secret_env
 from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
+from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, REVISION_LABEL, RUN_LABEL
 
-RUN_LABEL = "daskrun.io/run"
-JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
-# The embedded controller only handles objects with this label set to its own run, so two
-# runs in one namespace never act on each other's clusters. The DaskCluster is created
-# without it and labelled once the launcher claims it (daskrun.controller_choice); the
-# objects the embedded controller creates inherit it.
-CONTROLLER_LABEL = "daskrun.io/controller"
 IMAGE_UID = 10001  # the Dockerfile's USER
 
 
@@ -66,6 +62,9 @@ def scheduler_command(setup: Setup) -> list[str] | None:
     return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
 
 
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
 def labels(context: RunContext) -> dict[str, str]:
     result = {
         "app.kubernetes.io/name": "daskrun",
@@ -78,6 +77,8 @@ def labels(context: RunContext) -> dict[str, str]:
         result["app.kubernetes.io/instance"] = context.release
     if context.job_uid:
         result[JOB_LABEL] = context.job_uid
+    if context.run_id and _LABEL_VALUE.fullmatch(context.run_id):
+        result[REVISION_LABEL] = context.run_id
     return result
 
 
@@ -145,7 +146,6 @@ WRITABLE_DIRS = {"tmp": "/tmp", "home": "/home/daskrun"}
 def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
     """Placement, metadata, volumes and env of one role (scheduler or workers)."""
     pod = role["spec"]
-    container = pod["containers"][0]
     metadata = role.setdefault("metadata", {})
     # The run's own labels win: the controller and the cleanup select on them.
     metadata["labels"] = {**(settings.podLabels or {}), **metadata.get("labels", {})}
@@ -163,16 +163,19 @@ def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskP
     volumes = list(settings.extraVolumes or [])
     mounts = list(settings.extraVolumeMounts or [])
     if pods.read_only_root_filesystem:
-        container["securityContext"]["readOnlyRootFilesystem"] = True
         volumes += [{"name": f"daskrun-{name}", "emptyDir": {}} for name in WRITABLE_DIRS]
         mounts += [{"name": f"daskrun-{name}", "mountPath": path} for name, path in WRITABLE_DIRS.items()]
     if volumes:
         pod["volumes"] = pod.get("volumes", []) + volumes
-    if mounts:
-        container["volumeMounts"] = container.get("volumeMounts", []) + mounts
-    env = container.get("env", []) + list(settings.extraEnv or [])
-    if env:
-        container["env"] = env
+    # The scheduler's driver (daskrun.driver) gets the same mounts and env as the scheduler.
+    for container in pod["containers"]:
+        if pods.read_only_root_filesystem:
+            container["securityContext"]["readOnlyRootFilesystem"] = True
+        if mounts:
+            container["volumeMounts"] = container.get("volumeMounts", []) + mounts
+        env = container.get("env", []) + list(settings.extraEnv or [])
+        if env:
+            container["env"] = env
 
 
 def _env(config: Config) -> list[dict[str, str]]:
@@ -228,9 +231,37 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
     # After the clean-up: the user's own values (an `emptyDir: {}`) are kept as given.
     spec = _drop_empty(spec)
+    scheduler_pod = spec["spec"]["scheduler"]["spec"]
+    scheduler_pod["containers"][0]["volumeMounts"] = [dict(_DRIVER_MOUNT)]
+    scheduler_pod["containers"].append(driver_container(config, context, scheduler_setup))
+    scheduler_pod["volumes"] = [{"name": driver_files.VOLUME, "emptyDir": {}}]
     _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
     _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
     return spec
+
+
+_DRIVER_MOUNT = {"name": driver_files.VOLUME, "mountPath": driver_files.MOUNT}
+DRIVER_ARGS = ["python", "-m", "daskrun", "drive"]
+
+
+def driver_container(config: Config, context: RunContext, setup_command: list[str] | None) -> dict[str, Any]:
+    """The container that calls the user's function beside the scheduler (daskrun.driver):
+    the scheduler's image and setup, so it imports what the scheduler unpickles."""
+    run = driver_files.run_spec(config.run.function, config.run.args, config.output is not None)
+    container: dict[str, Any] = {
+        "name": "driver",
+        "image": context.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": list(DRIVER_ARGS),
+        "env": [{"name": driver_files.ENV_RUN, "value": run}],
+        "securityContext": _security_context(False),
+        "volumeMounts": [dict(_DRIVER_MOUNT)],
+    }
+    if setup_command:
+        container["command"] = setup_command
+        if context.credentials_secret:
+            container["env"] += secret_env(context.credentials_secret)
+    return container
 
 
 def _drop_empty(value: Any) -> Any:

@@ -1,23 +1,23 @@
-"""Who owns the run's Dask cluster: the launcher pod (found via the downward API) of a Job.
+"""Who owns the run's Dask cluster: the launcher's Job, found through its pod (downward API).
 
-The DaskCluster gets an ownerReference to the launcher *pod*, not to its Job: Kubernetes
-collects a dependent only when every owner is gone, and a Job outlives a pod it retries.
-So when the launcher pod is deleted -- force-killed, evicted, its node lost, or its Job
-deleted by `helm upgrade`/`uninstall` -- garbage collection removes the DaskCluster and,
-through it, every scheduler and worker pod, with no help from the (dead) launcher. A pod
-that died but still exists (a Job retry keeps it for its log) is covered by the next
-attempt, which deletes the clusters of earlier attempts of the same Job (label
-daskrun.manifest.JOB_LABEL).
+The DaskCluster gets an ownerReference to the *Job*, so it outlives a launcher pod that is
+evicted, preempted, force-deleted or lost with its node: the Job's next pod finds the same
+cluster by name (derived from the Job's, `job_cluster_name`) and re-attaches to the function
+running in its driver (daskrun.reattach). It does not outlive the Job: when `helm upgrade` or
+`helm uninstall` deletes the Job, or `ttlSecondsAfterFinished` does, garbage collection
+removes the DaskCluster and, through it, every scheduler and worker pod, with no help from a
+launcher. Reading the pod's own ownerReferences needs no right beyond `get` on pods.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
 from daskrun import kube
-from daskrun.context import RunContext
+from daskrun.context import MAX_NAME, RunContext
 from daskrun.errors import OwnershipError
 
 log = logging.getLogger(__name__)
@@ -25,12 +25,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Launcher:
-    owner: dict[str, Any]  # ownerReference to the launcher pod
+    owner: dict[str, Any] | None  # ownerReference to the launcher's Job
     job_uid: str | None
+    job_name: str | None
+
+
+def job_cluster_name(job_name: str) -> str:
+    """The DaskCluster's name for a Job: the Job's own when short enough, else cut with a hash."""
+    if len(job_name) <= MAX_NAME:
+        return job_name
+    digest = hashlib.sha256(job_name.encode()).hexdigest()[:6]
+    return f"{job_name[: MAX_NAME - 7].rstrip('-')}-{digest}"
 
 
 def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
-    """The launcher pod as an owner, and its Job's uid; None outside a pod."""
+    """The launcher's Job as an owner; None outside a pod."""
     if not pod_name:
         log.warning(
             "not running in a pod (no DASKRUN_POD_NAME): the Dask cluster has no owner "
@@ -51,25 +60,29 @@ def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
         ) from exc
     except Exception as exc:  # noqa: BLE001 - no credentials, or the API server unreachable
         raise OwnershipError(f"cannot read this launcher's pod {namespace}/{pod_name}: {exc}") from exc
+    job = next((ref for ref in pod.metadata.owner_references or [] if ref.kind == "Job"), None)
+    if job is None:
+        log.warning(
+            "pod %s is not owned by a Job: its Dask cluster has no owner and is deleted when this process ends",
+            pod_name,
+        )
+        return None
     owner = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "name": pod.metadata.name,
-        "uid": pod.metadata.uid,
+        "apiVersion": job.api_version,
+        "kind": "Job",
+        "name": job.name,
+        "uid": job.uid,
         "blockOwnerDeletion": False,
         "controller": False,
     }
-    job_uid = next((ref.uid for ref in pod.metadata.owner_references or [] if ref.kind == "Job"), None)
-    if job_uid is None:
-        log.warning("pod %s is not owned by a Job; its Dask cluster is owned by the pod alone", pod_name)
-    return Launcher(owner=owner, job_uid=job_uid)
+    return Launcher(owner=owner, job_uid=job.uid, job_name=job.name)
 
 
 def owned_by_launcher(context: RunContext) -> RunContext:
-    """`context` with this launcher pod as the owner of its Dask cluster (when in a pod)."""
+    """`context` with this launcher's Job as the owner of its Dask cluster (when in a Job)."""
     if context.owner:
         return context
     launcher = launcher_identity(context.pod_name, context.namespace)
-    if launcher is None:
+    if launcher is None or launcher.job_name is None:
         return context
-    return replace(context, owner=launcher.owner, job_uid=launcher.job_uid)
+    return replace(context, owner=launcher.owner, job_uid=launcher.job_uid, name=job_cluster_name(launcher.job_name))

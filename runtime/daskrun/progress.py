@@ -54,6 +54,11 @@ def task_counts(dask_scheduler: Any = None) -> dict[str, int]:
     return counts
 
 
+def done_and_total(counts: dict[str, int]) -> tuple[int, int]:
+    done = counts.get("memory", 0) + counts.get("released", 0) + counts.get("forgotten", 0)
+    return done, sum(counts.values())
+
+
 class ProgressReporter:
     """Logs task progress every `interval` seconds while the function runs."""
 
@@ -86,8 +91,7 @@ class ProgressReporter:
             if state == self._last:
                 continue
             self._last = state
-            done = counts.get("memory", 0) + counts.get("released", 0) + counts.get("forgotten", 0)
-            total = sum(counts.values())
+            done, total = done_and_total(counts)
             log.info(
                 "progress: %d/%d tasks done, %d running, %d waiting, %d erred; %d workers",
                 done,

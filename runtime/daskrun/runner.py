@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from daskrun import attach, invoke, output, parquet_engine, progress, reattach, timeline
 from daskrun import cluster as clusters
-from daskrun import invoke, output, parquet_engine, progress, timeline
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
@@ -181,21 +181,27 @@ def _run(
     config: Config, pod_context: RunContext | None, progress_interval: float, code: LauncherCode, record: RunRecord
 ) -> pd.DataFrame | None:
     """From the user's function on: import it, start the cluster, call, check, store."""
-    from distributed import Client
-
     parquet_engine.check_engine(config.output)
+    # Imported here too, though a Kubernetes run calls it in its driver: a misspelt function
+    # or bad args fail now, before any pod starts.
     function = invoke.load_function(config.run.function, config.run.args)
     timeline.mark(timeline.FUNCTION_IMPORTED)
-
     if pod_context is None:
-        cluster_cm = clusters.local_cluster(config, code.preloads)
-    else:
-        cluster_cm = clusters.kube_cluster(config, pod_context)
-    with cluster_cm as cluster, Client(cluster, set_as_default=True) as client:
+        return _run_here(config, function, code, progress_interval, record)
+    return _run_in_driver(config, pod_context, progress_interval, record)
+
+
+def _run_here(
+    config: Config, function: Any, code: LauncherCode, progress_interval: float, record: RunRecord
+) -> pd.DataFrame | None:
+    """A local run: the function in this process, on a LocalCluster."""
+    from distributed import Client
+
+    with clusters.local_cluster(config, code.preloads) as cluster, Client(cluster, set_as_default=True) as client:
         timeline.mark(timeline.SCHEDULER_CONNECTED)
         target = config.dask_cluster.workers_to_wait_for
         if target:
-            clusters.wait_for_workers(client, target, pod_context, config.dask_cluster.wait_for_workers.timeout)
+            clusters.wait_for_workers(client, target, None, config.dask_cluster.wait_for_workers.timeout)
         record.versions = progress.report_versions(client)
         log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
         # The report is made after the result is stored: the result never waits for it.
@@ -205,5 +211,44 @@ def _run(
                 raw = _call(function, config)
                 timeline.mark(timeline.FUNCTION_FINISHED)
             result = invoke.check_result(raw, config.run.function, config.output is not None)
+            record.result = result_shape(result)
+            return keep_result(result, config)
+
+
+def _run_in_driver(
+    config: Config, context: RunContext, progress_interval: float, record: RunRecord
+) -> pd.DataFrame | None:
+    """A Kubernetes run: the function runs in the driver beside the scheduler; this launcher
+    starts it (or re-attaches to it), relays its log and stores its result."""
+    from distributed import Client
+
+    with clusters.kube_cluster(config, context) as run, Client(run.cluster, set_as_default=True) as client:
+        timeline.mark(timeline.SCHEDULER_CONNECTED)
+        status = attach.status(client)
+        step = reattach.next_step(status, run.started_before)
+        if step is reattach.Step.REPLACE:
+            raise attach.SchedulerLost(
+                f"the scheduler of run {run.context.name} was replaced since the function started: "
+                "Dask keeps no state elsewhere, so the run starts again in the Job's next pod"
+            )
+        if step is reattach.Step.START:
+            target = config.dask_cluster.workers_to_wait_for
+            if target:
+                clusters.wait_for_workers(client, target, run.context, config.dask_cluster.wait_for_workers.timeout)
+            record.versions = progress.report_versions(client)
+            log.info(
+                "running %s(%s) in the driver beside the scheduler", config.run.function, describe_args(config.run.args)
+            )
+            attach.start(client, run.context.pod_name or "")
+            clusters.mark_started(run.context)
+        else:
+            log.info("%s", attach.reattached_line(client, run.context.name, status))
+        relay = attach.LogRelay()
+        with record.observe(client):
+            with progress.ProgressReporter(client, progress_interval):
+                timeline.mark(timeline.FUNCTION_STARTED)
+                final = attach.follow(client, relay)
+                timeline.mark(timeline.FUNCTION_FINISHED)
+            result = attach.outcome(client, final)
             record.result = result_shape(result)
             return keep_result(result, config)

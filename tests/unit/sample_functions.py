@@ -83,3 +83,17 @@ def environment_value(name):
 
 def raises_with(text):
     raise ValueError(text)
+
+
+def counted_squares(count_file, n=6, hold_file=None):
+    """Squares of 0..n-1, each call of the function recorded in `count_file`; with
+    `hold_file`, the function waits until that file exists before it computes."""
+    import time
+
+    with open(count_file, "a") as handle:
+        handle.write("started\n")
+    while hold_file and not os.path.exists(hold_file):
+        time.sleep(0.1)
+    values = dask.compute(*[dask.delayed(lambda i: i * i)(i) for i in range(n)])
+    print("counted_squares computed", len(values), "values", flush=True)
+    return pd.DataFrame({"i": range(n), "square": list(values)})

@@ -1,0 +1,13 @@
+"""The labels and annotations that tie a run's Kubernetes objects together."""
+
+RUN_LABEL = "daskrun.io/run"
+JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
+REVISION_LABEL = "daskrun.io/revision"  # the Helm revision (run id) the cluster was made for
+# The embedded controller only handles objects with this label set to its own run, so two
+# runs in one namespace never act on each other's clusters. The DaskCluster is created
+# without it and labelled once the launcher claims it (daskrun.controller_choice); the
+# objects the embedded controller creates inherit it.
+CONTROLLER_LABEL = "daskrun.io/controller"
+# Set by the launcher that told the driver to call the function: a later launcher that
+# finds a fresh driver knows the scheduler pod was replaced (daskrun.reattach).
+STARTED_ANNOTATION = "daskrun.io/function-started"
