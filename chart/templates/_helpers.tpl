@@ -97,13 +97,14 @@ deletes it when it deletes that Job.
 
 {{/*
 The Job's name for one revision: <fullname>-r<revision>-<runHash>, the fullname cut so the
-whole stays a 63-character DNS label (the Job's name is also a label value of its pods).
+whole stays within 53 characters: the run's DaskCluster takes the Job's name
+(daskrun.ownership.job_cluster_name, context.MAX_NAME), so the Dask pods' Role can name it.
 Called with a dict {root, revision} so the name of any revision can be computed (the render
 tests check it for several revisions; the Job itself passes .Release.Revision).
 */}}
 {{- define "daskrun.jobName" -}}
 {{- $suffix := printf "-r%d-%s" (int .revision) (include "daskrun.runHash" .root) }}
-{{- printf "%s%s" (include "daskrun.fullname" .root | trunc (sub 63 (len $suffix) | int) | trimSuffix "-") $suffix }}
+{{- printf "%s%s" (include "daskrun.fullname" .root | trunc (sub 53 (len $suffix) | int) | trimSuffix "-") $suffix }}
 {{- end }}
 
 {{/*

@@ -26,6 +26,7 @@ from typing import Any
 
 from daskrun import driver_files as files
 from daskrun.errors import USER_CODE_ERRORS, DaskrunError, ExitCode
+from daskrun.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,9 @@ def _store(result: Any) -> dict[str, Any]:
 def drive(preloads: list[str]) -> int:
     folder = files.folder()
     _tee_output(folder / files.LOG)
+    guard = Watchdog.from_env()
+    if guard is not None:
+        guard.start()
     previous = files.read_json(files.STATUS)
     if previous and previous.get("state") in files.FINAL:
         log.info("the driver restarted after the function's outcome was kept (%s); keeping it", previous["state"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
-from daskrun import driver_files
+from daskrun import driver_files, kube, watchdog
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
@@ -235,6 +235,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod["containers"][0]["volumeMounts"] = [dict(_DRIVER_MOUNT)]
     scheduler_pod["containers"].append(driver_container(config, context, scheduler_setup))
     scheduler_pod["volumes"] = [{"name": driver_files.VOLUME, "emptyDir": {}}]
+    if _watched(context):
+        scheduler_pod["volumes"].append(_token_volume())
     _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
     _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
     return spec
@@ -261,7 +263,41 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
         container["command"] = setup_command
         if context.credentials_secret:
             container["env"] += secret_env(context.credentials_secret)
+    if _watched(context):
+        assert context.owner is not None
+        container["env"] += [
+            {"name": watchdog.ENV_JOB, "value": context.owner["name"]},
+            {"name": watchdog.ENV_CLUSTER, "value": context.name},
+            {"name": watchdog.ENV_NAMESPACE, "value": context.namespace},
+        ]
+        container["volumeMounts"].append(
+            {"name": _TOKEN_VOLUME, "mountPath": str(kube.SERVICE_ACCOUNT), "readOnly": True}
+        )
     return container
+
+
+_TOKEN_VOLUME = "daskrun-driver-token"
+
+
+def _watched(context: RunContext) -> bool:
+    """Whether the driver guards the cluster against its Job ending (daskrun.watchdog): only
+    for a Job's cluster, and only with the chart's Dask ServiceAccount, whose Role allows
+    exactly that. Another account's token is never mounted into user code."""
+    return bool(context.owner and context.owner.get("kind") == "Job" and context.pods.service_account)
+
+
+def _token_volume() -> dict[str, Any]:
+    """The ServiceAccount token, CA and namespace a pod would automount, for one container."""
+    return {
+        "name": _TOKEN_VOLUME,
+        "projected": {
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+            ]
+        },
+    }
 
 
 def _drop_empty(value: Any) -> Any:

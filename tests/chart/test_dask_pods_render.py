@@ -12,8 +12,21 @@ import sys
 import pytest
 import yaml
 
-from chart_render import NAMESPACE, RELEASE, ROOT, by_kind, helm, one, render_chart, render_error, run_job
+from chart_render import (
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    by_kind,
+    dask_rbac,
+    helm,
+    launcher_rbac,
+    one,
+    render_chart,
+    render_error,
+    run_job,
+)
 
+from daskrun import ownership
 from daskrun.context import RunContext
 from daskrun.manifest import build_cluster_spec
 from daskrun.config import parse_config
@@ -111,15 +124,27 @@ def test_run_labels_win_over_pod_labels():
     assert pods["worker"]["metadata"]["labels"]["daskrun.io/run"] != "x"
 
 
-def test_dask_pods_get_their_own_service_account_without_rights_or_token():
+def test_dask_pods_get_their_own_service_account_with_only_the_drivers_narrow_rights():
     objects = render_chart({**RUN, "daskPods": {"serviceAccount": {"annotations": {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/read-s3"}}}})
     accounts = {a["metadata"]["name"]: a for a in by_kind(objects, "ServiceAccount")}
     dask = accounts[f"{RELEASE}-daskrun-dask"]
     assert dask["automountServiceAccountToken"] is False
     assert dask["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/read-s3"}
-    subjects = [s["name"] for s in one(objects, "RoleBinding")["subjects"]]
-    assert subjects == [f"{RELEASE}-daskrun"], "no Role may be bound to the Dask pods' account"
+    subjects = [s["name"] for s in launcher_rbac(objects, "RoleBinding")["subjects"]]
+    assert subjects == [f"{RELEASE}-daskrun"]
+    binding = dask_rbac(objects, "RoleBinding")
+    assert [s["name"] for s in binding["subjects"]] == [f"{RELEASE}-daskrun-dask"]
+    assert binding["roleRef"]["name"] == dask_rbac(objects, "Role")["metadata"]["name"]
+    job = run_job(objects)["metadata"]["name"]
+    # The watchdog's two calls (runtime/daskrun/watchdog.py), each on this run's object only;
+    # the DaskCluster is named like the Job (daskrun.ownership.job_cluster_name).
+    assert ownership.job_cluster_name(job) == job
+    assert dask_rbac(objects, "Role")["rules"] == [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"], "resourceNames": [job]},
+        {"apiGroups": ["kubernetes.dask.org"], "resources": ["daskclusters"], "verbs": ["delete"],
+         "resourceNames": [job]},
+    ]
     for role, pod in pods_of(objects).items():
         if role != "launcher":
             assert pod["spec"]["serviceAccountName"] == f"{RELEASE}-daskrun-dask"
@@ -168,9 +193,9 @@ def test_dry_run_of_the_values_file_shows_the_launchers_specs(tmp_path):
 def test_read_only_root_filesystem_for_dask_pods():
     pods = pods_of(render_chart({**RUN, "daskPods": {"readOnlyRootFilesystem": True}}))
     for role in ("scheduler", "worker"):
-        container = pods[role]["spec"]["containers"][0]
-        assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/home/daskrun"}
+        for container in pods[role]["spec"]["containers"]:  # the scheduler's driver too
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert {"/tmp", "/home/daskrun"} <= {m["mountPath"] for m in container["volumeMounts"]}
     default = pods_of(render_chart(RUN))
     assert "readOnlyRootFilesystem" not in default["worker"]["spec"]["containers"][0]["securityContext"]
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from chart_render import CHART, ROOT, one, render_chart
+from chart_render import CHART, ROOT, launcher_rbac, one, render_chart
 
 from daskrun import preflight
 from daskrun.chart_path import chart_path
@@ -20,7 +20,7 @@ def test_chart_path_is_the_repository_chart():
 
 
 def _rules_as_needs(controller: str) -> set[preflight.Need]:
-    rules = one(render_chart({"controller": {"mode": controller}}), "Role")["rules"]
+    rules = launcher_rbac(render_chart({"controller": {"mode": controller}}), "Role")["rules"]
     needs = set()
     for rule in rules:
         if rule.get("resourceNames"):

@@ -20,6 +20,7 @@ from chart_render import (
     env_of,
     helm,
     helm_major,
+    launcher_rbac,
     one,
     render_chart,
     render_error,
@@ -35,7 +36,7 @@ KEY, SECRET_KEY = "AKIAEXAMPLEKEY0001", "wJalr/XUtnFEMI+K7MDENG$bPx`RfiCYEX\\KEY
 
 
 def rules_of(objects):
-    return one(objects, "Role")["rules"]
+    return launcher_rbac(objects, "Role")["rules"]
 
 
 def allowed(rules, group: str, resource: str) -> set[str]:
@@ -57,13 +58,13 @@ def test_lint_strict_with_example_values():
 def test_objects_in_the_default_mode():
     objects = render_chart()
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "Role", "RoleBinding", "RoleBinding", "ServiceAccount", "ServiceAccount"]
 
 
 def test_objects_in_external_mode():
     objects = render_chart({"controller": {"mode": "external"}})
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "RoleBinding", "ServiceAccount", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "Role", "RoleBinding", "RoleBinding", "ServiceAccount", "ServiceAccount"]
     assert env_of(run_container(objects))["DASKRUN_CONTROLLER"] == "external"
 
 
@@ -86,7 +87,7 @@ def test_service_account_annotations_for_workload_identity():
     objects = render_chart({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": arn}}})
     account = next(a for a in by_kind(objects, "ServiceAccount") if a["metadata"]["name"] == FULLNAME)
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": arn}
-    binding = one(objects, "RoleBinding")
+    binding = launcher_rbac(objects, "RoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": FULLNAME}
     assert run_job(objects)["spec"]["template"]["spec"]["serviceAccountName"] == FULLNAME
@@ -437,7 +438,7 @@ def test_labels_and_selectors():
 def test_full_name_overrides():
     objects = render_chart({"fullnameOverride": "bench"})
     assert re.match(r"^bench-r1-[0-9a-f]{8}$", run_job(objects)["metadata"]["name"])
-    assert one(objects, "ConfigMap")["metadata"]["name"] == "bench"
+    assert one(objects, "ConfigMap")["metadata"]["name"] == run_job(objects)["metadata"]["name"]
     objects = render_chart(name="daskrun-nightly")
     assert re.match(r"^daskrun-nightly-r1-[0-9a-f]{8}$", run_job(objects)["metadata"]["name"])
 
@@ -471,7 +472,9 @@ def test_helm_test_pod_runs_preflight_restricted():
     assert env["DASKRUN_CONTROLLER"] == "external"
     assert env["DASKRUN_JOB_NAME"] == run_job(objects)["metadata"]["name"]
     assert env["DASKRUN_RELEASE"] == RELEASE
-    assert {v["name"]: v for v in spec["volumes"]}["config"]["configMap"]["name"] == FULLNAME
+    # Each revision's own config, named like its Job (a retried launcher never reads the next's).
+    assert {v["name"]: v for v in spec["volumes"]}["config"]["configMap"]["name"] == run_job(objects)["metadata"]["name"]
+    assert one(objects, "ConfigMap")["metadata"]["name"] == run_job(objects)["metadata"]["name"]
 
 
 def test_crds_are_the_pinned_packages():

@@ -51,12 +51,22 @@ def test_service_account_has_exactly_what_the_run_needs(namespace, release, mode
     for verb, resource, *extra in CLUSTER_WIDE:
         if can_i(namespace, account, verb, resource, *extra):
             wrong.append(f"cluster-wide {verb} {resource} must be denied")
-    # The Dask pods' own ServiceAccount may do nothing at all.
+    # The Dask pods' own ServiceAccount (a token in the driver container only) may read its
+    # run's Job and delete its run's DaskCluster, by name, and nothing else.
     dask_account = f"{rel.name}-daskrun-dask"
     kubectl("-n", namespace, "get", "serviceaccount", dask_account)
+    job = rel.job_name()
     for verb, resource, *_ in MATRIX + [("list", "daskclusters.kubernetes.dask.org"), ("get", "services")]:
         if can_i(namespace, dask_account, verb, resource):
             wrong.append(f"Dask pods' ServiceAccount: {verb} {resource} must be denied")
+    for verb, resource, expected in [("get", f"jobs.batch/{job}", True),
+                                     ("delete", f"daskclusters.kubernetes.dask.org/{job}", True),
+                                     ("get", "jobs.batch/another-run", False),
+                                     ("delete", "daskclusters.kubernetes.dask.org/another-run", False),
+                                     ("get", f"daskclusters.kubernetes.dask.org/{job}", False),
+                                     ("delete", f"jobs.batch/{job}", False)]:
+        if can_i(namespace, dask_account, verb, resource) != expected:
+            wrong.append(f"Dask pods' ServiceAccount: {verb} {resource}: expected {'yes' if expected else 'no'}")
     for verb, resource, *extra in CLUSTER_WIDE:
         if can_i(namespace, dask_account, verb, resource, *extra):
             wrong.append(f"Dask pods' ServiceAccount: cluster-wide {verb} {resource} must be denied")

@@ -112,6 +112,22 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def launcher_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The launcher's Role or RoleBinding (the Dask pods' own are labelled component dask)."""
+    found = [o for o in by_kind(objects, kind)
+             if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "dask"]
+    assert len(found) == 1, f"expected one launcher {kind}, got {len(found)}"
+    return found[0]
+
+
+def dask_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The Dask pods' Role or RoleBinding (role-dask.yaml)."""
+    found = [o for o in by_kind(objects, kind)
+             if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "dask"]
+    assert len(found) == 1, f"expected one Dask pods' {kind}, got {len(found)}"
+    return found[0]
+
+
 def run_job(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return one(objects, "Job")
 

@@ -6,7 +6,9 @@ from dataclasses import replace
 import yaml
 
 from daskrun.context import RunContext, cluster_name
-from daskrun.manifest import CONTROLLER_LABEL, RUN_LABEL, autoscaler_spec, build_cluster_spec
+from daskrun import driver_files
+from daskrun.manifest import DRIVER_ARGS, autoscaler_spec, build_cluster_spec
+from daskrun.run_labels import CONTROLLER_LABEL, REVISION_LABEL, RUN_LABEL
 from daskrun.config import load_config
 
 from cli_runner import run_cli
@@ -147,3 +149,45 @@ def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():
     assert "apt-get" not in script and "step script" not in script
     assert scheduler["args"][:3] == ["python", "-m", "distributed.cli.dask_scheduler"]
     assert "command" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][0]
+
+
+def test_the_driver_runs_beside_the_scheduler_with_its_setup_and_a_shared_folder():
+    config = {"run": {"function": "pkg.mod.fn", "args": {"n": (1, 2), "label": "$(HOME)"}},
+              "dask_cluster": {"worker_config": {"setup": {"pip_packages": ["xgboost"], "preload": ["pkg.boot"]}}},
+              "output": {"path": "s3://bucket/result.csv"}}
+    manifest = spec(config, credentials_secret="code-creds")
+    pod = manifest["spec"]["scheduler"]["spec"]
+    scheduler, driver = pod["containers"]
+    assert driver["name"] == "driver"
+    assert driver["args"] == DRIVER_ARGS
+    assert driver["command"] == scheduler["command"]  # the same setup, preloads given to `drive`
+    assert driver["image"] == scheduler["image"]
+    assert driver["securityContext"] == scheduler["securityContext"]
+    assert {e["name"] for e in scheduler["env"]} <= {e["name"] for e in driver["env"]}
+    [run] = [e["value"] for e in driver["env"] if e["name"] == driver_files.ENV_RUN]
+    assert driver_files.read_run_spec(run) == {"function": "pkg.mod.fn", "args": {"n": (1, 2), "label": "$(HOME)"},
+                                               "output": True}
+    shared = {"name": driver_files.VOLUME, "mountPath": driver_files.MOUNT}
+    assert shared in scheduler["volumeMounts"] and shared in driver["volumeMounts"]
+    assert {"name": driver_files.VOLUME, "emptyDir": {}} in pod["volumes"]
+    assert driver_files.ENV_RUN not in str(worker(manifest))
+
+
+def test_the_driver_gets_the_schedulers_volumes_env_and_read_only_root():
+    from daskrun.dask_pods import DaskPods, PodSettings
+
+    settings = PodSettings(extraVolumeMounts=[{"name": "data", "mountPath": "/data"}],
+                           extraVolumes=[{"name": "data", "emptyDir": {}}], extraEnv=[{"name": "A", "value": "1"}])
+    pods = DaskPods(scheduler=settings, read_only_root_filesystem=True)
+    pod = spec({"run": CONFIG["run"]}, pods=pods)["spec"]["scheduler"]["spec"]
+    for container in pod["containers"]:
+        assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+        assert {"name": "A", "value": "1"} in container["env"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "daskrun-tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert "command" not in pod["containers"][1]  # no setup: the image's entrypoint
+
+
+def test_the_revision_is_a_label_when_it_can_be_one():
+    assert spec(run_id="7")["metadata"]["labels"][REVISION_LABEL] == "7"
+    assert REVISION_LABEL not in spec(run_id="not a label!")["metadata"]["labels"]

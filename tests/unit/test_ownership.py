@@ -1,13 +1,17 @@
-"""Who owns the Dask cluster: the launcher pod read through the real client from a (fake) API server."""
+"""Who owns the Dask cluster: the launcher's Job, read from its pod through the real client from a (fake) API server."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fake_kube import FakeKube, pod
 
 from daskrun import ownership
-from daskrun.context import RunContext
+from daskrun.context import MAX_NAME, RunContext
 from daskrun.errors import ExitCode, OwnershipError
 
 JOB_UID = "0b7c6a52-job"
@@ -30,19 +34,36 @@ def launcher_pod(name: str = "bench-r1-abcde", owned_by_job: bool = True) -> dic
     return raw
 
 
-def test_the_launcher_pod_owns_the_cluster_and_its_job_is_known(kube):
+def test_the_launchers_job_owns_the_cluster_which_is_named_after_it(kube):
     kube.pods.append(launcher_pod())
-    context = ownership.owned_by_launcher(RunContext(namespace="runs", pod_name="bench-r1-abcde"))
-    assert context.owner == {"apiVersion": "v1", "kind": "Pod", "name": "bench-r1-abcde", "uid": "pod-uid-1",
+    context = ownership.owned_by_launcher(RunContext(namespace="runs", pod_name="bench-r1-abcde", name="random-1"))
+    assert context.owner == {"apiVersion": "batch/v1", "kind": "Job", "name": "bench-r1", "uid": JOB_UID,
                              "blockOwnerDeletion": False, "controller": False}
     assert context.job_uid == JOB_UID
+    assert context.name == "bench-r1"  # every pod of the Job finds the same cluster
 
 
-def test_a_pod_without_a_job_owns_the_cluster_alone(kube, caplog):
+def test_a_pod_without_a_job_leaves_the_cluster_without_an_owner(kube, caplog):
     kube.pods.append(launcher_pod(owned_by_job=False))
-    launcher = ownership.launcher_identity("bench-r1-abcde", "runs")
-    assert launcher is not None and launcher.job_uid is None
+    assert ownership.launcher_identity("bench-r1-abcde", "runs") is None
     assert "not owned by a Job" in caplog.text
+    context = RunContext(namespace="runs", pod_name="bench-r1-abcde", name="random-1")
+    assert ownership.owned_by_launcher(context) is context
+
+
+@given(st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True))
+def test_a_cluster_name_from_any_job_name_is_a_short_dns_label_and_stable(job_name):
+    name = ownership.job_cluster_name(job_name)
+    assert len(name) <= MAX_NAME
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+    assert name == ownership.job_cluster_name(job_name)
+    if len(job_name) <= MAX_NAME:
+        assert name == job_name
+
+
+def test_long_job_names_that_share_a_start_get_different_clusters():
+    base = "a" * 60
+    assert ownership.job_cluster_name(base + "-r1") != ownership.job_cluster_name(base + "-r2")
 
 
 def test_outside_a_pod_there_is_no_owner(caplog):

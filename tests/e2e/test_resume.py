@@ -1,0 +1,94 @@
+"""A run outlives its launcher pod: evicted, force-deleted, or lost once the function has
+returned, the Job's next pod re-attaches and stores the same result, and no task runs twice.
+
+Every task execution is counted outside the cluster (daskrun.examples.counted reports to a
+server on this host), so "nothing recomputed" is measured, not inferred from the log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from cluster_tools import dask_clusters, dask_pods, kubectl, wait_until
+from counter_server import Counter
+
+TASKS = 40
+EXPECTED = pd.DataFrame({"task": range(TASKS), "square": [i * i for i in range(TASKS)]})
+
+
+@pytest.fixture
+def counter(host_ip):
+    with Counter(host_ip) as server:
+        yield server
+
+
+def counted_run(counter: Counter, hold: bool = False) -> dict:
+    args = {"report_url": counter.url, "tasks": TASKS, "seconds": 3.0}
+    if hold:
+        args["hold_url"] = f"{counter.url}/release"
+    return {
+        "run": {"function": "daskrun.examples.counted.tasks", "args": args},
+        "dask_cluster": {"workers": 2, "worker_config": {"threads": 1, "resources": {"memory": "400M", "cpu": "200m"}}},
+    }
+
+
+def launcher(rel) -> dict:
+    running = [p for p in rel.pods() if p["status"].get("phase") in ("Pending", "Running")
+               and not p["metadata"].get("deletionTimestamp")]
+    return running[0] if len(running) == 1 else {}
+
+
+def evict(namespace: str, pod: str) -> None:
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
+    kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-",
+            input=json.dumps(eviction))
+
+
+def force_delete(namespace: str, pod: str) -> None:
+    kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
+
+
+def assert_resumed(rel, counter: Counter, namespace: str, started: float) -> None:
+    assert rel.wait() == "Complete", rel.launcher_log()
+    print(f"wall time from install to Complete: {time.monotonic() - started:.0f}s")
+    log = rel.launcher_log()
+    assert "re-attached to run" in log, log
+    assert counter.snapshot().get("/function") == 1, counter.snapshot()
+    assert counter.tasks_started() == TASKS
+    assert counter.reruns() == {}, f"tasks ran twice: {counter.reruns()}"
+    recovered = rel.recover()
+    assert recovered.returncode == 0, recovered.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(recovered.stdout)), EXPECTED)
+    # The finished run deleted its cluster; nothing of it is left.
+    wait_until(lambda: not dask_clusters(namespace) and not dask_pods(namespace), 120, what="the Dask pods to go")
+
+
+@pytest.mark.parametrize("lose", [evict, force_delete], ids=["evicted", "force-deleted"])
+def test_a_launcher_lost_half_way_is_replaced_and_no_task_runs_twice(namespace, release, counter, lose):
+    rel = release()
+    started = time.monotonic()
+    rel.install(counted_run(counter))
+    wait_until(lambda: counter.tasks_started() >= TASKS // 2, 400, interval=0.5, what="half of the tasks to start")
+    lost = launcher(rel)["metadata"]["name"]
+    lose(namespace, lost)
+    wait_until(lambda: launcher(rel).get("metadata", {}).get("name") not in (None, lost), 120,
+               what="the Job's next launcher pod")
+    assert_resumed(rel, counter, namespace, started)
+
+
+def test_a_result_computed_while_no_launcher_is_attached_is_kept_and_stored(namespace, release, counter):
+    rel = release()
+    started = time.monotonic()
+    rel.install(counted_run(counter, hold=True))
+    wait_until(lambda: counter.tasks_started() == TASKS, 400, interval=0.5, what="every task to start")
+    time.sleep(4)  # the last tasks' 3 s: the function now waits on /release
+    lost = launcher(rel)["metadata"]["name"]
+    force_delete(namespace, lost)
+    counter.released.set()  # the function returns now, with no launcher attached
+    assert_resumed(rel, counter, namespace, started)
+    assert "has ended (done), collecting the outcome" in rel.launcher_log()
