@@ -1,4 +1,4 @@
-"""Reruns with `helm upgrade`, `helm uninstall`, and a launcher killed hard."""
+"""Reruns with `helm upgrade`, `helm uninstall`, and a Job whose last launcher was killed hard."""
 
 import time
 
@@ -71,15 +71,19 @@ def test_uninstall_leaves_nothing(namespace, release):
     assert leftovers() == {}
 
 
-def test_launcher_killed_hard_takes_its_dask_pods_with_it(namespace, release):
+def test_a_job_failed_for_good_leaves_no_dask_pod_within_120s(namespace, release):
+    """The DaskCluster is the Job's (it outlives a launcher pod), so when the last launcher is
+    killed hard and the Job fails for good, the driver's watchdog deletes it."""
     rel = release()
     rel.install(LONG_RUN, job={"backoffLimit": 0})
     cluster = running_cluster(namespace)
+    wait_until(lambda: "in the driver beside the scheduler" in rel.launcher_log(), 120, what="the function to start")
     launcher = rel.pods()[0]["metadata"]["name"]
-    started = time.monotonic()
     # No grace period: the launcher gets SIGKILL and cannot delete its cluster itself.
     kubectl("-n", namespace, "delete", "pod", launcher, "--grace-period=0", "--force", "--wait=false")
+    assert rel.wait() == "Failed"
+    failed = time.monotonic()
     wait_until(lambda: not pods_of_run(namespace, cluster) and not [
-        c for c in dask_clusters(namespace) if c["metadata"]["name"] == cluster], 60,
-        what="garbage collection of the run's Dask cluster")
-    print(f"Dask pods gone {time.monotonic() - started:.1f}s after the launcher was killed")
+        c for c in dask_clusters(namespace) if c["metadata"]["name"] == cluster], 120,
+        what="the run's Dask pods to go after its Job failed")
+    print(f"Dask pods gone {time.monotonic() - failed:.1f}s after the Job failed")

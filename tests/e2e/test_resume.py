@@ -33,7 +33,7 @@ def counted_run(counter: Counter, hold: bool = False) -> dict:
         args["hold_url"] = f"{counter.url}/release"
     return {
         "run": {"function": "daskrun.examples.counted.tasks", "args": args},
-        "dask_cluster": {"workers": 2, "worker_config": {"threads": 1, "resources": {"memory": "400M", "cpu": "200m"}}},
+        "dask_cluster": {"workers": 2, "worker_config": {"nthreads": 1, "resources": {"memory": "400M", "cpu": "200m"}}},
     }
 
 
@@ -58,6 +58,7 @@ def assert_resumed(rel, counter: Counter, namespace: str, started: float) -> Non
     print(f"wall time from install to Complete: {time.monotonic() - started:.0f}s")
     log = rel.launcher_log()
     assert "re-attached to run" in log, log
+    print("\n".join(line for line in log.splitlines() if "re-attach" in line or "leaving DaskCluster" in line))
     assert counter.snapshot().get("/function") == 1, counter.snapshot()
     assert counter.tasks_started() == TASKS
     assert counter.reruns() == {}, f"tasks ran twice: {counter.reruns()}"
