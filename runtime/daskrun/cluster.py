@@ -87,6 +87,11 @@ def _worker_resources(workers: dict[str, Any]) -> str:
     return f" (Dask resources per worker: {'; '.join(kinds)})" if kinds else ""
 
 
+class WorkersMissing(ClusterStartError):
+    """The scheduler is up but workers are not: the Job's next pod waits for them again on the
+    same cluster instead of rebuilding it (the driver's watchdog deletes it if none comes)."""
+
+
 def wait_for_workers(client: Any, target: int, context: RunContext | None, timeout: float) -> None:
     """Block until `target` workers joined; fail early when their pods cannot start, and at the
     timeout with the reason the missing ones are not running."""
@@ -110,7 +115,7 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
             next_pod_check = time.monotonic() + POD_CHECK_INTERVAL
             starts = _pod_starts(context)
             if starts.problems:
-                raise ClusterStartError("dask pods are failing:\n  " + "\n  ".join(starts.problems))
+                raise WorkersMissing("dask pods are failing:\n  " + "\n  ".join(starts.problems))
             for key, notice in starts.restarts.items():
                 if key not in told:
                     told.add(key)
@@ -120,7 +125,7 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
             if context is not None:
                 with contextlib.suppress(Exception):
                     reasons = "".join(f"\n  {pods}: {why}" for pods, why in pending_reasons(context).items())
-            raise ClusterStartError(f"only {joined} of {target} workers joined within {timeout:.0f}s{reasons}")
+            raise WorkersMissing(f"only {joined} of {target} workers joined within {timeout:.0f}s{reasons}")
         time.sleep(WORKER_POLL_INTERVAL)
 
 
@@ -210,7 +215,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
         )
         annotations = (existing or {}).get("metadata", {}).get("annotations") or {}
         yield KubeRun(cluster, context, existing is not None, STARTED_ANNOTATION in annotations)
-    except Stopped:
+    except (Stopped, WorkersMissing):
         detach = _owned_by_job(context)
         raise
     finally:

@@ -7,7 +7,7 @@ from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
-from daskrun import driver_files, kube, watchdog
+from daskrun import driver_files, kube, watchdog, worker_drain
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
@@ -214,6 +214,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     worker["resources"] = container_resources(worker_cfg.resources)
     worker["securityContext"] = _security_context(context.worker_run_as_root and bool(worker_cfg.setup.apt_packages))
     worker_pod["restartPolicy"] = "Always"
+    worker["lifecycle"] = worker_drain.pre_stop_hook()
+    worker_pod["terminationGracePeriodSeconds"] = worker_drain.GRACE_PERIOD
     spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
 
     scheduler_pod = spec["spec"]["scheduler"]["spec"]

@@ -26,7 +26,7 @@ from chart_render import (
     run_job,
 )
 
-from daskrun import ownership
+from daskrun import ownership, worker_drain
 from daskrun.context import RunContext
 from daskrun.manifest import build_cluster_spec
 from daskrun.config import parse_config
@@ -268,3 +268,17 @@ def test_gpu_example_puts_only_the_workers_on_the_gpu_pool():
     assert "GPU=1" in worker["containers"][0]["args"]
     for role in ("launcher", "scheduler"):
         assert "nodeSelector" not in pods[role]["spec"] and "tolerations" not in pods[role]["spec"]
+
+
+def test_spot_example_puts_only_the_workers_on_the_spot_pool_and_drains_them():
+    example = ROOT / "values.spot.example.yaml"
+    helm("lint", "--strict", str(ROOT / "chart"), "-f", str(example))
+    pods = pods_of(render_chart(values_files=(example,)))
+    worker = pods["worker"]["spec"]
+    assert worker["nodeSelector"] == {"node-lifecycle": "spot"}
+    assert worker["tolerations"][0]["value"] == "spot"
+    assert worker["containers"][0]["lifecycle"] == worker_drain.pre_stop_hook()
+    assert worker["terminationGracePeriodSeconds"] == worker_drain.GRACE_PERIOD
+    for role in ("launcher", "scheduler"):
+        assert pods[role]["spec"]["nodeSelector"] == {"node-lifecycle": "on-demand"}
+        assert "tolerations" not in pods[role]["spec"]

@@ -86,10 +86,77 @@ def test_a_result_computed_while_no_launcher_is_attached_is_kept_and_stored(name
     rel = release()
     started = time.monotonic()
     rel.install(counted_run(counter, hold=True))
-    wait_until(lambda: counter.tasks_started() == TASKS, 400, interval=0.5, what="every task to start")
-    time.sleep(4)  # the last tasks' 3 s: the function now waits on /release
+    wait_until(lambda: counter.snapshot().get("GET /release"), 400, interval=0.5,
+               what="the function to finish its tasks and wait to be released")
     lost = launcher(rel)["metadata"]["name"]
     force_delete(namespace, lost)
     counter.released.set()  # the function returns now, with no launcher attached
     assert_resumed(rel, counter, namespace, started)
     assert "has ended (done), collecting the outcome" in rel.launcher_log()
+
+
+def running_worker(namespace: str) -> dict:
+    workers = [p for p in dask_pods(namespace, "app.kubernetes.io/component=dask-worker")
+               if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    return workers[0] if workers else {}
+
+
+def worker_name(pod: dict) -> str:
+    """The Dask worker name the operator gives the pod (DASK_WORKER_NAME)."""
+    [value] = [e["value"] for e in pod["spec"]["containers"][0]["env"] if e["name"] == "DASK_WORKER_NAME"]
+    return value
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["evicted-with-grace", "force-deleted"])
+def test_a_lost_worker_costs_at_most_its_own_tasks(namespace, release, counter, graceful):
+    rel = release()
+    rel.install(counted_run(counter))
+    wait_until(lambda: counter.tasks_started() >= TASKS // 3, 400, interval=0.5, what="a third of the tasks to start")
+    pod = running_worker(namespace)
+    name = worker_name(pod)
+    if graceful:
+        evict(namespace, pod["metadata"]["name"])
+    else:
+        force_delete(namespace, pod["metadata"]["name"])
+    assert rel.wait() == "Complete", rel.launcher_log()
+    assert counter.snapshot().get("/function") == 1
+    reruns = counter.reruns()
+    print(f"worker {name} lost ({'evicted' if graceful else 'force-deleted'}): reruns {reruns}")
+    if graceful:
+        assert reruns == {}, f"a gracefully stopped worker's tasks ran again: {reruns}"
+    else:
+        assert set(reruns) <= counter.ran_on(name), "a task that never ran on the lost worker ran again"
+    recovered = rel.recover()
+    assert recovered.returncode == 0, recovered.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(recovered.stdout)), EXPECTED)
+
+
+def test_workers_that_never_come_reuse_the_cluster_and_a_failed_job_leaves_no_dask_pod(namespace, release):
+    rel = release()
+    unschedulable = {"run": {"function": "daskrun.examples.echo.arguments"},
+                     "dask_cluster": {"workers": 1, "wait_for_workers": {"timeout": 20},
+                                      "worker_config": {"resources": {"memory": "900Gi"}}}}
+    rel.install(unschedulable, job={"backoffLimit": 1})
+    assert rel.wait() == "Failed"
+    failed = time.monotonic()
+    log = rel.launcher_log()
+    assert log.count("only 0 of 1 workers joined within 20s") == 2, log
+    assert log.count("creating DaskCluster") == 1 and "re-attaching to DaskCluster" in log, log
+    wait_until(lambda: not dask_clusters(namespace) and not dask_pods(namespace), 120,
+               what="every Dask pod to go after the Job failed")
+    print(f"Dask pods gone {time.monotonic() - failed:.1f}s after the Job failed")
+
+
+def test_uninstall_while_a_new_launcher_re_attaches_leaves_no_dask_pod(namespace, release, counter):
+    rel = release()
+    rel.install(counted_run(counter))
+    wait_until(lambda: counter.tasks_started() >= 4, 400, interval=0.5, what="the tasks to start")
+    lost = launcher(rel)["metadata"]["name"]
+    force_delete(namespace, lost)
+    wait_until(lambda: launcher(rel).get("metadata", {}).get("name") not in (None, lost), 120, interval=0.5,
+               what="the Job's next launcher pod")
+    rel.uninstall()
+    gone = time.monotonic()
+    wait_until(lambda: not dask_clusters(namespace) and not dask_pods(namespace), 120,
+               what="every Dask pod to go after helm uninstall")
+    print(f"Dask pods gone {time.monotonic() - gone:.1f}s after helm uninstall returned")

@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import collections
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Counter:
     def __init__(self, host: str):
         self.counts: collections.Counter[str] = collections.Counter()
+        self.workers: dict[str, list[str]] = collections.defaultdict(list)  # path -> where it ran
         self.released = threading.Event()
         self.lock = threading.Lock()
         counter = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                path, _, query = self.path.partition("?")
                 with counter.lock:
-                    counter.counts[self.path] += 1
+                    counter.counts[path] += 1
+                    counter.workers[path] += urllib.parse.parse_qs(query).get("worker", [])
                 self._answer(b"ok")
 
             def do_GET(self) -> None:  # noqa: N802
+                with counter.lock:
+                    counter.counts[f"GET {self.path}"] += 1
                 self._answer(b"go" if counter.released.is_set() else b"wait")
 
             def _answer(self, body: bytes) -> None:
@@ -54,6 +60,11 @@ class Counter:
 
     def executions(self) -> int:
         return sum(n for path, n in self.snapshot().items() if path.startswith("/task/"))
+
+    def ran_on(self, worker: str) -> set[str]:
+        """The tasks that ran on `worker` at least once."""
+        with self.lock:
+            return {path for path, where in self.workers.items() if worker in where}
 
     def reruns(self) -> dict[str, int]:
         return {path: n for path, n in self.snapshot().items() if path.startswith("/task/") and n > 1}

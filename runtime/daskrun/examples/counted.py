@@ -8,6 +8,7 @@ server that accepts POSTs (the e2e suite's counter, benchmarks/launcher_loss.py)
 from __future__ import annotations
 
 import time
+import urllib.parse
 import urllib.request
 
 import pandas as pd
@@ -20,7 +21,10 @@ def _post(url: str) -> None:
 
 
 def _task(index: int, report_url: str, seconds: float) -> int:
-    _post(f"{report_url}/task/{index}")
+    from distributed import get_worker
+
+    worker = urllib.parse.quote(str(get_worker().name), safe="")
+    _post(f"{report_url}/task/{index}?worker={worker}")
     time.sleep(seconds)
     return index * index
 
