@@ -191,3 +191,30 @@ def test_the_driver_gets_the_schedulers_volumes_env_and_read_only_root():
 def test_the_revision_is_a_label_when_it_can_be_one():
     assert spec(run_id="7")["metadata"]["labels"][REVISION_LABEL] == "7"
     assert REVISION_LABEL not in spec(run_id="not a label!")["metadata"]["labels"]
+
+
+JOB_OWNER = {"apiVersion": "batch/v1", "kind": "Job", "name": "bench-r2-1a2b3c4d", "uid": "5678",
+             "blockOwnerDeletion": False, "controller": False}
+
+
+def test_only_the_driver_of_a_jobs_run_gets_a_token_for_its_watchdog():
+    from daskrun import kube, watchdog
+    from daskrun.dask_pods import DaskPods
+
+    manifest = spec(owner=JOB_OWNER, name="bench-r2-1a2b3c4d", pods=DaskPods(service_account="bench-daskrun-dask"))
+    scheduler_pod = manifest["spec"]["scheduler"]["spec"]
+    scheduler, driver = scheduler_pod["containers"]
+    env = {e["name"]: e["value"] for e in driver["env"] if "value" in e}
+    assert (env[watchdog.ENV_JOB], env[watchdog.ENV_CLUSTER], env[watchdog.ENV_NAMESPACE]) == (
+        "bench-r2-1a2b3c4d", "bench-r2-1a2b3c4d", "ns1")
+    token_mounts = [m for m in driver["volumeMounts"] if m["mountPath"] == str(kube.SERVICE_ACCOUNT)]
+    assert token_mounts and token_mounts[0]["readOnly"] is True
+    [volume] = [v for v in scheduler_pod["volumes"] if v["name"] == token_mounts[0]["name"]]
+    assert volume["projected"]["sources"][0]["serviceAccountToken"]["path"] == "token"
+    assert scheduler_pod["automountServiceAccountToken"] is False
+    for container in [scheduler, *manifest["spec"]["worker"]["spec"]["containers"]]:
+        assert all(m["name"] != volume["name"] for m in container.get("volumeMounts", []))
+    # Without the chart's Dask ServiceAccount, or without a Job, no token at all.
+    for other in (spec(owner=JOB_OWNER), spec(pods=DaskPods(service_account="x"))):
+        assert "projected" not in str(other)
+        assert watchdog.ENV_JOB not in str(other)
