@@ -17,7 +17,6 @@ Not in CI.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -31,18 +30,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
+from cluster_tools import evict, force_delete, kjson, kubectl  # noqa: E402
 from counter_server import Counter  # noqa: E402
 
 TASKS, SECONDS = 40, 3.0
 JOB_TIMEOUT = 900.0
-
-
-def kubectl(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["kubectl", *args], capture_output=True, text=True, check=check, input=input)
-
-
-def kjson(*args: str) -> dict:
-    return json.loads(kubectl(*args, "-o", "json").stdout)
 
 
 def node_address() -> str:
@@ -56,16 +48,6 @@ def launcher(namespace: str, release: str) -> str | None:
     live = [p["metadata"]["name"] for p in pods if p["status"].get("phase") in ("Pending", "Running")
             and not p["metadata"].get("deletionTimestamp")]
     return live[0] if len(live) == 1 else None
-
-
-def evict(namespace: str, pod: str) -> None:
-    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
-    kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-",
-            input=json.dumps(eviction))
-
-
-def force_delete(namespace: str, pod: str) -> None:
-    kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
 
 
 LOSSES = {"uninterrupted": None, "evicted": evict, "force-deleted": force_delete}

@@ -8,13 +8,12 @@ server on this host), so "nothing recomputed" is measured, not inferred from the
 from __future__ import annotations
 
 import io
-import json
 import time
 
 import pandas as pd
 import pytest
 
-from cluster_tools import dask_clusters, dask_pods, kubectl, wait_until
+from cluster_tools import dask_clusters, dask_pods, evict, force_delete, wait_until
 from counter_server import Counter
 
 TASKS = 40
@@ -41,16 +40,6 @@ def launcher(rel) -> dict:
     running = [p for p in rel.pods() if p["status"].get("phase") in ("Pending", "Running")
                and not p["metadata"].get("deletionTimestamp")]
     return running[0] if len(running) == 1 else {}
-
-
-def evict(namespace: str, pod: str) -> None:
-    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
-    kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-",
-            input=json.dumps(eviction))
-
-
-def force_delete(namespace: str, pod: str) -> None:
-    kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
 
 
 def assert_resumed(rel, counter: Counter, namespace: str, started: float) -> None:

@@ -101,3 +101,15 @@ def describe_pods(pods: list[dict]) -> str:
         conditions = [c["type"] for c in pod.get("status", {}).get("conditions") or [] if c.get("status") == "True"]
         lines.append(f"{pod['metadata']['name']}: {pod.get('status', {}).get('phase')} {states} {conditions}")
     return "\n".join(lines)
+
+
+def evict(namespace: str, pod: str) -> None:
+    """Through the Eviction API, as a drain or a preemption does (PodDisruptionBudgets apply)."""
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
+    kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-",
+            input=json.dumps(eviction))
+
+
+def force_delete(namespace: str, pod: str) -> None:
+    """No grace period: the pod's processes get SIGKILL, as if its node were lost."""
+    kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
