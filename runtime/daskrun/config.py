@@ -340,6 +340,11 @@ class DaskCluster(_Strict):
     wait_for_workers: WaitForWorkers = Field(default_factory=WaitForWorkers)
     worker_config: WorkerConfig = Field(default_factory=WorkerConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    driver: SchedulerConfig = Field(
+        default_factory=SchedulerConfig,
+        description="The container beside the scheduler that calls your function on Kubernetes "
+        "(it holds the returned DataFrame): size it like the function's own process.",
+    )
 
     @model_validator(mode="after")
     def _enough_workers(self) -> DaskCluster:

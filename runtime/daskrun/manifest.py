@@ -261,6 +261,9 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
         "securityContext": _security_context(False),
         "volumeMounts": [dict(_DRIVER_MOUNT)],
     }
+    resources = container_resources(config.dask_cluster.driver.resources)
+    if resources:
+        container["resources"] = resources
     if setup_command:
         container["command"] = setup_command
         if context.credentials_secret:

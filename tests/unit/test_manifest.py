@@ -218,3 +218,10 @@ def test_only_the_driver_of_a_jobs_run_gets_a_token_for_its_watchdog():
     for other in (spec(owner=JOB_OWNER), spec(pods=DaskPods(service_account="x"))):
         assert "projected" not in str(other)
         assert watchdog.ENV_JOB not in str(other)
+
+
+def test_the_driver_is_sized_by_dask_cluster_driver():
+    config = {"run": CONFIG["run"], "dask_cluster": {"driver": {"resources": {"memory": "8Gi", "cpu": 2}}}}
+    driver = spec(config)["spec"]["scheduler"]["spec"]["containers"][1]
+    assert driver["resources"] == {"requests": {"memory": "8Gi", "cpu": "2"}, "limits": {"memory": "8Gi", "cpu": "2"}}
+    assert "resources" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][1]
