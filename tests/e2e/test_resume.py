@@ -13,10 +13,10 @@ import time
 import pandas as pd
 import pytest
 
-from cluster_tools import dask_clusters, dask_pods, evict, force_delete, wait_until
+from cluster_tools import dask_clusters, dask_pods, evict, force_delete, kubectl, wait_until
 from counter_server import Counter
 
-TASKS = 40
+TASKS = 30  # of 2 s on 2 workers: benchmarks/launcher_loss.py runs the issue's 40 of 3 s
 EXPECTED = pd.DataFrame({"task": range(TASKS), "square": [i * i for i in range(TASKS)]})
 
 
@@ -27,7 +27,7 @@ def counter(host_ip):
 
 
 def counted_run(counter: Counter, hold: bool = False) -> dict:
-    args = {"report_url": counter.url, "tasks": TASKS, "seconds": 3.0}
+    args = {"report_url": counter.url, "tasks": TASKS, "seconds": 2.0}
     if hold:
         args["hold_url"] = f"{counter.url}/release"
     return {
@@ -58,16 +58,27 @@ def assert_resumed(rel, counter: Counter, namespace: str, started: float) -> Non
     wait_until(lambda: not dask_clusters(namespace) and not dask_pods(namespace), 120, what="the Dask pods to go")
 
 
-@pytest.mark.parametrize("lose", [evict, force_delete], ids=["evicted", "force-deleted"])
-def test_a_launcher_lost_half_way_is_replaced_and_no_task_runs_twice(namespace, release, counter, lose):
+def attached_launcher(rel, lost: set[str]) -> str | None:
+    """The launcher pod that replaced the `lost` ones, once it has re-attached."""
+    name = launcher(rel).get("metadata", {}).get("name")
+    if name in lost or name is None:
+        return None
+    log = kubectl("-n", rel.namespace, "logs", name, check=False).stdout
+    return name if "re-attached to run" in log else None
+
+
+def test_a_launcher_evicted_then_one_force_deleted_are_replaced_and_no_task_runs_twice(namespace, release, counter):
     rel = release()
     started = time.monotonic()
     rel.install(counted_run(counter))
-    wait_until(lambda: counter.tasks_started() >= TASKS // 2, 400, interval=0.5, what="half of the tasks to start")
-    lost = launcher(rel)["metadata"]["name"]
-    lose(namespace, lost)
-    wait_until(lambda: launcher(rel).get("metadata", {}).get("name") not in (None, lost), 120,
-               what="the Job's next launcher pod")
+    wait_until(lambda: counter.tasks_started() >= TASKS // 3, 400, interval=0.5, what="a third of the tasks to start")
+    first = launcher(rel)["metadata"]["name"]
+    evict(namespace, first)  # what a drain or a preemption does; not counted against backoffLimit
+    second = wait_until(lambda: attached_launcher(rel, {first}), 120, interval=0.5,
+                        what="the Job's next launcher to re-attach")
+    force_delete(namespace, second)  # what a lost node looks like to the Job
+    wait_until(lambda: attached_launcher(rel, {first, second}), 120, interval=0.5,
+               what="a third launcher to re-attach")
     assert_resumed(rel, counter, namespace, started)
 
 
