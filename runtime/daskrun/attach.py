@@ -30,7 +30,7 @@ POLL = 1.0  # seconds between reads of the driver's log and status
 class DriverFailed(DaskrunError):
     """The function failed in the driver; the driver's own exit code (its message says why)."""
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, exit_code: int = ExitCode.FUNCTION_FAILED):
         super().__init__(message)
         self.exit_code = ExitCode(exit_code) if exit_code in ExitCode._value2member_map_ else ExitCode.FUNCTION_FAILED
 

@@ -264,7 +264,10 @@ def _run(args: argparse.Namespace) -> int:
             config, local=args.local, context=context, progress_interval=args.progress_interval, started=process_start()
         )
     except Terminated as stop:
-        log.error("stopped by %s", stop.signal_name)
+        if stop.cluster_left:
+            log.error("stopped by %s; the Dask cluster was left to the Job's next pod", stop.signal_name)
+        else:
+            log.error("stopped by %s; the Dask cluster was deleted", stop.signal_name)
         return stop.exit_code
     return 0
 

@@ -91,6 +91,8 @@ class WorkersMissing(ClusterStartError):
     """The scheduler is up but workers are not: the Job's next pod waits for them again on the
     same cluster instead of rebuilding it (the driver's watchdog deletes it if none comes)."""
 
+    cluster_left = False
+
 
 def wait_for_workers(client: Any, target: int, context: RunContext | None, timeout: float) -> None:
     """Block until `target` workers joined; fail early when their pods cannot start, and at the
@@ -215,8 +217,9 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
         )
         annotations = (existing or {}).get("metadata", {}).get("annotations") or {}
         yield KubeRun(cluster, context, existing is not None, STARTED_ANNOTATION in annotations)
-    except (Stopped, WorkersMissing):
+    except (Stopped, WorkersMissing) as exc:
         detach = _owned_by_job(context)
+        exc.cluster_left = detach
         raise
     finally:
         watch.stop()  # pods going away now are no news

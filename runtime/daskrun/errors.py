@@ -118,6 +118,8 @@ USER_CODE_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit, Keyb
 class Stopped(BaseException):
     """A stop signal (SIGTERM, SIGINT) unwinding the run; cli.Terminated is the one raised."""
 
+    cluster_left = False  # set when the run's Job keeps the Dask cluster for its next pod
+
 
 class DaskrunError(Exception):
     """A failure `daskrun` explains itself: the message says what and the fix, no traceback."""

@@ -13,7 +13,7 @@ import pytest
 
 from daskrun import cli, errors
 from daskrun import invoke  # noqa: F401 - its InvokeError subclasses join the hierarchy below
-from daskrun import context, controller_choice  # noqa: F401 - so do their errors
+from daskrun import attach, cluster, context, controller_choice  # noqa: F401 - so do their errors
 from daskrun.errors import EXIT_CODES, OUTCOMES, DaskrunError, ExitCode, JobAction
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,8 @@ def test_only_a_cluster_that_did_not_come_up_is_retried():
     retried = {kind.__name__ for kind in ERRORS if _instance(kind).retried}
     # ControllerConflict is a cluster that may not come up: a retry finds the operator again
     # (embedded mode) or, in auto mode, uses it.
-    assert retried == {"ClusterStartError", "ControllerConflict"}
+    # SchedulerLost: the run starts again on a new cluster; WorkersMissing: on the same one.
+    assert retried == {"ClusterStartError", "ControllerConflict", "SchedulerLost", "WorkersMissing"}
     # ...and every other error's code fails the chart's Job at once.
     assert {int(k.exit_code) for k in ERRORS if not _instance(k).retried} <= set(errors.FAIL_JOB_CODES)
 
