@@ -106,8 +106,9 @@ def describe_pods(pods: list[dict]) -> str:
 def evict(namespace: str, pod: str) -> None:
     """Through the Eviction API, as a drain or a preemption does (PodDisruptionBudgets apply)."""
     eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
-    kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-",
-            input=json.dumps(eviction))
+    kubectl(
+        "create", "--raw", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", "-f", "-", input=json.dumps(eviction)
+    )
 
 
 def force_delete(namespace: str, pod: str) -> None:
