@@ -133,11 +133,10 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
 
 @dataclass
 class KubeRun:
-    """The run's KubeCluster, and whether a launcher before this one created it."""
+    """The run's KubeCluster, and whether a launcher before this one started its function."""
 
     cluster: Any
     context: RunContext
-    reattached: bool = False
     started_before: bool = False  # an earlier launcher told its driver to call the function
 
 
@@ -216,7 +215,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
             context.name,
         )
         annotations = (existing or {}).get("metadata", {}).get("annotations") or {}
-        yield KubeRun(cluster, context, existing is not None, STARTED_ANNOTATION in annotations)
+        yield KubeRun(cluster, context, STARTED_ANNOTATION in annotations)
     except (Stopped, WorkersMissing) as exc:
         detach = _owned_by_job(context)
         exc.cluster_left = detach
