@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import pickle
 import time
@@ -67,8 +68,16 @@ def read_json(name: str, where: Path | None = None) -> dict[str, Any] | None:
 # --- What the launcher calls on the scheduler (dask_scheduler is passed by Dask) -----------
 
 
+def _quiet() -> None:
+    # Dask logs every run_on_scheduler call at INFO ("Run out-of-band function") through
+    # distributed.worker, which logs nothing else in a scheduler process: the launcher's
+    # polls, two a second for hours, would bury the scheduler's own log.
+    logging.getLogger("distributed.worker").setLevel(logging.WARNING)
+
+
 def status(dask_scheduler: Any = None) -> dict[str, Any] | None:
     """The driver's status record, None before the driver wrote one."""
+    _quiet()
     return read_json(STATUS)
 
 
@@ -79,6 +88,7 @@ def start(launcher: str, dask_scheduler: Any = None) -> None:
 
 def read_bytes(name: str, offset: int, limit: int = CHUNK, dask_scheduler: Any = None) -> bytes:
     """Up to `limit` bytes of `name` from `offset` (b"" at the end, or before it exists)."""
+    _quiet()
     try:
         with open(folder() / name, "rb") as handle:
             handle.seek(offset)

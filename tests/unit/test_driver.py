@@ -5,6 +5,7 @@ in this process, so the launcher's `run_on_scheduler` reads the same folder the 
 writes. Launchers come and go; the driver's function runs once.
 """
 
+import logging
 import os
 import signal
 import subprocess
@@ -80,6 +81,8 @@ def test_a_launcher_lost_mid_run_is_replaced_and_the_function_runs_once(cluster,
         assert final["rows"] == 6
         assert "counted_squares computed 6 values" in capfd.readouterr().out
         assert driver.poll() is None, "the driver stays until its pod is deleted"
+        # The scheduler (in this process here) does not log each of the launcher's polls.
+        assert logging.getLogger("distributed.worker").getEffectiveLevel() == logging.WARNING
     finally:
         stop(driver)
 
