@@ -50,7 +50,9 @@ _GO_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|
 _GO_BASES = {"x": 16, "o": 8, "b": 2}
 # go-yaml v2's yamlStyleFloat, the gate before Go's ParseFloat.
 _YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_GO_FLOAT_AFTER_DOT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?")
+# A leading dot skips go-yaml's underscore removal: Go's ParseFloat reads the text itself,
+# which allows an underscore between two digits (Go's float literal syntax: `.0_5` is 0.05).
+_GO_FLOAT_AFTER_DOT = re.compile(r"\.[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+(?:_[0-9]+)*)?")
 _MAX_DIGITS = 4000
 # The largest integer that no other reads as after a 64-bit float (2^53 is also 2^53 + 1).
 _EXACT = 2**53 - 1
@@ -92,7 +94,7 @@ def _resolve(text: str) -> tuple[str, Any]:
         return _WORDS[text]
     if text[0] == ".":
         if _GO_FLOAT_AFTER_DOT.fullmatch(text):
-            value = _go_float(text)
+            value = _go_float(text.replace("_", ""))
             if value is not None:
                 return FLOAT, value
         return STR, text
