@@ -20,7 +20,6 @@ import pickle
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +92,7 @@ def _wait_for_go() -> dict[str, Any]:
 
 def _store(result: Any) -> dict[str, Any]:
     data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    path = files.folder() / files.RESULT
-    partial = path.with_name(f".{files.RESULT}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    files.write_bytes(files.RESULT, data)
     record: dict[str, Any] = {
         "state": files.DONE,
         "finished": time.time(),
@@ -148,11 +144,7 @@ def _call(preloads: list[str]) -> None:
     started = time.time()
     files.write_json(files.STATUS, {"state": files.RUNNING, "started": started, "launcher": go.get("launcher")})
     log.info("calling %s", spec["function"])
-    try:
-        raw = function(**spec["args"])
-    except USER_CODE_ERRORS as exc:
-        log.error("%s failed:\n%s", spec["function"], traceback.format_exc())
-        raise FunctionFailed(f"{spec['function']} raised {type(exc).__name__}: {exc}") from exc
+    raw = invoke.call(function, spec["function"], spec["args"])
     result = invoke.check_result(raw, spec["function"], spec["output"])
     try:
         record = _store(result)

@@ -50,12 +50,16 @@ def folder() -> Path:
     return Path(os.environ.get("DASKRUN_DRIVER_DIR", MOUNT))
 
 
-def write_json(name: str, record: dict[str, Any], where: Path | None = None) -> None:
-    """Replace `name` at once: a reader never sees half a record."""
+def write_bytes(name: str, data: bytes, where: Path | None = None) -> None:
+    """Replace `name` at once: a reader never sees half of it."""
     path = (where or folder()) / name
     partial = path.with_name(f".{name}.partial")
-    partial.write_text(json.dumps(record))
+    partial.write_bytes(data)
     partial.replace(path)
+
+
+def write_json(name: str, record: dict[str, Any], where: Path | None = None) -> None:
+    write_bytes(name, json.dumps(record).encode(), where)
 
 
 def read_json(name: str, where: Path | None = None) -> dict[str, Any] | None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from daskrun.errors import USER_CODE_ERRORS, FunctionFailed, InvokeError
+
+log = logging.getLogger(__name__)
 
 
 class FunctionNotFound(InvokeError):
@@ -134,3 +138,13 @@ def check_result(result: Any, path: str, output_configured: bool) -> pd.DataFram
         f"{path} returned {type(result).__module__}.{type(result).__name__}, "
         f"expected a pandas.DataFrame: {result!r:.2000}"
     )
+
+
+def call(function: Callable[..., Any], path: str, args: dict[str, Any]) -> Any:
+    """Call the user's function; whatever it raises (SystemExit too) is its failure, logged
+    with its traceback and raised as FunctionFailed."""
+    try:
+        return function(**args)
+    except USER_CODE_ERRORS as exc:
+        log.error("%s failed:\n%s", path, traceback.format_exc())
+        raise FunctionFailed(f"{path} raised {type(exc).__name__}: {exc}") from exc

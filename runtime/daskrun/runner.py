@@ -8,7 +8,6 @@ import os
 import reprlib
 import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,14 +72,6 @@ def _warn_local_setup(setup: Setup) -> None:
                 "this Python environment (%s); add --isolated for a throw-away one",
                 sys.prefix,
             )
-
-
-def _call(function: Any, config: Config) -> Any:
-    try:
-        return function(**config.run.args)
-    except USER_CODE_ERRORS as exc:
-        log.error("%s failed:\n%s", config.run.function, traceback.format_exc())
-        raise FunctionFailed(f"{config.run.function} raised {type(exc).__name__}: {exc}") from exc
 
 
 def _preview(result: pd.DataFrame) -> None:
@@ -208,7 +199,7 @@ def _run_here(
         with record.observe(client):
             with progress.ProgressReporter(client, progress_interval):
                 timeline.mark(timeline.FUNCTION_STARTED)
-                raw = _call(function, config)
+                raw = invoke.call(function, config.run.function, config.run.args)
                 timeline.mark(timeline.FUNCTION_FINISHED)
             result = invoke.check_result(raw, config.run.function, config.output is not None)
             record.result = result_shape(result)
