@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every binary the local cluster needs from the Go module proxy (and gcc),
 # into $DASKRUN_CLUSTER_CACHE/bin. Skips a binary that already exists.
-# Usage: build.sh [k8s|etcd|coredns|pause|all]
+# Usage: build.sh [k8s|etcd|coredns|netpol|pause|all]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -41,6 +41,14 @@ build_coredns() {
   mv "$BIN/coredns.tmp" "$BIN/coredns"
 }
 
+build_netpol() {
+  [[ -x "$BIN/kube-router-$KUBE_ROUTER_VERSION" ]] && return 0
+  log "building kube-router $KUBE_ROUTER_VERSION (the NetworkPolicy engine)"
+  (cd "$HERE/kube-router" && go build -trimpath -ldflags "-s -w" \
+    -o "$BIN/kube-router.tmp" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+  mv "$BIN/kube-router.tmp" "$BIN/kube-router-$KUBE_ROUTER_VERSION"
+}
+
 build_pause() {
   [[ -x "$BIN/pause" ]] && return 0
   log "building pause"
@@ -54,8 +62,9 @@ case "$what" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   coredns) build_coredns ;;
+  netpol) build_netpol ;;
   pause) build_pause ;;
-  all) build_pause; build_etcd; build_coredns; build_k8s ;;
+  all) build_pause; build_etcd; build_coredns; build_netpol; build_k8s ;;
   *) die "unknown target $what" ;;
 esac
 exit

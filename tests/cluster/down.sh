@@ -1,25 +1,13 @@
 #!/usr/bin/env bash
 # Stop everything up.sh started and leave the host clean: processes, pod containers and
-# shims, mounts, CNI interfaces and IPAM state, iptables chains, pod cgroups, sysctls,
-# the node interface, the state dir and .cluster/. Safe to run at any time.
+# shims, mounts, CNI interfaces and IPAM state, iptables chains, the NetworkPolicy engine's
+# ipsets, pod cgroups, sysctls, the node interface, the state dir and .cluster/.
+# Safe to run at any time.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 [[ $EUID -eq 0 ]] || die "must run as root"
-
-# stop NAME [TIMEOUT]: SIGTERM the recorded process, SIGKILL after TIMEOUT seconds.
-stop() {
-  local name="$1" t="${2:-15}" f="$PIDS/$1.pid" pid i
-  [[ -s "$f" ]] || return 0
-  if pid="$(recorded_pid "$name")"; then
-    log "stopping $name ($pid)"
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < t * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  fi
-  rm -f "$f"
-}
 
 # Processes whose command line names our containerd's socket: its runc shims.
 our_shims() {
@@ -122,8 +110,8 @@ drop_new_nft_tables() {
 
 main() {
   local c
-  # Node agents first so nothing restarts pods while we tear them down.
-  for c in kube-proxy kubelet; do stop "$c"; done
+  # Node agents first so nothing restarts pods or rewrites rules while we tear them down.
+  for c in kube-router kube-proxy kubelet; do stop "$c"; done
   remove_containers
   kill_pods
   for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
@@ -162,6 +150,9 @@ main() {
   ip link show "$CNI_BRIDGE" >/dev/null 2>&1 && ip link delete "$CNI_BRIDGE"
   ip link show "$HOST_IF" >/dev/null 2>&1 && ip link delete "$HOST_IF"
   flush_iptables
+  drop_netpol_sets
+  ip rule del priority "$NO_SERVICE_TABLE" 2>/dev/null || true
+  ip route flush table "$NO_SERVICE_TABLE" 2>/dev/null || true
   drop_new_nft_tables
   if command -v conntrack >/dev/null; then
     conntrack -D -s "$POD_CLUSTER_CIDR" >/dev/null 2>&1

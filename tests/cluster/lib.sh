@@ -6,6 +6,7 @@ REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.12.4}"
+KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}" # github.com/cloudnativelabs/kube-router/v2, pinned in kube-router/go.mod
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 COREDNS_IMAGE="localhost/daskrun-coredns:${COREDNS_VERSION}"
 BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm}"
@@ -35,6 +36,8 @@ POD_CIDR="10.244.0.0/24"
 POD_CLUSTER_CIDR="10.244.0.0/16"
 POD_GATEWAY="10.244.0.1"
 SERVICE_CIDR="10.96.0.0/16"
+# Routing table and rule priority of the Service range's unreachable route (up.sh isolate_service_range).
+NO_SERVICE_TABLE=186
 KUBERNETES_SVC_IP="10.96.0.1"
 DNS_SVC_IP="10.96.0.10"
 API_PORT=6443
@@ -83,6 +86,43 @@ start_proc() {
   log "starting $name"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo "$! $(start_time $!)" >"$PIDS/$name.pid"
+}
+
+# stop NAME [TIMEOUT]: SIGTERM the recorded process, SIGKILL after TIMEOUT seconds; forget
+# its pid file.
+stop() {
+  local name="$1" t="${2:-15}" f="$PIDS/$1.pid" pid i
+  [[ -s "$f" ]] || return 0
+  if pid="$(recorded_pid "$name")"; then
+    log "stopping $name ($pid)"
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < t * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$f"
+}
+
+# The NetworkPolicy engine (kube-router, its firewall only): its health port and the
+# iptables chain it hooks into FORWARD once it has synced the policies.
+NETPOL_HEALTH_PORT=20244
+NETPOL_CHAIN=KUBE-ROUTER-FORWARD
+
+# netpol_ready: kube-router answers its health check (every controller it runs has beaten
+# recently) and has put its chain in place, i.e. it enforces.
+netpol_ready() {
+  curl -sf -m 5 "http://127.0.0.1:$NETPOL_HEALTH_PORT/healthz" >/dev/null &&
+    iptables -t filter -S "$NETPOL_CHAIN" >/dev/null 2>&1
+}
+
+# drop_netpol_sets: destroy the ipsets kube-router made (after its iptables rules are gone:
+# a set a rule still references cannot be destroyed).
+drop_netpol_sets() {
+  command -v ipset >/dev/null || return 0
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)'); do
+    ipset destroy "$set" 2>/dev/null
+  done
+  return 0
 }
 
 # fail_component NAME MSG: report which component failed with the tail of its log.

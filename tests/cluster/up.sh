@@ -7,7 +7,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 . "$HERE/pki.sh"
 
-COMPONENTS=(dockerd etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+COMPONENTS=(dockerd etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy
+  kube-router)
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
   vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.conf.all.route_localnet)
 
@@ -22,6 +23,7 @@ ensure_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v ipset >/dev/null || missing+=(ipset)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
   ((${#missing[@]} == 0)) && return 0
@@ -30,16 +32,20 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# healthy [COMPONENT...]: the components (default: all) run, the API is ready, the node is
+# Ready and, when it is among them, the NetworkPolicy engine enforces.
 healthy() {
   local c
-  for c in "${COMPONENTS[@]}"; do pid_alive "$c" || return 1; done
+  (($#)) || set -- "${COMPONENTS[@]}"
+  for c in "$@"; do [[ -z "$c" ]] || pid_alive "$c" || return 1; done
+  [[ " $* " == *" kube-router "* ]] && { netpol_ready || return 1; }
   kctl --request-timeout=5s get --raw /readyz >/dev/null 2>&1 || return 1
   [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
 check_ports() {
   local port users
-  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259; do
+  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$NETPOL_HEALTH_PORT"; do
     users="$(ss -ltnpH "sport = :$port" 2>/dev/null)"
     [[ -z "$users" ]] || die "port $port is already in use: $users"
   done
@@ -70,13 +76,22 @@ setup_host() {
 }
 
 # A pod's connection to a Service's ClusterIP that kube-proxy has not programmed yet (a fresh
-# Service, up to a second or two on a loaded node) is routed like any other address: out of
-# the default route, masqueraded. In a cloud VPC nothing answers and Dask's connect retries;
-# this machine's egress accepts every TCP connection and answers "HTTP/1.1 400 Bad Request",
-# which Dask's handshake reads as a frame of 3.07 EiB: "Nanny failed to start." (issue 24,
-# seen in a packet capture; benchmarks/README.md). So the Service range never leaves the node:
-# an unprogrammed ClusterIP is refused, as kube-proxy refuses a Service without endpoints.
-# Filter OUTPUT and FORWARD see a packet after kube-proxy's DNAT: only unprogrammed ones match.
+# Service, up to a second or two on a loaded node), or to one without ready endpoints, is
+# routed like any other address: out of the default route, masqueraded. In a cloud VPC nothing
+# answers and Dask's connect retries; this machine's egress accepts every TCP connection and
+# answers it, in HTTP ("HTTP/1.1 400 Bad Request", which Dask's handshake reads as a frame of
+# 3.07 EiB) or in TLS with its own CA (a run's worker then refuses the scheduler's
+# certificate): "Nanny failed to start." (issue 24). So the Service range never leaves the node.
+# - From pods, by routing: the route is chosen after kube-proxy's DNAT, so only a packet still
+#   addressed to the range takes the unreachable route. A filter rule cannot do it: the
+#   NetworkPolicy engine keeps its FORWARD jump first and ACCEPTs a policy-selected pod's
+#   allowed traffic there, before kube-proxy's own REJECT of a Service without endpoints.
+#   The kernel rate-limits the host-unreachable ICMP such a route answers with (twice: per
+#   peer for a route error, and by ICMP type), which turns most of a retrying client's tries
+#   into timeouts; both limits are lifted for it, so every such connect fails at once.
+# - From this host (OUTPUT, after kube-proxy's DNAT), by a filter rule: a host process's
+#   first route lookup happens before DNAT, so the route would refuse every ClusterIP.
+ICMP_RATEMASK_NO_UNREACHABLE=6160  # the kernel's default 6168 without type 3 (unreachable)
 isolate_service_range() {
   local chain=DASKRUN-NO-SERVICE hook
   iptables -N "$chain" 2>/dev/null || iptables -F "$chain"
@@ -85,6 +100,17 @@ isolate_service_range() {
   for hook in OUTPUT FORWARD; do
     iptables -C "$hook" -j "$chain" 2>/dev/null || iptables -I "$hook" 1 -j "$chain"
   done
+  ip route replace unreachable "$SERVICE_CIDR" table "$NO_SERVICE_TABLE"
+  ip rule show priority "$NO_SERVICE_TABLE" | grep -q . \
+    || ip rule add priority "$NO_SERVICE_TABLE" from "$POD_CLUSTER_CIDR" to "$SERVICE_CIDR" table "$NO_SERVICE_TABLE"
+  set_recorded_sysctl net.ipv4.icmp_ratemask "$ICMP_RATEMASK_NO_UNREACHABLE"
+  set_recorded_sysctl net.ipv4.route.error_cost 0
+}
+
+# Recorded here, not in SYSCTLS, so a cluster started before the setting restores it too.
+set_recorded_sysctl() {
+  grep -q "^$1=" "$STATE/sysctl.orig" 2>/dev/null || echo "$1=$(sysctl -n "$1")" >>"$STATE/sysctl.orig"
+  sysctl -qw "$1=$2"
 }
 
 start_etcd() {
@@ -257,6 +283,33 @@ YAML
   wait_for kube-proxy 60 curl -sf -m 5 http://127.0.0.1:10256/healthz
 }
 
+# The NetworkPolicy engine: kube-router's network policy controller on the host, like
+# kube-proxy, with its BGP router and service proxy off; it keeps iptables chains and ipsets
+# in step with the NetworkPolicies. Why kube-router, why only its firewall: tests/cluster/README.md.
+# It authenticates with a ServiceAccount token of its own that reads what its informers
+# watch, and nothing else. Called with no kube-router running (a cold start, or after stop).
+start_netpol() {
+  local dir="$STATE/kube-router" token
+  kctl apply -f "$HERE/manifests/kube-router.yaml" >"$LOGS/kube-router-apply.log" 2>&1 \
+    || fail_component kube-router-apply "applying its ServiceAccount and RBAC failed"
+  mkdir -p "$dir"; chmod 700 "$dir"
+  token="$(kctl -n kube-system create token kube-router --duration=8760h 2>>"$LOGS/kube-router-apply.log")" \
+    || fail_component kube-router-apply "cannot make a token for its ServiceAccount"
+  # Not kctl: that one's --kubeconfig is the admin's, which `config set-*` would edit.
+  local k=("$BIN/kubectl" --kubeconfig "$dir/kubeconfig.tmp")
+  rm -f "$dir/kubeconfig.tmp"
+  "${k[@]}" config set-cluster local --server="https://$NODE_IP:$API_PORT" \
+    --certificate-authority="$PKI/ca.crt" --embed-certs >/dev/null
+  "${k[@]}" config set-credentials kube-router --token="$token" >/dev/null
+  "${k[@]}" config set-context local --cluster=local --user=kube-router >/dev/null
+  "${k[@]}" config use-context local >/dev/null
+  mv "$dir/kubeconfig.tmp" "$dir/kubeconfig"
+  start_proc kube-router "$BIN/kube-router-$KUBE_ROUTER_VERSION" --kubeconfig "$dir/kubeconfig" \
+    --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
+    --service-cluster-ip-range "$SERVICE_CIDR" --health-port "$NETPOL_HEALTH_PORT" --metrics-port 0 --v=1
+  wait_for kube-router 60 netpol_ready
+}
+
 start_dns() {
   sed -e "s|@DNS_SVC_IP@|$DNS_SVC_IP|; s|@COREDNS_IMAGE@|$COREDNS_IMAGE|" \
     "$HERE/manifests/coredns.yaml" | kctl apply -f - >"$LOGS/coredns-apply.log" 2>&1 \
@@ -277,6 +330,15 @@ write_kubeconfig() {
 }
 
 main() {
+  if ! healthy && healthy "${COMPONENTS[@]/kube-router/}"; then
+    # Healthy but for the NetworkPolicy engine (a cluster from before it was added, or the
+    # engine died): (re)start only that; it rebuilds its rules from the API.
+    log "cluster up, but its NetworkPolicy engine is not enforcing: (re)starting it"
+    ensure_packages
+    "$HERE/build.sh" netpol || die "building kube-router failed (see output above)"
+    stop kube-router
+    start_netpol
+  fi
   if healthy; then
     isolate_service_range  # a cluster brought up before this rule existed gets it too
     mkdir -p "$OUT_DIR"
@@ -310,6 +372,7 @@ main() {
   "$HERE/images.sh" load-system
   start_kubelet
   start_kube_proxy
+  start_netpol
   start_dns
   write_kubeconfig
   if [[ -n "$IMG_PID" ]]; then
