@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,8 +147,9 @@ def job_of(ns: str, release: str) -> str:
     return wait(name, timeout=60, what=f"the Job of release {release}")
 
 
-def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
-    release = f"b{n}{mode[:2]}-{uuid.uuid4().hex[:4]}"
+def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[str, str] | None = None,
+            tls: bool = True) -> dict:
+    release = f"b{n}{mode[:2]}{'' if tls else 'pl'}-{uuid.uuid4().hex[:4]}"
     worker: dict = {"resources": worker_resources(n), "nthreads": 1}
     if pip:
         worker["setup"] = {"pip_packages": pip}
@@ -155,7 +157,7 @@ def daskrun(ns: str, n: int, mode: str, pip: list[str] | None = None, env: dict[
         worker["env"] = env
     values = {"controller": {"mode": mode},
               "run": {"function": FUNCTION, "args": ARGS},
-              "dask_cluster": {"workers": n, "worker_config": worker}}
+              "dask_cluster": {"workers": n, "worker_config": worker, "tls": tls}}
     start, log = run_release(ns, release, values)
     phases = {m.group(2): log_time(m.group(1)) for m in
               re.finditer(r"^(\S+ \S+) INFO\s+daskrun\.timeline: phase: (.+?) at \+", log, re.M)}
@@ -320,11 +322,32 @@ def print_table(rows: dict[int, dict[str, dict | None]], counts: tuple[int, ...]
               f"{ratio(emb, job)} {ratio(ext, job)} {ratio(emb, floor_s):>9}", flush=True)
 
 
+def tls_cost(ns: str, counts: tuple[int, ...] = (2, 8), rounds: int = 2) -> None:
+    """daskrun embedded with the run's TLS (the default) and with `dask_cluster.tls: false`,
+    alternating, `rounds` times per N: what the certificates, the Secret and the handshakes
+    add to a start."""
+    times: dict[tuple[int, bool], list[float]] = {}
+    for n in counts:
+        for _ in range(rounds):
+            for tls in (True, False):
+                got = measure(f"daskrun embedded N={n} tls={tls}", lambda: daskrun(ns, n, "embedded", tls=tls))
+                if got:
+                    times.setdefault((n, tls), []).append(got["joined"])
+                    print(f"N={n} tls={tls}: joined {got['joined']:.1f} s", file=sys.stderr, flush=True)
+    print(f"\nseconds from `helm install` to all N workers joined, daskrun embedded, TLS on against off "
+          f"(median of {rounds}, alternating)")
+    print(f"{'N':>3} | {'tls on':>7} | {'tls off':>7} | {'on/off':>7}")
+    for n in counts:
+        on, off = (statistics.median(times[(n, t)]) if times.get((n, t)) else None for t in (True, False))
+        print(f"{n:>3} | {cell(on)} | {cell(off)} | {ratio(on, off)}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also N = 32 and 64, and adaptive 1 -> 32")
     parser.add_argument("--lock", help="flock this file around each group of measurements")
     parser.add_argument("--skip-setup", action="store_true", help="leave out uv against pip")
+    parser.add_argument("--tls-only", action="store_true", help="only TLS on against off, N = 2 and 8")
     parser.add_argument("--prepare", help="shell command run first in every hold of the lock "
                                           "(make bench-cluster: bring up the local cluster, load the images)")
     args = parser.parse_args(argv)
@@ -333,6 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     counts = (1, 2, 8) + ((32, 64) if args.large else ())
     ns = f"bench-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", ns)
+    if args.tls_only:
+        try:
+            with held(args.lock):
+                tls_cost(ns)
+        finally:
+            kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        return 0
     floor_s: float | None = None
     rows: dict[int, dict[str, dict | None]] = {n: {} for n in counts}
     # One hold of the lock per group, under ~10 minutes: the small counts together, each
@@ -366,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"workers, reached {scaled['to_peak']:.0f} s after the function started; load done at "
                       f"{scaled['load_done']:.0f} s; back to 1 worker "
                       + (f"{back:.0f} s after the load ended" if back is not None else "not within 600 s"))
+        with held(args.lock):
+            tls_cost(ns)
         setup: dict = {}
         if not args.skip_setup:
             packages = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")

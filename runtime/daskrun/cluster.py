@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from daskrun import reattach, timeline
+from daskrun import reattach, run_secret, run_tls, timeline
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError, OwnershipError, Stopped
-from daskrun.manifest import autoscaler_spec, build_cluster_spec, worker_target
+from daskrun.manifest import autoscaler_spec, build_cluster_spec, labels, worker_target
 from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
 from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, STARTED_ANNOTATION
 from daskrun.scheduling import SchedulingWatch, pending_reasons
@@ -45,6 +45,8 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
         preload=list(preloads),
+        # The same switch as on Kubernetes: a local run's ports are open to this host's users.
+        security=run_tls.issue("local").security() if config.dask_cluster.tls else None,
     )
     timeline.mark(timeline.CLUSTER_CREATED)
     try:
@@ -138,6 +140,7 @@ class KubeRun:
     cluster: Any
     context: RunContext
     started_before: bool = False  # an earlier launcher told its driver to call the function
+    security: Any = None  # the run's client certificate (daskrun.run_tls); None without TLS
 
 
 def _owned_by_job(context: RunContext) -> bool:
@@ -156,9 +159,13 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
     cluster = None
     watch = SchedulingWatch(context)
     detach = False
+    secret_made = False
+    security = None
     try:
         _wait_for_dask_api(context)  # first: an unreachable API server fails here, in one line
         existing = _find_own_cluster(context)
+        if config.dask_cluster.tls and existing is not None:
+            security = run_secret.read(context).security()
         embedded_label = ((existing or {}).get("metadata", {}).get("labels") or {}).get(CONTROLLER_LABEL)
         if context.controller != "external" and (existing is None or embedded_label == context.name):
             from daskrun.embedded_controller import EmbeddedController
@@ -184,6 +191,14 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
                 context.namespace,
                 context.controller,
             )
+            if config.dask_cluster.tls:
+                certs = run_tls.issue(context.name)
+                run_secret.create(certs, context, labels(context))
+                secret_made = True
+                security = certs.security()
+                log.info(
+                    "TLS: certificates of this run only, valid until %s", certs.not_after.strftime("%Y-%m-%d %H:%M UTC")
+                )
         if controller is not None and existing is None:
             _dask_class("DaskCluster")(spec, namespace=context.namespace).create()
             timeline.mark(timeline.CLUSTER_CREATED)
@@ -202,8 +217,13 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
             log.info("controller: the installed dask operator drives the run (controller.mode external)")
         watch.start()
         with _unstick_pending_phase(context):
-            cluster = _start(KubeCluster, spec, context)
+            cluster = _start(KubeCluster, spec, context, security)
         _mark_start_phases(cluster)
+        if secret_made:
+            run_secret.adopt(
+                context,
+                _dask_class("DaskCluster").get(context.name, namespace=context.namespace).raw["metadata"]["uid"],
+            )
         workers = config.dask_cluster.workers
         if isinstance(workers, WorkerRange) and existing is None:
             _create_autoscaler(context, workers)
@@ -215,7 +235,7 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
             context.name,
         )
         annotations = (existing or {}).get("metadata", {}).get("annotations") or {}
-        yield KubeRun(cluster, context, STARTED_ANNOTATION in annotations)
+        yield KubeRun(cluster, context, STARTED_ANNOTATION in annotations, security)
     except (Stopped, WorkersMissing) as exc:
         detach = _owned_by_job(context)
         exc.cluster_left = detach
@@ -232,12 +252,16 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
                 cluster.shutdown_on_close = False
                 with contextlib.suppress(Exception):
                     cluster.close(timeout=5)
-        elif cluster is not None:
-            log.info("deleting DaskCluster %s", context.name)
-            with contextlib.suppress(Exception):
-                cluster.close(timeout=120)
         else:
-            _delete_leftover(context)
+            if cluster is not None:
+                log.info("deleting DaskCluster %s", context.name)
+                with contextlib.suppress(Exception):
+                    cluster.close(timeout=120)
+            else:
+                _delete_leftover(context)
+            if config.dask_cluster.tls:  # garbage collection would too, once it gets to it
+                with contextlib.suppress(Exception):
+                    run_secret.delete(context)
         timeline.mark(timeline.CLUSTER_DELETED)
         if controller is not None:
             controller.stop()
@@ -410,18 +434,55 @@ async def scheduler_address_by_cluster_ip(
     return f"tcp://{ip}:{port}"
 
 
-def _address_schedulers_by_cluster_ip() -> None:
-    # KubeCluster looks the comm and the dashboard address up through this one module global.
+def _route_kube_cluster(by_cluster_ip: bool, security: Any) -> None:
+    """Point KubeCluster's lookups and its own comm to the scheduler at our address and TLS.
+
+    KubeCluster has no `security` argument: it finds the scheduler through the module global
+    `get_scheduler_address` and talks to it through `rpc` and `wait_for_scheduler_comm`
+    without connection arguments, which a TLS scheduler refuses. These three globals of its
+    module are all it uses, so they are replaced there, for this process."""
+    import functools
+
+    from dask_kubernetes.operator import networking
     from dask_kubernetes.operator.kubecluster import kubecluster
+    from distributed.core import rpc
 
-    kubecluster.get_scheduler_address = scheduler_address_by_cluster_ip
+    lookup = scheduler_address_by_cluster_ip if by_cluster_ip else networking.get_scheduler_address
+
+    async def address(service_name: str, namespace: str, port_name: str = "tcp-comm", **kwargs: Any) -> str:
+        found = await lookup(service_name, namespace, port_name=port_name, **kwargs)
+        if security is not None and port_name == "tcp-comm":
+            found = f"{run_tls.SCHEME}://{found.split('://', 1)[-1]}"
+        return str(found)
+
+    kubecluster.get_scheduler_address = address
+    if security is None:
+        kubecluster.rpc = rpc
+        kubecluster.wait_for_scheduler_comm = networking.wait_for_scheduler_comm
+        return
+    secure_rpc = functools.partial(rpc, connection_args=security.get_connection_args("client"))
+
+    async def wait_for_comm(address: str) -> None:
+        import asyncio
+
+        from tornado.iostream import StreamClosedError
+
+        while True:
+            try:
+                async with secure_rpc(address) as scheduler_comm:
+                    await scheduler_comm.versions()
+                return
+            except (StreamClosedError, OSError):
+                await asyncio.sleep(0.1)
+
+    kubecluster.rpc = secure_rpc
+    kubecluster.wait_for_scheduler_comm = wait_for_comm
 
 
-def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext) -> Any:
+def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext, security: Any = None) -> Any:
     """KubeCluster for `spec`; connection hiccups (a Service kube-proxy has not caught up
     with yet) are retried by reconnecting to the same DaskCluster, a timeout is not."""
-    if in_a_pod():
-        _address_schedulers_by_cluster_ip()
+    _route_kube_cluster(in_a_pod(), security)
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
             return kube_cluster_class(

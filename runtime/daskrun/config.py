@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from daskrun import user_code
+from daskrun import run_tls, user_code
 from daskrun.chart_path import chart_keys
 from daskrun.config_file import NOT_A_MAPPING, read_config_file
 from daskrun.config_messages import messages
@@ -345,6 +345,22 @@ class DaskCluster(_Strict):
         description="The container beside the scheduler that calls your function on Kubernetes "
         "(it holds the returned DataFrame): size it like the function's own process.",
     )
+    tls: StrictBool = Field(
+        True,
+        description="TLS with certificates of this run only, between every Dask process of the run "
+        "(scheduler, workers, your function, the launcher): a client without them is refused. "
+        "Turn off only where a service mesh already encrypts and authenticates pod traffic.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_settings_are_ours(self) -> DaskCluster:
+        ours = sorted(k for k in self.worker_config.env if k.upper().startswith(run_tls.ENV_PREFIX))
+        if self.tls and ours:
+            raise ValueError(
+                f"worker_config.env sets {', '.join(ours)}: with dask_cluster.tls on, daskrun sets "
+                "Dask's comm and TLS settings itself; remove them, or set dask_cluster.tls: false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _enough_workers(self) -> DaskCluster:

@@ -29,7 +29,8 @@ from daskrun.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-SCHEDULER = "tcp://localhost:8786"  # the scheduler container of the same pod
+# The scheduler container of the same pod, in Dask's default scheme: tls when the run has TLS.
+SCHEDULER = "localhost:8786"
 ENV_SCHEDULER = "DASKRUN_DRIVER_SCHEDULER"  # another address, for tests on a LocalCluster
 CONNECT_TIMEOUT = 1800.0  # seconds: the scheduler container runs the same setup (pip installs) first
 GO_POLL = 0.5

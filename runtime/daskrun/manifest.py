@@ -7,7 +7,7 @@ from typing import Any
 
 from dask_kubernetes.operator import make_cluster_spec
 
-from daskrun import driver_files, kube, watchdog, worker_drain
+from daskrun import driver_files, kube, run_tls, watchdog, worker_drain
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
@@ -17,6 +17,7 @@ from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
 from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, REVISION_LABEL, RUN_LABEL
 
 IMAGE_UID = 10001  # the Dockerfile's USER
+IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
 
 
 def worker_target(config: Config) -> int:
@@ -140,7 +141,7 @@ def dask_resources(config: Config) -> dict[str, int]:
 
 # Writable places of a pod whose root filesystem is read-only: dask's temporary directory
 # (spilling, the worker's local directory) and the home directory (dask's config cache).
-WRITABLE_DIRS = {"tmp": "/tmp", "home": "/home/daskrun"}
+WRITABLE_DIRS = {"tmp": "/tmp", "home": IMAGE_HOME}
 
 
 def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
@@ -239,9 +240,49 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod["volumes"] = [{"name": driver_files.VOLUME, "emptyDir": {}}]
     if _watched(context):
         scheduler_pod["volumes"].append(_token_volume())
+    scheduler_pod["containers"][0]["env"] = scheduler_pod["containers"][0].get("env", []) + [_HTTP_API]
+    if config.dask_cluster.tls:
+        _use_tls(spec, context)
     _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
     _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
     return spec
+
+
+def _http_api_routes() -> str:
+    import dask
+    import distributed  # noqa: F401 - loads distributed's defaults into dask.config
+
+    routes = list(dask.config.get("distributed.scheduler.http.routes"))
+    return repr([*routes, "distributed.http.scheduler.api"])
+
+
+# The dask controller (operator or embedded) asks the scheduler how many workers it wants and
+# retires workers gracefully through this HTTP API; its other way, a Dask comm of its own,
+# cannot pass the run's TLS. The dashboard port is reached only from the run's own pods and
+# the operator's namespace (chart/templates/networkpolicy.yaml).
+_HTTP_API = {"name": "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES", "value": _http_api_routes()}
+
+
+def scheduler_comm_address(context: RunContext, scheme: str) -> str:
+    """The scheduler's comm address as the dask controller gives it to workers, our scheme."""
+    return f"{scheme}://{context.name}-scheduler.{context.namespace}.svc.cluster.local:8786"
+
+
+def _use_tls(spec: dict[str, Any], context: RunContext) -> None:
+    """Every Dask process of the run gets its role's certificate (daskrun.run_tls)."""
+    scheduler_pod = spec["spec"]["scheduler"]["spec"]
+    scheduler, driver = scheduler_pod["containers"]
+    scheduler["args"] += ["--protocol", run_tls.SCHEME]
+    for container, role in ((scheduler, "scheduler"), (driver, "client")):
+        container["env"] = container.get("env", []) + run_tls.dask_env(role)
+        container["volumeMounts"] = container.get("volumeMounts", []) + [run_tls.mount(role)]
+        scheduler_pod["volumes"].append(run_tls.volume(context.name, role))
+    worker_pod = spec["spec"]["worker"]["spec"]
+    worker = worker_pod["containers"][0]
+    address = {"name": "DASK_SCHEDULER_ADDRESS", "value": scheduler_comm_address(context, run_tls.SCHEME)}
+    worker["env"] = [*worker.get("env", []), address, *run_tls.dask_env("worker")]
+    worker["volumeMounts"] = worker.get("volumeMounts", []) + [run_tls.mount("worker")]
+    worker_pod["volumes"] = worker_pod.get("volumes", []) + [run_tls.volume(context.name, "worker")]
 
 
 _DRIVER_MOUNT = {"name": driver_files.VOLUME, "mountPath": driver_files.MOUNT}

@@ -62,6 +62,8 @@ KUBECLUSTER_NEEDS = (
     + _needs("", ("pods",), ("get", "list", "watch"))
     + _needs("", ("pods/log",), ("get",))
     + _needs("", ("services",), ("get", "list", "watch"))
+    # The run's TLS Secret (daskrun.run_secret); its get/patch/delete are granted by name.
+    + _needs("", ("secrets",), ("create",))
 )
 # What the embedded dask-kubernetes controller (kopf) adds, in the release namespace only.
 EMBEDDED_NEEDS = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from daskrun import attach, invoke, output, parquet_engine, progress, reattach, timeline
+from daskrun import attach, exit_guard, invoke, output, parquet_engine, progress, reattach, timeline
 from daskrun import cluster as clusters
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
@@ -95,7 +95,14 @@ def _preview(result: pd.DataFrame) -> None:
 
 
 def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
-    """Store the result; print it when there is no output or storing fails. None when stored."""
+    """Store the result; print it when there is no output or storing fails. None when stored.
+    Once kept, the run may exit 0 and a stop signal no longer interrupts it (daskrun.exit_guard)."""
+    kept = _keep(result, config)
+    exit_guard.mark_kept()
+    return kept
+
+
+def _keep(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
     if result is None:
         log.info("the function returned None and no output is configured: nothing to store")
         return None
@@ -213,7 +220,10 @@ def _run_in_driver(
     starts it (or re-attaches to it), relays its log and stores its result."""
     from distributed import Client
 
-    with clusters.kube_cluster(config, context) as run, Client(run.cluster, set_as_default=True) as client:
+    with (
+        clusters.kube_cluster(config, context) as run,
+        Client(run.cluster, security=run.security, set_as_default=True) as client,
+    ):
         timeline.mark(timeline.SCHEDULER_CONNECTED)
         status = attach.status(client)
         step = reattach.next_step(status, run.started_before)

@@ -35,7 +35,9 @@ from pytest_helm_charts.errors import ObjectStatusError
 from pytest_helm_charts.utils import wait_for_objects_condition
 
 from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, JOB_TIMEOUT, helm, kjson, kubectl, wait_until
+from counter_server import Counter
 from servers import BackgroundServer, free_port, moto_s3
+
 
 @pytest.fixture(scope="session")
 def cluster():
@@ -222,6 +224,14 @@ def release(request, namespace, tmp_path, kube_client):
     dump_if_failed(request, namespace)
     for rel in made:
         helm("uninstall", rel.name, "-n", rel.namespace, "--wait", "--timeout", "60s", check=False)
+
+
+@pytest.fixture
+def counter(host_ip):
+    """A server on this host that counts every execution the tasks of daskrun.examples.counted
+    report, and holds or releases their function."""
+    with Counter(host_ip) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -132,9 +132,12 @@ def test_two_default_runs_side_by_side_run_embedded_and_keep_to_their_own_cluste
 class TestBesideTheDaskOperator:
     def test_default_mode_uses_the_operator_with_exactly_n_workers_as_fast_as_external(self, namespace, release, dask_operator):
         auto, external = release("auto"), release("external")
+        # The operator's namespace is let in to the schedulers' HTTP API (the chart's default
+        # names the usual one, dask-operator).
+        allowed = {"operatorNamespace": dask_operator}
         with WorkerCounter(namespace) as counter:
-            auto.install(SMALL_RUN)
-            external.install(SMALL_RUN, controller={"mode": "external"})
+            auto.install(SMALL_RUN, networkPolicy=allowed)
+            external.install(SMALL_RUN, controller={"mode": "external"}, networkPolicy=allowed)
             assert auto.wait() == "Complete", auto.launcher_log()
             assert external.wait() == "Complete", external.launcher_log()
         auto_log, external_log = auto.launcher_log(), external.launcher_log()

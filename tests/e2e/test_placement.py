@@ -107,10 +107,10 @@ def test_gpu_pool_identity_suspend_and_pending_reasons(namespace, release, gpu_p
     time.sleep(8)
     assert placed.pods() == [], "a suspended Job must create no pod"
     assert _worker_pods(namespace, "placed") == []
-    # The NetworkPolicy is created; this cluster has no policy engine, so only its shape is checked.
+    # The NetworkPolicy is there before any pod (test_locked_cluster shows it enforced).
     policy = kjson("-n", namespace, "get", "networkpolicy", "placed-daskrun-dask")
-    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": {
-        "app.kubernetes.io/instance": "placed"}}}]}]
+    assert policy["spec"]["ingress"][0] == {"from": [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/instance": "placed"}}}]}
     kubectl("-n", namespace, "patch", "job", placed.job_name(), "--type=merge", "-p", '{"spec":{"suspend":false}}')
 
     def running_worker():

@@ -25,7 +25,15 @@ USER = "daskrun-e2e"
 TOKEN = f"e2e-token-{secrets.token_hex(12)}"
 SECRET = "private-code"
 
+# A canary shaped like the token, in the workers' environment: the scan must find it, or it
+# proves nothing.
+CANARY = "e2e-token-" + "c" * 24
+
 PROBE = '''
+import base64
+import json
+import os
+import re
 import socket
 import time
 
@@ -33,18 +41,48 @@ import pandas as pd
 from distributed import get_client
 
 MARK = "from-the-private-repository"
+TOKEN_SHAPE = re.compile(rb"e2e-token-[0-9a-f]{24}")
+# The start of base64("<user>:<token>"), as in an Authorization: Basic header or a netrc-ish file.
+BASIC = base64.b64encode(b"daskrun-e2e:e2e-token-"[:21])
+
+
+def scan():
+    """Everything a task can read that could hold a credential: every process's environment
+    and command line, and every file under the home, /tmp and /run."""
+    paths = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            paths += [f"/proc/{pid}/environ", f"/proc/{pid}/cmdline"]
+    for root in sorted({os.path.expanduser("~"), "/tmp", "/run"}):
+        for folder, _, files in os.walk(root):
+            paths += [os.path.join(folder, f) for f in files]
+    hits, read = [], 0
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(8 << 20)
+        except OSError:
+            continue
+        read += 1
+        hits += [f"{path}: {m.decode()}" for m in TOKEN_SHAPE.findall(data)]
+        if BASIC in data:
+            hits.append(f"{path}: basic auth")
+    return {"read": read, "hits": hits}
 
 
 def probe(_):
     import private_probe
 
     time.sleep(1.5)  # keeps the Dask pods up long enough to be inspected
-    return {"host": socket.gethostname(), "pip": private_probe.VALUE, "repo": MARK}
+    return {"host": socket.gethostname(), "pip": private_probe.VALUE, "repo": MARK, "where": "task",
+            "scan": json.dumps(scan())}
 
 
 def check(tasks=8):
     client = get_client()
-    return pd.DataFrame(client.gather(client.map(probe, range(tasks), pure=False)))
+    rows = client.gather(client.map(probe, range(tasks), pure=False))
+    rows.append({"host": socket.gethostname(), "where": "function", "scan": json.dumps(scan())})
+    return pd.DataFrame(rows)
 '''
 
 
@@ -120,7 +158,7 @@ def test_private_repository_and_index_with_a_token_from_a_secret(namespace, rele
     config = {
         "run": {"function": "e2e_private_func:check", "args": {"tasks": 8}},
         "dask_cluster": {"workers": 2, "worker_config": {
-            "resources": {"memory": "700M", "cpu": "250m"},
+            "resources": {"memory": "700M", "cpu": "250m"}, "env": {"DASKRUN_E2E_CANARY": CANARY},
             "setup": {"pip_packages": ["private-probe"], "pip_index_url": f"{url}/simple",
                       "git_repository": {"url": f"{url}/private.git", "reference": "main"}}}},
     }
@@ -134,8 +172,20 @@ def test_private_repository_and_index_with_a_token_from_a_secret(namespace, rele
     from daskrun.output import recover
 
     table = pd.read_csv(io.StringIO(recover(rel.logs())))
-    assert len(table) == 8 and (table["pip"] == 7777).all()
-    assert (table["repo"] == "from-the-private-repository").all()
+    tasks, function = table[table["where"] == "task"], table[table["where"] == "function"]
+    assert len(tasks) == 8 and (tasks["pip"] == 7777).all() and len(function) == 1
+    assert (tasks["repo"] == "from-the-private-repository").all()
+
+    # From inside the run (each task on a worker, and the function beside the scheduler):
+    # no credential in any process's environment or command line, or any file under the
+    # home, /tmp and /run -- only the canary, which shows the scan reads the environment.
+    for row in table.itertuples():
+        scan = json.loads(row.scan)
+        assert scan["read"] > 10, row
+        leaks = [hit for hit in scan["hits"] if not hit.endswith(CANARY)]
+        assert not leaks, f"a credential readable by the run's code on {row.host}: {leaks}"
+        if row.where == "task":
+            assert any(hit.endswith(CANARY) and "/environ" in hit for hit in scan["hits"]), row
 
     # Launcher, scheduler and workers each cloned and installed: 4 authenticated fetches each,
     # after the server refused the same requests without credentials.

@@ -20,12 +20,6 @@ TASKS = 30  # of 2 s on 2 workers: benchmarks/launcher_loss.py runs the issue's 
 EXPECTED = pd.DataFrame({"task": range(TASKS), "square": [i * i for i in range(TASKS)]})
 
 
-@pytest.fixture
-def counter(host_ip):
-    with Counter(host_ip) as server:
-        yield server
-
-
 def counted_run(counter: Counter, hold: bool = False) -> dict:
     args = {"report_url": counter.url, "tasks": TASKS, "seconds": 2.0}
     if hold:
@@ -70,7 +64,11 @@ def attached_launcher(rel, lost: set[str]) -> str | None:
 def test_a_launcher_evicted_then_one_force_deleted_are_replaced_and_no_task_runs_twice(namespace, release, counter):
     rel = release()
     started = time.monotonic()
-    rel.install(counted_run(counter))
+    # Held: the function must still be running when the second launcher is lost. Unheld, its
+    # tasks could end while that launcher starts (a loaded node takes 30 s), and the launcher
+    # then stores the result and deletes the cluster: the force-deletion would hit a finished
+    # run, and the third launcher would start a new one.
+    rel.install(counted_run(counter, hold=True))
     wait_until(lambda: counter.tasks_started() >= TASKS // 3, 400, interval=0.5, what="a third of the tasks to start")
     first = launcher(rel)["metadata"]["name"]
     evict(namespace, first)  # what a drain or a preemption does; not counted against backoffLimit
@@ -79,6 +77,7 @@ def test_a_launcher_evicted_then_one_force_deleted_are_replaced_and_no_task_runs
     force_delete(namespace, second)  # what a lost node looks like to the Job
     wait_until(lambda: attached_launcher(rel, {first, second}), 120, interval=0.5,
                what="a third launcher to re-attach")
+    counter.released.set()
     assert_resumed(rel, counter, namespace, started)
 
 

@@ -18,6 +18,7 @@ MATRIX = [
     ("create", "events", True, False),
     ("create", "pods", False, False),
     ("delete", "pods", False, False),
+    ("create", "secrets", True, True),  # the run's TLS Secret; get/patch/delete by its name only
     ("get", "secrets", False, False),
     ("list", "secrets", False, False),
     ("create", "roles.rbac.authorization.k8s.io", False, False),
@@ -51,6 +52,13 @@ def test_service_account_has_exactly_what_the_run_needs(namespace, release, mode
     for verb, resource, *extra in CLUSTER_WIDE:
         if can_i(namespace, account, verb, resource, *extra):
             wrong.append(f"cluster-wide {verb} {resource} must be denied")
+    # Of the Secrets, the launcher reads and changes its run's TLS one only.
+    for verb, resource, expected in [("get", f"secrets/{rel.job_name()}-tls", True),
+                                     ("delete", f"secrets/{rel.job_name()}-tls", True),
+                                     ("get", "secrets/another-run-tls", False),
+                                     ("patch", "secrets/another-run-tls", False)]:
+        if can_i(namespace, account, verb, resource) != expected:
+            wrong.append(f"{verb} {resource}: expected {'yes' if expected else 'no'}")
     # The Dask pods' own ServiceAccount (a token in the driver container only) may read its
     # run's Job and delete its run's DaskCluster, by name, and nothing else.
     dask_account = f"{rel.name}-daskrun-dask"

@@ -6,7 +6,7 @@ from dataclasses import replace
 import yaml
 
 from daskrun.context import RunContext, cluster_name
-from daskrun import driver_files
+from daskrun import driver_files, run_tls
 from daskrun.manifest import DRIVER_ARGS, autoscaler_spec, build_cluster_spec
 from daskrun.run_labels import CONTROLLER_LABEL, REVISION_LABEL, RUN_LABEL
 from daskrun.config import load_config
@@ -53,7 +53,9 @@ def test_replicas_image_and_env():
     manifest = spec()
     assert manifest["spec"]["worker"]["replicas"] == 3
     assert worker(manifest)["image"] == "daskrun:0.1.0"
-    env = {e["name"]: e["value"] for e in worker(manifest)["env"]}
+    env = {e["name"]: e["value"] for e in worker(manifest)["env"] if not e["name"].startswith(run_tls.ENV_PREFIX)}
+    # The user's variables, beside the run's TLS settings and the tls:// address they need.
+    assert env.pop("DASK_SCHEDULER_ADDRESS").startswith("tls://")
     assert env == {"MODE": "fast", "LITERAL": "$$(HOME) and $$HOME"}  # kubelet folds $$ back to $
     custom = dict(CONFIG, dask_cluster={**CONFIG["dask_cluster"], "worker_config": {"image": "me/img:1"}})
     assert worker(spec(custom))["image"] == "me/img:1"
@@ -163,7 +165,9 @@ def test_the_driver_runs_beside_the_scheduler_with_its_setup_and_a_shared_folder
     assert driver["command"] == scheduler["command"]  # the same setup, preloads given to `drive`
     assert driver["image"] == scheduler["image"]
     assert driver["securityContext"] == scheduler["securityContext"]
-    assert {e["name"] for e in scheduler["env"]} <= {e["name"] for e in driver["env"]}
+    # The same settings but for the scheduler's own: its TLS role and the HTTP API it serves.
+    own = {"DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES"} | {e["name"] for e in run_tls.dask_env("scheduler")}
+    assert {e["name"] for e in scheduler["env"]} - own <= {e["name"] for e in driver["env"]}
     [run] = [e["value"] for e in driver["env"] if e["name"] == driver_files.ENV_RUN]
     assert driver_files.read_run_spec(run) == {"function": "pkg.mod.fn", "args": {"n": (1, 2), "label": "$(HOME)"},
                                                "output": True}
