@@ -5,7 +5,8 @@
 #   make tools    .tools/bin/helm3 and .tools/bin/helm4 (skipped when present), and
 #                 .tools/bin/helm -> helm4 for commands that look for `helm` on PATH
 #   make crds     chart/crds/ from dask-kubernetes in .venv
-#   make schema   chart/values.schema.json from chart/schema/chart-keys.json + the config model
+#   make schema   chart/values.schema.json from chart/schema/chart-keys.json + the config model,
+#                 and chart/templates/_contract.tpl from the runtime's constants
 #   make docs     the exit-code tables in README.md and chart/README.md from daskrun.errors
 #
 # Both Helm binaries are built from source with `go install` through the Go module proxy:
@@ -59,7 +60,7 @@ $(TOOLS_BIN)/helm4-$(HELM4_VERSION):
 crds: ## regenerate chart/crds from the pinned dask-kubernetes in .venv
 	$(TOOLS_PYTHON) tests/chart/gen.py crds
 
-schema: ## regenerate chart/values.schema.json from chart/schema/chart-keys.json and the config model
+schema: ## regenerate chart/values.schema.json (chart-keys.json + the config model) and chart/templates/_contract.tpl (the runtime's constants)
 	$(TOOLS_PYTHON) tests/chart/gen.py schema
 
 # Chart checks (make test-chart): helm-docs (chart/README.md from values.yaml), chart-testing

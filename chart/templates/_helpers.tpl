@@ -108,7 +108,7 @@ tests check it for several revisions; the Job itself passes .Release.Revision).
 {{- end }}
 
 {{/*
-The chart's image, also the default worker image (DASKRUN_WORKER_IMAGE):
+The chart's image, also the default worker image (daskrun.context.ENV_WORKER_IMAGE):
 [global.imageRegistry/]repository, then @digest when set, else :tag (default: appVersion).
 */}}
 {{- define "daskrun.image" -}}
@@ -131,14 +131,6 @@ The Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or "" when there i
 {{- else if $output.key }}
 {{- printf "%s-credentials" (include "daskrun.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
-{{- end }}
-
-{{/*
-Keys of the code-credentials Secret; each reaches the pods as the env variable of the same
-name (daskrun.credentials.ENV; a render test keeps the two equal).
-*/}}
-{{- define "daskrun.codeCredentialKeys" -}}
-DASKRUN_GIT_USERNAME DASKRUN_GIT_TOKEN DASKRUN_GIT_SSH_KEY DASKRUN_GIT_KNOWN_HOSTS DASKRUN_PIP_USERNAME DASKRUN_PIP_PASSWORD
 {{- end }}
 
 {{/*
@@ -179,17 +171,15 @@ settings given at the top level and daskPods, with the ServiceAccount's name res
 
 {{/*
 The directory of a local output.path inside the launcher container (the working directory
-is /home/daskrun, so relative paths land there).
+is the image's home, so relative paths land there).
 */}}
-{{- define "daskrun.homeDir" -}}/home/daskrun{{- end }}
-
 {{- define "daskrun.outputDir" -}}
 {{- $path := .Values.output.path }}
 {{- $dir := dir $path }}
 {{- if isAbs $path }}
 {{- clean $dir }}
 {{- else }}
-{{- clean (printf "%s/%s" (include "daskrun.homeDir" .) $dir) }}
+{{- clean (printf "%s/%s" (include "daskrun.contract.manifest.IMAGE_HOME" .) $dir) }}
 {{- end }}
 {{- end }}
 
@@ -268,7 +258,7 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- range $i, $package := $setup.pip_packages | default list }}{{ $_ := set $urls (printf "pip_packages[%d]" $i) $package }}{{ end }}
 {{- range $key, $url := $urls }}
 {{- if regexMatch `(?i)(https?://[^/\s@?#]+@|[a-z][a-z0-9+.-]*://[^/\s@:?#]*:[^/\s@?#]*@)` (toString $url) }}
-{{- fail (printf "dask_cluster.worker_config.setup.%s contains a credential, which would be stored in the ConfigMap, the pod specs and the logs; remove it and put the token in a Secret (codeCredentials: DASKRUN_GIT_TOKEN, DASKRUN_GIT_SSH_KEY or DASKRUN_PIP_PASSWORD)" $key) }}
+{{- fail (printf "dask_cluster.worker_config.setup.%s contains a credential, which would be stored in the ConfigMap, the pod specs and the logs; remove it and put the token in a Secret (codeCredentials: %s, %s or %s)" $key (include "daskrun.contract.credentials.GIT_TOKEN" $) (include "daskrun.contract.credentials.GIT_SSH_KEY" $) (include "daskrun.contract.credentials.PIP_PASSWORD" $)) }}
 {{- end }}
 {{- end }}
 {{- if .Values.outputVolume.existingClaim }}

@@ -3,7 +3,9 @@
     python tests/chart/gen.py crds     chart/crds/*.yaml from the installed dask-kubernetes
     python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json,
                                        daskrun.config.config_json_schema() and the controller
-                                       modes (daskrun.context.CONTROLLER_MODES)
+                                       modes (daskrun.context.CONTROLLER_MODES); and
+                                       chart/templates/_contract.tpl from the runtime's constants
+                                       (daskrun.chart_contract)
     python tests/chart/gen.py docs     the exit-code tables of README.md and chart/README.md.gotmpl
                                        from daskrun.errors.EXIT_CODES
 
@@ -110,8 +112,13 @@ def main(argv: list[str]) -> int:
             print(f"wrote {(CRDS_DIR / name).relative_to(ROOT)}")
         return 0
     if argv == ["schema"]:
+        from daskrun import chart_contract
+
         SCHEMA_FILE.write_text(schema_text())
         print(f"wrote {SCHEMA_FILE.relative_to(ROOT)}")
+        contract = CHART / chart_contract.FILE
+        contract.write_text(chart_contract.contract_tpl())
+        print(f"wrote {contract.relative_to(ROOT)}")
         return 0
     if argv == ["docs"]:
         for doc in EXIT_CODE_DOCS:

@@ -28,7 +28,8 @@ from chart_render import (
 
 from daskrun import ownership, worker_drain
 from daskrun.context import RunContext
-from daskrun.manifest import build_cluster_spec
+from daskrun.manifest import IMAGE_HOME, build_cluster_spec
+from daskrun.run_labels import RUN_LABEL
 from daskrun.config import parse_config
 from daskrun.dask_pods import POD_KEYS, dask_account_name, parse_dask_pods
 
@@ -119,9 +120,9 @@ def test_role_override_replaces_lists_and_merges_maps():
 
 
 def test_run_labels_win_over_pod_labels():
-    pods = pods_of(render_chart({**RUN, "podLabels": {"app.kubernetes.io/component": "mine", "daskrun.io/run": "x"}}))
+    pods = pods_of(render_chart({**RUN, "podLabels": {"app.kubernetes.io/component": "mine", RUN_LABEL: "x"}}))
     assert pods["worker"]["metadata"]["labels"]["app.kubernetes.io/component"] == "dask-worker"
-    assert pods["worker"]["metadata"]["labels"]["daskrun.io/run"] != "x"
+    assert pods["worker"]["metadata"]["labels"][RUN_LABEL] != "x"
 
 
 def test_dask_pods_get_their_own_service_account_with_only_the_drivers_narrow_rights():
@@ -195,7 +196,7 @@ def test_read_only_root_filesystem_for_dask_pods():
     for role in ("scheduler", "worker"):
         for container in pods[role]["spec"]["containers"]:  # the scheduler's driver too
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
-            assert {"/tmp", "/home/daskrun"} <= {m["mountPath"] for m in container["volumeMounts"]}
+            assert {"/tmp", IMAGE_HOME} <= {m["mountPath"] for m in container["volumeMounts"]}
     default = pods_of(render_chart(RUN))
     assert "readOnlyRootFilesystem" not in default["worker"]["spec"]["containers"][0]["securityContext"]
 
@@ -207,18 +208,27 @@ def test_read_only_root_filesystem_refused_when_setup_installs(setup):
     assert "daskPods.readOnlyRootFilesystem" in error and "writable root filesystem" in error
 
 
-def test_network_policy_off_by_default_and_only_the_release_reaches_dask_pods():
-    assert not by_kind(render_chart(RUN), "NetworkPolicy")
-    objects = render_chart({**RUN, "networkPolicy": {"enabled": True}})
+def test_network_policy_on_by_default_and_only_the_release_reaches_dask_pods():
+    assert not by_kind(render_chart({**RUN, "networkPolicy": {"enabled": False}}), "NetworkPolicy")
+    objects = render_chart(RUN)
     policy = one(objects, "NetworkPolicy")["spec"]
     selected = policy["podSelector"]
     worker_labels = pods_of(objects)["worker"]["metadata"]["labels"]
     # The policy selects exactly the labels the runtime puts on the Dask pods.
     assert all(worker_labels[k] == v for k, v in selected["matchLabels"].items())
     assert worker_labels["app.kubernetes.io/component"] in selected["matchExpressions"][0]["values"]
-    assert policy["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}}}]}]
+    release_only, operator = policy["ingress"]
+    assert release_only == {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}}}]}
     launcher_labels = run_job(objects)["spec"]["template"]["metadata"]["labels"]
     assert launcher_labels["app.kubernetes.io/instance"] == RELEASE
+    # The operator's namespace reaches the scheduler's HTTP API only (the port the scheduler
+    # container names), for adaptive scaling.
+    assert operator["from"] == [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "dask-operator"}}}]
+    ports = {p["name"] for p in pods_of(objects)["scheduler"]["spec"]["containers"][0]["ports"]}
+    assert [p["port"] for p in operator["ports"]] == ["http-dashboard"] and "http-dashboard" in ports
+    for values in ({"controller": {"mode": "embedded"}}, {"networkPolicy": {"operatorNamespace": ""}}):
+        assert len(one(render_chart({**RUN, **values}), "NetworkPolicy")["spec"]["ingress"]) == 1, values
 
 
 def test_job_labels_annotations_and_suspend():

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from chart_render import render_chart, run_job
 
+from daskrun import credentials
 from daskrun.context import MAX_NAME
 
 NAME = re.compile(r"^(?P<prefix>[a-z0-9-]+)-r(?P<revision>[0-9]+)-(?P<hash>[0-9a-f]{8})$")
@@ -69,6 +70,6 @@ def test_credential_values_are_not_part_of_the_hash():
     output = {"path": "out.csv", "bucket": "bkt"}
     first = job_name({"output": {**output, "key": "AKIA1", "secret_key": "s1"}})
     assert job_name({"output": {**output, "key": "AKIA2", "secret_key": "s2"}}) == first
-    tokens = {job_name({"codeCredentials": {"values": {"DASKRUN_GIT_TOKEN": token}}}) for token in ("t1", "t2")}
+    tokens = {job_name({"codeCredentials": {"values": {credentials.GIT_TOKEN: token}}}) for token in ("t1", "t2")}
     assert len(tokens) == 1
     assert job_name({"output": {**output, "bucket": "other", "key": "AKIA1", "secret_key": "s1"}}) != first

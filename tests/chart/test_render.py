@@ -10,7 +10,20 @@ import shutil
 import pytest
 import yaml
 
-from daskrun import safe_yaml
+from daskrun import run_tls, safe_yaml
+from daskrun.context import (
+    ENV_CONTROLLER,
+    ENV_JOB_NAME,
+    ENV_NAMESPACE,
+    ENV_POD_NAME,
+    ENV_RELEASE,
+    ENV_RUN_ID,
+    ENV_WORKER_IMAGE,
+    ENV_WORKER_RUN_AS_ROOT,
+)
+from daskrun.job_logs import RUN_CONTAINER
+from daskrun.manifest import IMAGE_HOME, IMAGE_UID
+from daskrun.ownership import job_cluster_name
 from chart_render import (
     CHART,
     NAMESPACE,
@@ -58,14 +71,16 @@ def test_lint_strict_with_example_values():
 def test_objects_in_the_default_mode():
     objects = render_chart()
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "Role", "RoleBinding", "RoleBinding", "ServiceAccount", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "Job", "NetworkPolicy", "Pod", "Role", "Role", "RoleBinding", "RoleBinding",
+                     "ServiceAccount", "ServiceAccount"]
 
 
 def test_objects_in_external_mode():
     objects = render_chart({"controller": {"mode": "external"}})
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "Job", "Pod", "Role", "Role", "RoleBinding", "RoleBinding", "ServiceAccount", "ServiceAccount"]
-    assert env_of(run_container(objects))["DASKRUN_CONTROLLER"] == "external"
+    assert kinds == ["ConfigMap", "Job", "NetworkPolicy", "Pod", "Role", "Role", "RoleBinding", "RoleBinding",
+                     "ServiceAccount", "ServiceAccount"]
+    assert env_of(run_container(objects))[ENV_CONTROLLER] == "external"
 
 
 def test_everything_namespaced_in_release_namespace():
@@ -110,6 +125,7 @@ def test_rbac_external_mode_is_what_kubecluster_uses():
     assert allowed(rules, "", "events") == set()
     assert allowed(rules, "kubernetes.dask.org", "daskjobs") == set()
     assert allowed(rules, "", "pods/portforward") == set()
+    assert allowed(rules, "", "secrets") == {"create", "get", "patch", "delete"}  # one name but create
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
 
 
@@ -117,7 +133,7 @@ def test_controller_mode_default_is_the_runtimes():
     from daskrun.context import DEFAULT_CONTROLLER
 
     assert yaml.safe_load((CHART / "values.yaml").read_text())["controller"]["mode"] == DEFAULT_CONTROLLER
-    assert env_of(run_container(render_chart()))["DASKRUN_CONTROLLER"] == DEFAULT_CONTROLLER
+    assert env_of(run_container(render_chart()))[ENV_CONTROLLER] == DEFAULT_CONTROLLER
 
 
 @pytest.mark.parametrize("mode", ["embedded", "auto"])
@@ -140,6 +156,17 @@ def test_rbac_job_read_limited_to_this_revisions_job():
     objects = render_chart()
     assert rules_of(objects) == rules
     assert jobs["resourceNames"] == [run_job(objects)["metadata"]["name"]]
+
+
+def test_rbac_secret_rights_limited_to_this_runs_tls_secret():
+    objects = render_chart()
+    secrets = [r for r in rules_of(objects) if "secrets" in r["resources"]]
+    cluster = job_cluster_name(run_job(objects)["metadata"]["name"])
+    assert secrets == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch", "delete"],
+         "resourceNames": [run_tls.secret_name(cluster)]},
+    ]
 
 
 def run_config(configmap):
@@ -235,14 +262,14 @@ def test_job_runs_daskrun_with_its_environment():
     assert container["args"] == ["daskrun", "run", "/etc/daskrun/config.yaml"]
     assert container["image"] == "daskrun:0.1.0"
     env = env_of(container)
-    assert env["DASKRUN_CONTROLLER"] == "auto"
-    assert env["DASKRUN_WORKER_IMAGE"] == "daskrun:0.1.0"
-    assert env["DASKRUN_RELEASE"] == RELEASE
-    assert env["DASKRUN_RUN_ID"] == "1"
-    assert env["DASKRUN_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert env["DASKRUN_POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env[ENV_CONTROLLER] == "auto"
+    assert env[ENV_WORKER_IMAGE] == "daskrun:0.1.0"
+    assert env[ENV_RELEASE] == RELEASE
+    assert env[ENV_RUN_ID] == "1"
+    assert env[ENV_POD_NAME] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env[ENV_NAMESPACE] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert env["DASK_LOGGING__DISTRIBUTED"] == "debug"
-    assert "DASKRUN_WORKER_RUN_AS_ROOT" not in env
+    assert ENV_WORKER_RUN_AS_ROOT not in env
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert mounts["/etc/daskrun"]["readOnly"] is True
 
@@ -252,7 +279,7 @@ def test_image_tag_and_repository():
     container = run_container(objects)
     assert container["image"] == "registry.example/daskrun:1.2.3"
     assert container["imagePullPolicy"] == "Always"
-    assert env_of(container)["DASKRUN_WORKER_IMAGE"] == "registry.example/daskrun:1.2.3"
+    assert env_of(container)[ENV_WORKER_IMAGE] == "registry.example/daskrun:1.2.3"
 
 
 def test_job_is_not_a_hook_and_restarts_never():
@@ -279,7 +306,7 @@ def test_pod_failure_policy_from_exit_codes():
     assert FAIL_JOB_CODES, "daskrun.errors marks no exit code as failing the Job"
     assert policy["rules"] == [
         {"action": "FailJob",
-         "onExitCodes": {"containerName": "daskrun", "operator": "In", "values": list(FAIL_JOB_CODES)}},
+         "onExitCodes": {"containerName": RUN_CONTAINER, "operator": "In", "values": list(FAIL_JOB_CODES)}},
         # status is required by the API's OpenAPI schema (kubeconform strict), though defaulted.
         {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
     ], "chart/templates/job.yaml's podFailurePolicy no longer follows daskrun.errors.EXIT_CODES"
@@ -318,15 +345,15 @@ def test_restricted_security_context():
     objects = render_chart()
     pod = run_job(objects)["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 10001
-    assert pod["securityContext"]["runAsGroup"] == 10001
+    assert pod["securityContext"]["runAsUser"] == IMAGE_UID
+    assert pod["securityContext"]["runAsGroup"] == IMAGE_UID
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     context = run_container(objects)["securityContext"]
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["readOnlyRootFilesystem"] is True
     mounts = {m["mountPath"] for m in run_container(objects)["volumeMounts"]}
-    assert {"/tmp", "/home/daskrun"} <= mounts
+    assert {"/tmp", IMAGE_HOME} <= mounts
 
 
 @pytest.mark.parametrize(
@@ -346,7 +373,7 @@ def test_read_only_root_filesystem_can_be_overridden():
 def test_apt_packages_opt_in_sets_worker_root_env():
     values = {"workerRunAsRoot": True, "dask_cluster": {"worker_config": {"setup": {"apt_packages": ["curl"]}}}}
     objects = render_chart(values)
-    assert env_of(run_container(objects))["DASKRUN_WORKER_RUN_AS_ROOT"] == "true"
+    assert env_of(run_container(objects))[ENV_WORKER_RUN_AS_ROOT] == "true"
     # The launcher itself stays restricted.
     assert run_job(objects)["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
@@ -363,8 +390,8 @@ def test_pvc_mounted_at_the_output_directory():
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["output"]["persistentVolumeClaim"] == {"claimName": "results-pvc"}
     mounts = {m["name"]: m for m in run_container(objects)["volumeMounts"]}
-    assert mounts["output"]["mountPath"] == "/home/daskrun/results"
-    assert run_container(objects)["workingDir"] == "/home/daskrun"
+    assert mounts["output"]["mountPath"] == f"{IMAGE_HOME}/results"
+    assert run_container(objects)["workingDir"] == IMAGE_HOME
 
 
 def test_pvc_mounted_at_an_absolute_output_directory_with_subpath():
@@ -377,7 +404,7 @@ def test_pvc_replaces_home_for_a_bare_file_name():
     values = {"output": {"path": "results.csv"}, "outputVolume": {"existingClaim": "c"}}
     objects = render_chart(values)
     mounts = {m["mountPath"]: m["name"] for m in run_container(objects)["volumeMounts"]}
-    assert mounts["/home/daskrun"] == "output"
+    assert mounts[IMAGE_HOME] == "output"
     names = [v["name"] for v in run_job(objects)["spec"]["template"]["spec"]["volumes"]]
     assert "home" not in names
 
@@ -469,9 +496,9 @@ def test_helm_test_pod_runs_preflight_restricted():
         "capabilities": {"drop": ["ALL"]},
     }
     env = env_of(container)
-    assert env["DASKRUN_CONTROLLER"] == "external"
-    assert env["DASKRUN_JOB_NAME"] == run_job(objects)["metadata"]["name"]
-    assert env["DASKRUN_RELEASE"] == RELEASE
+    assert env[ENV_CONTROLLER] == "external"
+    assert env[ENV_JOB_NAME] == run_job(objects)["metadata"]["name"]
+    assert env[ENV_RELEASE] == RELEASE
     # Each revision's own config, named like its Job (a retried launcher never reads the next's).
     assert {v["name"]: v for v in spec["volumes"]}["config"]["configMap"]["name"] == run_job(objects)["metadata"]["name"]
     assert one(objects, "ConfigMap")["metadata"]["name"] == run_job(objects)["metadata"]["name"]

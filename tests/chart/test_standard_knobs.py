@@ -6,6 +6,8 @@ import shutil
 
 from chart_render import CHART, helm, render_chart, render_error, run_container
 
+from daskrun.context import ENV_WORKER_IMAGE
+
 DIGEST = "sha256:" + "ab" * 32
 
 
@@ -21,7 +23,7 @@ def test_digest_replaces_the_tag_everywhere():
     objects = render_chart({"image": {"repository": "daskrun", "tag": "0.1.0", "digest": DIGEST}})
     assert images(objects) == {f"daskrun@{DIGEST}"}
     env = {e["name"]: e.get("value") for e in run_container(objects)["env"]}
-    assert env["DASKRUN_WORKER_IMAGE"] == f"daskrun@{DIGEST}"  # the workers run the same image
+    assert env[ENV_WORKER_IMAGE] == f"daskrun@{DIGEST}"  # the workers run the same image
 
 
 def test_global_image_registry_prefixes_the_repository():

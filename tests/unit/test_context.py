@@ -77,11 +77,18 @@ def test_the_controller_modes_are_the_charts():
 
 
 def test_the_chart_sets_only_variables_the_runtime_reads():
-    """Every DASKRUN_* the chart's pods get is one daskrun.context knows (a renamed one would be lost)."""
+    """The chart's pods get their DASKRUN_* variables through the generated contract only
+    (chart/templates/_contract.tpl, daskrun.chart_contract), each one daskrun.context reads:
+    no name typed in a template, where a renamed constant would leave it behind."""
     import re
 
+    from daskrun import context
+
     templates = chart_path() / "templates"
-    names = set()
+    included = set()
     for template in ("job.yaml", "tests/test-preflight.yaml"):
-        names |= set(re.findall(r"name: (DASKRUN_[A-Z_]+)", (templates / template).read_text()))
-    assert names and names <= set(ENV_NAMES), f"unknown to daskrun.context: {sorted(names - set(ENV_NAMES))}"
+        text = (templates / template).read_text()
+        assert not re.findall(r"name: (DASKRUN_[A-Z_]+)", text), template
+        included |= set(re.findall(r'name: \{\{ include "daskrun\.contract\.context\.(ENV_[A-Z_]+)"', text))
+    assert included, "the templates name no variable through the contract"
+    assert {getattr(context, name) for name in included} <= set(ENV_NAMES)
