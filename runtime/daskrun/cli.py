@@ -37,6 +37,13 @@ class Terminated(Stopped):
 
 
 def _on_stop_signal(signum: int, frame: Any) -> None:
+    if exit_guard.kept():
+        # What is left (the report, deleting the Dask cluster) takes seconds; stopped now, a
+        # finished run would read as failed and its Job would run it again in a new pod.
+        logging.getLogger("daskrun").warning(
+            "%s after the result was kept: finishing the clean-up, then exit 0", signal.Signals(signum).name
+        )
+        return
     # A second Ctrl-C must not cut the cleanup the first one started (SIGKILL still can).
     for stop in STOP_SIGNALS:
         signal.signal(stop, _while_stopping)
@@ -245,7 +252,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.isolated:
         from daskrun.isolated import run_isolated
 
-        return run_isolated([a for a in args.argv if a != "--isolated"])
+        code = run_isolated([a for a in args.argv if a != "--isolated"])
+        if code == ExitCode.OK:
+            # The child runs guarded itself: its exit 0 already means its result was kept.
+            exit_guard.mark_kept()
+        return code
     if args.dry_run:
         import yaml
 
@@ -435,8 +446,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_guard.take_marker()
     code = int(_main(args))
     if guarded:
-        if code == ExitCode.OK:
-            exit_guard.mark_kept()
         # The cluster is closed by now. Threads that kopf or dask leave behind (executor
         # threads are joined at interpreter exit) must not keep a finished launcher alive.
         logging.shutdown()

@@ -33,6 +33,7 @@ ENDED_EARLY = (
 )
 
 _marker: str | None = None
+_kept = False
 
 
 def take_marker() -> None:
@@ -43,9 +44,16 @@ def take_marker() -> None:
 
 def mark_kept() -> None:
     """In the child, once the result is kept: the only way its exit 0 reaches the caller."""
+    global _kept
+    _kept = True
     if _marker is not None:
         with open(_marker, "wb") as marker:
             marker.write(_KEPT)
+
+
+def kept() -> bool:
+    """Whether this process has kept the run's result (stored or printed) by now."""
+    return _kept
 
 
 _PR_SET_PDEATHSIG = 1

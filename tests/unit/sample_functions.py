@@ -97,3 +97,23 @@ def counted_squares(count_file, n=6, hold_file=None):
     values = dask.compute(*[dask.delayed(lambda i: i * i)(i) for i in range(n)])
     print("counted_squares computed", len(values), "values", flush=True)
     return pd.DataFrame({"i": range(n), "square": list(values)})
+
+
+def slow_to_close(marker, seconds=5.0):
+    """A small result; the cluster then takes `seconds` to close: a window for a stop signal
+    that arrives after the result was kept. (A worker plugin's teardown marks the moment.)"""
+    import time
+
+    import pandas as pd
+    from distributed import WorkerPlugin, get_client
+
+    class SlowToClose(WorkerPlugin):
+        name = "daskrun-test-slow-to-close"
+
+        def teardown(self, worker):
+            with open(marker, "w") as handle:
+                handle.write("closing")
+            time.sleep(seconds)
+
+    get_client().register_plugin(SlowToClose())
+    return pd.DataFrame({"x": [1, 2, 3]})

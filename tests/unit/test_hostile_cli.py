@@ -57,6 +57,29 @@ def test_stop_signal_cleans_up_and_exits_with_one_line(tmp_path, signum, code):
     assert not _alive(worker_pid), "the local worker outlived the launcher"
 
 
+@pytest.mark.slow
+def test_a_stop_signal_after_the_result_is_kept_finishes_the_run_with_exit_0(tmp_path):
+    """Stopped while it closes its cluster, a run whose result is stored exits 0: a Job would
+    otherwise count a finished run as failed and run it all again in a new pod."""
+    closing = tmp_path / "closing"
+    config = _write(tmp_path, {"run": {"function": "sample_functions.slow_to_close",
+                                       "args": {"marker": str(closing), "seconds": 5}},
+                               "dask_cluster": {"workers": 1}, "output": {"path": "out.csv"}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    launcher = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(config), "--local"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not closing.exists():
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
+        time.sleep(0.1)
+    assert (tmp_path / "out.csv").exists(), "the cluster closed before the result was stored"
+    launcher.send_signal(signal.SIGTERM)
+    _, stderr = launcher.communicate(timeout=120)
+    assert "SIGTERM after the result was kept: finishing the clean-up, then exit 0" in stderr, stderr
+    assert launcher.returncode == 0, stderr
+    assert (tmp_path / "out.csv").read_text().splitlines() == ["x", "1", "2", "3"]
+
+
 def _kubeconfig(tmp_path: Path, server: str) -> Path:
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump({
