@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
 .PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench bench-cluster bench-result clean chart-docs package
 
-help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+help: ## this list: every target of Makefile, tools.mk and tests/cluster/cluster.mk
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | awk -F'\t' '{ printf "%-20s %s\n", $$1, $$2 }'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
@@ -59,7 +59,7 @@ LOCAL_KUBECONFIG := $(CURDIR)/.cluster/kubeconfig
 E2E_PYTEST_ARGS ?=
 
 # Against $$KUBECONFIG when given; else the local cluster, brought up (idempotent) first.
-e2e: venv tools ## end-to-end suite (tests/e2e) against $$KUBECONFIG, or the local cluster
+e2e: venv tools ## end-to-end suite (tests/e2e) against the cluster of KUBECONFIG, or the local one
 ifeq ($(strip $(KUBECONFIG)),)
 	bash tests/cluster/up.sh
 	bash tests/e2e/operator_image.sh
@@ -98,7 +98,7 @@ else
 	$(PYTHON) benchmarks/cluster_startup.py $(if $(E2E_LOCK),--lock $(E2E_LOCK)) $(BENCH_ARGS)
 endif
 
-clean:
+clean: ## remove .venv, .tools, build outputs and results/
 	rm -rf $(VENV) .tools build dist results *.egg-info runtime/*.egg-info
 
 include tools.mk

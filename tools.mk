@@ -75,11 +75,11 @@ CT := $(TOOLS_BIN)/ct-$(CT_VERSION)
 KUBECONFORM := $(TOOLS_BIN)/kubeconform-$(KUBECONFORM_VERSION)
 CT_ETC := $(TOOLS_DIR)/etc/ct-$(CT_VERSION)
 
-.PHONY: chart-tools
+.PHONY: chart-tools print-helm-docs-cmd
 
 # Also what tests/chart/test_chart_checks.py runs (it reads this line with `make -s print-helm-docs-cmd`).
 HELM_DOCS_CMD = $(TOOLS_BIN)/helm-docs --chart-search-root chart --template-files README.md.gotmpl --sort-values-order file
-print-helm-docs-cmd:
+print-helm-docs-cmd: ## the helm-docs command line that test-chart and chart-docs run
 	@echo '$(HELM_DOCS_CMD)'
 
 chart-tools: $(HELM_DOCS) $(CT) $(CT_ETC)/lintconf.yaml $(KUBECONFORM) ## helm-docs, ct and kubeconform in .tools/bin (built from the Go module proxy)

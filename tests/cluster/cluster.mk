@@ -9,34 +9,27 @@ CLUSTER_PYTEST_ARGS ?=
 
 .PHONY: cluster-up cluster-down cluster-smoke cluster-build image image-load kind-up kind-down
 
-## Build (cached) and start the cluster, load daskrun:0.1.0; writes .cluster/kubeconfig.
-cluster-up:
+cluster-up: ## build (cached) and start the cluster, load the daskrun image; writes .cluster/kubeconfig
 	bash $(CLUSTER_DIR)/up.sh
 
-## Stop everything cluster-up started and clean the host.
-cluster-down:
+cluster-down: ## stop everything cluster-up started and clean the host
 	bash $(CLUSTER_DIR)/down.sh
 
-## Smoke tests against the running cluster.
-cluster-smoke: $(CLUSTER_SMOKE_DEPS)
+cluster-smoke: $(CLUSTER_SMOKE_DEPS) ## smoke tests against the running cluster
 	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cluster/kubeconfig} \
 	  $(PYTHON) -m pytest -p no:cacheprovider $(CLUSTER_DIR) $(CLUSTER_PYTEST_ARGS)
 
-## Only build the binaries into the cache.
-cluster-build:
+cluster-build: ## only build the binaries into the cache
 	bash $(CLUSTER_DIR)/build.sh all
 
-## (Re)build daskrun:0.1.0 from the Dockerfile; reload it into the cluster when it runs.
-image:
+image: ## (re)build the daskrun image from the Dockerfile; reload it into the cluster when it runs
 	bash $(CLUSTER_DIR)/images.sh image
 
-## Load the already built image into the running cluster.
-image-load:
+image-load: ## load the already built image into the running cluster
 	bash $(CLUSTER_DIR)/images.sh load-project
 
-## kind instead (needs Docker and registry access): cluster + image + .cluster/kubeconfig.
-kind-up:
+kind-up: ## kind instead (needs Docker and registry access): cluster + image + .cluster/kubeconfig
 	bash $(CLUSTER_DIR)/kind.sh up
 
-kind-down:
+kind-down: ## delete the kind cluster that kind-up made
 	bash $(CLUSTER_DIR)/kind.sh down
