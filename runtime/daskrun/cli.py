@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
-    submit.add_argument("--namespace", "-n", default="default")
+    submit.add_argument("--namespace", "-n", help="the release's namespace [default: the kubeconfig's]")
     submit.add_argument("--release", default=None)
     submit.add_argument("--wait", action="store_true", help="follow the run and exit with its status")
 

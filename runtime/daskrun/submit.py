@@ -28,6 +28,7 @@ import yaml
 from daskrun import kube
 from daskrun.chart_path import chart_path
 from daskrun.config import ConfigError, load_config, read_config_file
+from daskrun.context import current_namespace
 from daskrun.errors import SubmitError
 from daskrun.job_logs import RUN_CONTAINER
 
@@ -108,7 +109,7 @@ def _job_name(release_json: dict[str, Any]) -> str | None:
 
 def run_on_kubernetes(
     config: dict[str, Any] | str,
-    namespace: str = "default",
+    namespace: str | None = None,
     release: str | None = None,
     wait: bool = False,
     *,
@@ -118,7 +119,8 @@ def run_on_kubernetes(
 
     Returns 0 once the run is submitted (``wait=False``), or the run's exit status
     (``wait=True``: 0 success, else the exit code of ``daskrun run`` when visible, else 1).
-    Raises ``ConfigError`` for an invalid config and ``SubmitError`` when Helm, a kubeconfig
+    Without ``namespace``, the one every daskrun command uses (daskrun.context.current_namespace:
+    the kubeconfig's). Raises ``ConfigError`` for an invalid config and ``SubmitError`` when Helm, a kubeconfig
     or the chart is missing or Helm refuses the install.
     """
     out = out or sys.stdout
@@ -126,6 +128,7 @@ def run_on_kubernetes(
     release = _check_release(release or default_release(str(values["run"]["function"])))
     helm = find_helm()
     find_kubeconfig()
+    namespace = current_namespace(namespace)
     try:
         chart = chart_path()
     except FileNotFoundError as exc:
@@ -240,10 +243,10 @@ def follow_job(namespace: str, job_name: str, *, out: TextIO | None = None, poll
         return 130
 
 
-def cli_submit(config_path: str, namespace: str, release: str | None, wait: bool) -> int:
+def cli_submit(config_path: str, namespace: str | None, release: str | None, wait: bool) -> int:
     """`daskrun submit CONFIG [--namespace NS] [--release NAME] [--wait]`."""
     try:
-        return run_on_kubernetes(config_path, namespace=namespace or "default", release=release, wait=wait)
+        return run_on_kubernetes(config_path, namespace=namespace, release=release, wait=wait)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code

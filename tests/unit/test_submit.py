@@ -141,3 +141,24 @@ def test_preflight_without_cluster_credentials_fails(tmp_path, monkeypatch, caps
     assert preflight.cli_preflight(str(ROOT / "values.example.yaml"), "ns", "rel", "embedded") == 1
     out = capsys.readouterr().out
     assert "ok    config" in out and "FAIL  cluster" in out
+
+
+def test_submit_without_a_namespace_installs_into_the_kubeconfigs_like_every_command(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u, namespace: team-a}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.delenv("DASKRUN_POD_NAMESPACE", raising=False)
+    record = tmp_path / "record.json"
+    fake = tmp_path / "helm"
+    fake.write_text(FAKE_HELM.format(python=sys.executable, record=str(record)))
+    fake.chmod(0o755)
+    monkeypatch.setenv("DASKRUN_HELM", str(fake))
+    assert submit.cli_submit(str(ROOT / "values.example.yaml"), None, "x", False) == 0
+    seen = json.loads(record.read_text())
+    assert seen["args"][seen["args"].index("--namespace") + 1] == "team-a"
+    assert "in namespace team-a" in capsys.readouterr().out
