@@ -15,7 +15,6 @@ from typing import Annotated, Any, Union
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -39,6 +38,7 @@ from daskrun.config_messages import messages
 from daskrun.credentials import credential_errors, masked_args
 from daskrun.errors import ConfigError, clip
 from daskrun.quantity import Quantity, quantity_value
+from daskrun.strict_model import Strict
 
 CONFIG_KEYS = ("run", "dask_cluster", "output")
 
@@ -49,10 +49,6 @@ MAX_WORKERS = 1000
 
 _FUNCTION = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*([.:][A-Za-z_]\w*)$")
 _DNS_LABEL_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # Extended resources have a domain prefix (nvidia.com/gpu, example.com/dongle); the API
@@ -77,7 +73,7 @@ MAX_WAIT_SECONDS = 7 * 24 * 3600
 MIN_MEMORY_BYTES = 32 * 2**20  # below this no Python process with dask imported starts
 
 
-class Resources(_Strict):
+class Resources(Strict):
     """Requests and limits of one container; also sizes the worker's threads and memory limit.
 
     Besides memory, cpu and ephemeral-storage, extended resources such as `nvidia.com/gpu: 1`
@@ -179,7 +175,7 @@ _IMAGE = (
 _PIP_PACKAGE = r"^[^-\s]"
 
 
-class GitRepository(_Strict):
+class GitRepository(Strict):
     url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL, description="Repository to clone.")
     reference: StrictStr | None = Field(
         None,
@@ -204,7 +200,7 @@ class GitRepository(_Strict):
 IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
 
 
-class Setup(_Strict):
+class Setup(Strict):
     """What each worker installs or runs before starting; the launcher and the scheduler
     run the pip, git, python_path and preload parts too (they import the user's code)."""
 
@@ -249,7 +245,7 @@ class Setup(_Strict):
         )
 
 
-class WorkerConfig(_Strict):
+class WorkerConfig(Strict):
     resources: Resources = Field(default_factory=Resources)
     image: StrictStr | None = Field(
         None,
@@ -277,11 +273,11 @@ class WorkerConfig(_Strict):
         return max(1, math.floor(cores)) if cores else 1
 
 
-class SchedulerConfig(_Strict):
+class SchedulerConfig(Strict):
     resources: Resources = Field(default_factory=Resources)
 
 
-class WorkerRange(_Strict):
+class WorkerRange(Strict):
     """Adaptive scaling; minimum 0 lets the cluster shrink to no workers while idle."""
 
     minimum: StrictInt = Field(ge=0, le=MAX_WORKERS)
@@ -318,7 +314,7 @@ Workers = Annotated[
 ]
 
 
-class WaitForWorkers(_Strict):
+class WaitForWorkers(Strict):
     """When the function starts: once `minimum` workers joined. Workers still coming join the
     running computation; if fewer than `minimum` joined within `timeout`, the run fails (exit 4)
     with the reason their pods are not running."""
@@ -331,7 +327,7 @@ class WaitForWorkers(_Strict):
     )
 
 
-class DaskCluster(_Strict):
+class DaskCluster(Strict):
     workers: Workers | None = Field(
         None,
         description=f"Fixed count (1 to {MAX_WORKERS}), or {{minimum, maximum}} to adapt "
@@ -389,7 +385,7 @@ class DaskCluster(_Strict):
         return self.workers if isinstance(self.workers, int) else None
 
 
-class Run(_Strict):
+class Run(Strict):
     function: StrictStr = Field(
         pattern=_FUNCTION.pattern,
         description="Import path of the function: 'package.module.function' or 'package.module:function'.",
@@ -404,7 +400,7 @@ _PATH_CHAR = r"[^\x00-\x1f\x7f]"
 _SUFFIX = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])"
 
 
-class Output(_Strict):
+class Output(Strict):
     path: StrictStr | None = Field(
         None,
         min_length=1,
@@ -457,7 +453,7 @@ class Output(_Strict):
         return self.bucket is not None or (self.path or "").startswith("s3://")
 
 
-class Config(_Strict):
+class Config(Strict):
     run: Run
     dask_cluster: DaskCluster = Field(default_factory=DaskCluster)
     output: Output | None = None

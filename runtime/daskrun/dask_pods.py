@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from daskrun.config_messages import messages
 from daskrun.errors import ConfigError
+from daskrun.strict_model import Strict
 
 # The ServiceAccount of the Dask pods is "<fullname>-dask" unless named; fullname is the
 # chart's `daskrun.fullname` helper, reproduced in `chart_fullname` (tested against it).
@@ -30,15 +31,11 @@ Object = dict[StrictStr, Any]
 MERGED_KEYS = ("nodeSelector", "podLabels", "podAnnotations")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class PullSecret(_Strict):
+class PullSecret(Strict):
     name: StrictStr = Field(min_length=1)
 
 
-class PodSettings(_Strict):
+class PodSettings(Strict):
     """Settings of one pod; None means "not given" (a role override then keeps the top level's)."""
 
     imagePullSecrets: list[PullSecret] | None = None
@@ -69,13 +66,13 @@ POD_KEYS = tuple(PodSettings.model_fields)
 _UNSET: tuple[Any, ...] = (None, "", [], {})
 
 
-class DaskServiceAccount(_Strict):
+class DaskServiceAccount(Strict):
     create: StrictBool = True
     name: StrictStr = Field("", pattern=r"^$|" + _K8S_NAME)
     annotations: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
 
-class DaskPodsValues(_Strict):
+class DaskPodsValues(Strict):
     """The chart's `daskPods` key."""
 
     serviceAccount: DaskServiceAccount = Field(default_factory=DaskServiceAccount)

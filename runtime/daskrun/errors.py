@@ -134,9 +134,6 @@ class DaskrunError(Exception):
         return OUTCOMES[self.exit_code].job is JobAction.RETRIED
 
 
-RunError = DaskrunError  # the older name
-
-
 class ConfigError(DaskrunError):
     """The config is invalid; ``errors`` holds one ``(key_path, message)`` per problem."""
 
