@@ -556,6 +556,13 @@ def _delete_earlier_attempts(context: RunContext) -> None:
                 cluster.delete()
 
 
+def delete_run_cluster(context: RunContext) -> None:
+    """The run's DaskCluster and TLS Secret, if any are left; nothing else of the namespace."""
+    _delete_leftover(context)
+    with contextlib.suppress(Exception):
+        run_secret.delete(context)
+
+
 def _delete_leftover(context: RunContext) -> None:
     """A DaskCluster whose start failed half-way must not outlive the run."""
     with contextlib.suppress(Exception):

@@ -11,3 +11,7 @@ CONTROLLER_LABEL = "daskrun.io/controller"
 # Set by the launcher that told the driver to call the function: a later launcher that
 # finds a fresh driver knows the scheduler pod was replaced (daskrun.reattach).
 STARTED_ANNOTATION = "daskrun.io/function-started"
+# Set on the launcher's Job once a pod of it has kept the result, before the Dask cluster is
+# deleted: a pod started after that (its predecessor killed during the clean-up) does not run
+# the function again (daskrun.kept_mark).
+KEPT_ANNOTATION = "daskrun.io/result-kept"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from daskrun import attach, exit_guard, invoke, output, parquet_engine, progress, reattach, timeline
+from daskrun import attach, exit_guard, invoke, kept_mark, output, parquet_engine, progress, reattach, timeline
 from daskrun import cluster as clusters
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
@@ -154,9 +154,13 @@ def run_dask_function(
     timeline.mark(timeline.CONFIG_LOADED)
     record = RunRecord(config, "local" if local else "kubernetes")
     failure: BaseException | None = None
+    kept_before = None
     try:
         # Before anything starts: a launcher that cannot own its cluster is a configuration error.
         pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        if pod_context is not None and (kept_before := kept_mark.earlier(pod_context)) is not None:
+            _kept_by_an_earlier_pod(pod_context, kept_before)
+            return None
         setup = config.dask_cluster.worker_config.setup
         if local:
             _warn_local_setup(setup)
@@ -170,9 +174,21 @@ def run_dask_function(
     finally:
         record.finish(failure)
         # Bad input stops the run before anything started: it leaves nothing behind, no report.
-        if record.exit_code != EXIT_BAD_CONFIG:
+        # Nor does a pod that found the result kept: the earlier pod's report stays as it was.
+        if record.exit_code != EXIT_BAD_CONFIG and kept_before is None:
             record.store()
         log.info("phases of this run:\n%s", line.table())
+
+
+def _kept_by_an_earlier_pod(context: RunContext, mark: dict[str, str]) -> None:
+    log.warning(
+        "pod %s of this Job kept the run's result at %s (its log says where) and was stopped before it "
+        "exited: not running the function again; deleting what is left of the run's Dask cluster",
+        mark["pod"],
+        mark["at"],
+    )
+    clusters.delete_run_cluster(context)
+    exit_guard.mark_kept()
 
 
 def _run(
@@ -252,4 +268,6 @@ def _run_in_driver(
                 timeline.mark(timeline.FUNCTION_FINISHED)
             result = attach.outcome(client, final)
             record.result = result_shape(result)
-            return keep_result(result, config)
+            kept = keep_result(result, config)
+            kept_mark.mark(run.context)  # before the cluster that holds the result is deleted
+            return kept

@@ -119,7 +119,7 @@ def test_rbac_external_mode_is_what_kubecluster_uses():
     assert allowed(rules, "", "pods") == {"get", "list", "watch"}
     assert allowed(rules, "", "pods/log") == {"get"}
     assert allowed(rules, "", "services") == {"get", "list", "watch"}
-    assert allowed(rules, "batch", "jobs") == {"get"}
+    assert allowed(rules, "batch", "jobs") == {"get", "patch"}  # its own Job only (daskrun.kept_mark)
     # Nothing the operator does: no Deployments, no events, no DaskJobs, no port-forward.
     assert allowed(rules, "apps", "deployments") == set()
     assert allowed(rules, "", "events") == set()

@@ -8,13 +8,16 @@ server on this host), so "nothing recomputed" is measured, not inferred from the
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pandas as pd
 import pytest
 
-from cluster_tools import dask_clusters, dask_pods, evict, force_delete, kubectl, wait_until
+from cluster_tools import dask_clusters, dask_pods, evict, force_delete, kjson, kubectl, wait_until
 from counter_server import Counter
+
+from daskrun.run_labels import KEPT_ANNOTATION
 
 TASKS = 30  # of 2 s on 2 workers: benchmarks/launcher_loss.py runs the issue's 40 of 3 s
 EXPECTED = pd.DataFrame({"task": range(TASKS), "square": [i * i for i in range(TASKS)]})
@@ -92,6 +95,36 @@ def test_a_result_computed_while_no_launcher_is_attached_is_kept_and_stored(name
     counter.released.set()  # the function returns now, with no launcher attached
     assert_resumed(rel, counter, namespace, started)
     assert "has ended (done), collecting the outcome" in rel.launcher_log()
+    # The Job is marked before the cluster holding the result is deleted: a launcher killed in
+    # the clean-up leaves a Job whose next pod must not run the function again.
+    job = rel.job()
+    mark = json.loads(job["metadata"]["annotations"][KEPT_ANNOTATION])
+    assert mark["pod"] in {p["metadata"]["name"] for p in rel.pods()} - {lost}, mark
+    replay = replayed_launcher(job)
+    log = kubectl("-n", namespace, "logs", replay, check=False).stdout
+    assert f"pod {mark['pod']} of this Job kept the run's result" in log, log
+    assert "not running the function again" in log and "creating DaskCluster" not in log, log
+    assert counter.snapshot().get("/function") == 1, counter.snapshot()
+    assert not dask_clusters(namespace)
+
+
+def replayed_launcher(job: dict) -> str:
+    """A pod of the Job's own template, owned by it, started after the Job finished: what the
+    Job starts when its launcher is lost after keeping the result. Its name, once it succeeded."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "spec": job["spec"]["template"]["spec"],
+           "metadata": {"name": f"{job['metadata']['name'][:50]}-replay", "namespace": job["metadata"]["namespace"],
+                        # Not the Job controller's labels: a finished Job must not count this pod.
+                        "labels": {k: v for k, v in job["spec"]["template"]["metadata"]["labels"].items()
+                                   if "job-name" not in k and "controller-uid" not in k},
+                        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
+                                             "uid": job["metadata"]["uid"], "controller": False}]}}
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
+    wait_until(lambda: kjson("-n", namespace, "get", "pod", name)["status"].get("phase") in ("Succeeded", "Failed"),
+               180, what="the replayed launcher to end")
+    assert kjson("-n", namespace, "get", "pod", name)["status"]["phase"] == "Succeeded", \
+        kubectl("-n", namespace, "logs", name, check=False).stdout
+    return name
 
 
 def running_worker(namespace: str) -> dict:
