@@ -103,8 +103,11 @@ def test_gpu_pool_identity_suspend_and_pending_reasons(namespace, release, gpu_p
             "worker_config": {"resources": {"memory": "700M", **resources}}}},
             **PLACEMENT, daskPods=roles, job={"backoffLimit": 0})
 
-    # Suspended: no launcher, so no Dask cluster, until resumed.
-    time.sleep(8)
+    # Suspended: no launcher, so no Dask cluster, until resumed. The Job controller's Suspended
+    # condition says it has seen the Job and made its decision: no pod.
+    wait_until(lambda: any(c["type"] == "Suspended" and c["status"] == "True"
+                           for c in placed.job().get("status", {}).get("conditions", [])),
+               120, interval=0.5, what="the Job controller to mark the placed Job suspended")
     assert placed.pods() == [], "a suspended Job must create no pod"
     assert _worker_pods(namespace, "placed") == []
     # The NetworkPolicy is there before any pod (test_locked_cluster shows it enforced).
