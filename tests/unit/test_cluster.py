@@ -35,6 +35,13 @@ def test_a_controller_that_never_acts_ends_the_start_naming_it():
         wait_for_controller(lambda: None, "the installed dask operator", timeout=1.0)
 
 
-def test_the_start_goes_on_once_the_cluster_has_a_phase():
-    phases = iter([None, None, "Pending"])
-    wait_for_controller(lambda: next(phases), "the embedded controller", timeout=30)
+def test_the_start_goes_on_once_the_cluster_has_a_phase_and_not_before():
+    phases = ["Pending", None, None]
+    reads = []
+
+    def read_phase():
+        reads.append(phases.pop())
+        return reads[-1]
+
+    wait_for_controller(read_phase, "the embedded controller", timeout=30)
+    assert reads == [None, None, "Pending"]  # it returned on the first phase, and only then
