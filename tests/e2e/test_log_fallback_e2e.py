@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from conftest import IMAGE_REPOSITORY, IMAGE_TAG, kjson, kubectl, wait_until
+from cluster_tools import IMAGE_REPOSITORY, IMAGE_TAG, kjson, kubectl, wait_until
 
 # Run in the pod and here: the same frame on both sides.
 FRAME = r'''
