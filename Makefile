@@ -22,7 +22,6 @@ venv: $(VENV)/.installed ## create .venv with daskrun and the test tools
 run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
-# Lint only: `ruff format` is configured in pyproject.toml but not yet applied to the tree.
 lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/
 	$(VENV)/bin/ruff check runtime tests/support
 	$(VENV)/bin/ruff format --check runtime tests/support

@@ -1,4 +1,4 @@
-"""The run's configuration: the seed's ``run`` / ``dask_cluster`` / ``output`` dict, validated.
+"""The run's configuration: the ``run`` / ``dask_cluster`` / ``output`` dict, validated.
 
 This model is the single source of truth for the config's shape: the CLI validates
 with it, and the chart's ``values.schema.json`` is generated from ``config_json_schema``.

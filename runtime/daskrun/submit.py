@@ -1,6 +1,6 @@
 """Submit a run from Python or the shell: install or upgrade the daskrun Helm chart.
 
-``run_on_kubernetes(config, namespace)`` is the seed's call, now backed by the chart shipped
+``run_on_kubernetes(config, namespace)`` is the Python call, backed by the chart shipped
 inside this package (the one source of the manifests): it validates the config, runs
 ``helm upgrade --install RELEASE <chart> -n NAMESPACE -f <config as values>``, prints the
 release and the command that follows the run's log, and with ``wait=True`` follows the run to

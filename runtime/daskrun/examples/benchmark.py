@@ -1,4 +1,4 @@
-"""A small, real hyper-parameter tuning benchmark in the spirit of the seed's BTB benchmark.
+"""A small, real hyper-parameter tuning benchmark (scikit-learn models tuned on Dask).
 
 Challenges: models tuned on data sets that ship inside scikit-learn (no download) and classic
 test functions. Tuners: random search, grid search and a Gaussian-process (model-based) tuner.
