@@ -169,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
     recover.add_argument("-n", "--namespace", help="the Job's namespace [default: the kubeconfig's]")
     recover.add_argument("-o", "--output", help="write the file here instead of stdout")
 
+    status = commands.add_parser(
+        "status", help="one line per run in the namespace: phase, workers, tasks, elapsed, where the result is"
+    )
+    status.add_argument("release", nargs="?", help="only this Helm release's runs")
+    status.add_argument("-n", "--namespace", help="[default: the kubeconfig's]")
+    status.add_argument("-A", "--all-namespaces", action="store_true", help="the runs of every namespace")
+    status.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
     submit.add_argument("--namespace", "-n", help="the release's namespace [default: the kubeconfig's]")
@@ -412,6 +420,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "recover":
         return _recover(args)
+    if args.command == "status":
+        from daskrun.status_cli import cli_status
+
+        return cli_status(args.release, args.namespace, args.all_namespaces, args.output)
     if args.command == "submit":
         from daskrun.submit import cli_submit
 

@@ -38,6 +38,7 @@ class Outcome:
     code: ExitCode
     meaning: str
     job: JobAction
+    short: str  # a few words for one line of `daskrun status`
 
 
 # 1 fails the Job at once too: the function raised with the same code, arguments and data,
@@ -50,6 +51,7 @@ EXIT_CODES: tuple[Outcome, ...] = (
         "done; the result is stored (or printed when there is no `output`), or the "
         "function returned `None` and there is no `output`",
         JobAction.SUCCEEDS,
+        "done",
     ),
     Outcome(
         ExitCode.FUNCTION_FAILED,
@@ -57,29 +59,39 @@ EXIT_CODES: tuple[Outcome, ...] = (
         "returned something other than a DataFrame, or `None` although `output` is set, or user "
         "code ended the process before the result was kept (e.g. `os._exit(0)`)",
         JobAction.FAILS,
+        "the function failed",
     ),
     Outcome(
         ExitCode.BAD_CONFIG,
         "bad config, function not importable, bad args, launcher setup failed — nothing started",
         JobAction.FAILS,
+        "bad config or setup, nothing started",
     ),
     Outcome(
         ExitCode.NOT_STORED,
         "the result could not be stored; it is printed in the log between `BEGIN/END DASKRUN RESULT` markers",
         JobAction.FAILS,
+        "result not stored, it is in the log",
     ),
     Outcome(
         ExitCode.CLUSTER_FAILED,
         "the Dask cluster did not come up (the scheduler/worker reason is "
         "logged), or the Kubernetes API server could not be reached",
         JobAction.RETRIED,
+        "the Dask cluster did not come up",
     ),
-    Outcome(ExitCode.INTERRUPTED, "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first", JobAction.NONE),
+    Outcome(
+        ExitCode.INTERRUPTED,
+        "stopped by SIGINT (Ctrl-C); the Dask cluster was deleted first",
+        JobAction.NONE,
+        "stopped by SIGINT",
+    ),
     Outcome(
         ExitCode.TERMINATED,
         "stopped by SIGTERM; the Dask cluster was deleted first, or, when the launcher's Job owns "
         "it (the chart), left running for the Job's next pod, which re-attaches to the run",
         JobAction.RETRIED,
+        "stopped by SIGTERM",
     ),
 )
 OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}

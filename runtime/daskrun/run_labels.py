@@ -15,3 +15,5 @@ STARTED_ANNOTATION = "daskrun.io/function-started"
 # deleted: a pod started after that (its predecessor killed during the clean-up) does not run
 # the function again (daskrun.kept_mark).
 KEPT_ANNOTATION = "daskrun.io/result-kept"
+# Kubernetes' recommended label for the Helm release, which the chart's objects carry.
+INSTANCE_LABEL = "app.kubernetes.io/instance"

@@ -1,0 +1,238 @@
+"""What `daskrun status` says about one run: read from its Job, the Job's pods and the newest
+launcher's log, the objects a user who can read pods, jobs and logs can see. Pure: the
+objects come as the API's JSON (what `kubectl get -o json` prints), so a test builds them.
+
+The log is the launcher's own record of where the run is (daskrun.timeline's phase lines,
+the worker and progress lines); the driver's log relayed into it is the user's code, which
+could print the same words: the status of a run is only as honest as its function.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from daskrun import timeline
+from daskrun.errors import OUTCOMES, ExitCode
+from daskrun.job_logs import RUN_CONTAINER
+from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
+
+# The launcher's phases (daskrun.timeline) as the words of the status column.
+_PHASE_WORDS = (
+    ({timeline.LAUNCHER_STARTED, timeline.CONFIG_LOADED}, "setting up"),
+    ({timeline.SETUP_DONE, timeline.FUNCTION_IMPORTED}, "starting the cluster"),
+    (
+        {timeline.CLUSTER_CREATED, timeline.SCHEDULER_RUNNING, timeline.SCHEDULER_CONNECTED, timeline.FIRST_WORKER},
+        "waiting for workers",
+    ),
+    ({timeline.ALL_WORKERS, timeline.FUNCTION_STARTED}, "running"),
+    ({timeline.FUNCTION_FINISHED}, "storing"),
+    ({timeline.RESULT_STORED, timeline.CLUSTER_DELETED}, "cleaning up"),
+)
+_LINE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \w+ +"
+_PHASE = re.compile(_LINE + r"daskrun\.timeline: phase: (?P<phase>[a-z ]+) at \+", re.M)
+_JOINED = re.compile(_LINE + r"daskrun\.cluster: workers joined: (?P<joined>\d+)/(?P<wanted>\d+)", re.M)
+_PROGRESS = re.compile(
+    _LINE + r"daskrun\.progress: progress: (?P<done>\d+)/(?P<total>\d+) tasks done.*; (?P<workers>\d+) workers$", re.M
+)
+_REATTACHED = re.compile(_LINE + r"daskrun\.\w+: re-attached to run .*?(?P<done>\d+)/(?P<total>\d+) tasks done", re.M)
+_STORED = re.compile(_LINE + r"daskrun\.runner: result \(\d+ rows x \d+ columns\) stored at (?P<where>.+)$", re.M)
+_PRINTED = re.compile(_LINE + r"daskrun\.runner: (no output configured; the result|could not store the result)", re.M)
+_NOTHING = re.compile(_LINE + r"daskrun\.runner: the function returned None and no output is configured", re.M)
+_KEPT_BEFORE = re.compile(_LINE + r"daskrun\.runner: pod (?P<pod>\S+) of this Job kept the run's result", re.M)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    namespace: str
+    release: str
+    revision: str
+    job: str
+    phase: str  # pending / setting up / ... / succeeded / failed / suspended
+    exit_code: int | None
+    reason: str  # why it is pending or failed, or the exit code's meaning; "" when none
+    attempt: int  # the Job's pods so far (a retry or a replaced launcher adds one)
+    workers: int | None
+    workers_wanted: int | None
+    tasks_done: int | None
+    tasks_total: int | None
+    elapsed_seconds: float | None
+    result: str  # where the result is, as far as the log says
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _condition(job: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition
+    return None
+
+
+def newest(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return max(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]), default=None)
+
+
+def _exit_code(pod: dict[str, Any] | None) -> int | None:
+    for container in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        if container.get("name") == RUN_CONTAINER:
+            state = container.get("state") or {}
+            terminated = state.get("terminated") or (container.get("lastState") or {}).get("terminated")
+            if terminated and terminated.get("exitCode") is not None:
+                return int(terminated["exitCode"])
+    return None
+
+
+def _meaning(code: int | None) -> str:
+    if code is None:
+        return ""
+    if code in OUTCOMES:
+        return OUTCOMES[ExitCode(code)].short
+    if code > 128:
+        return f"killed by signal {code - 128}"
+    return "not a daskrun exit code"
+
+
+def pending_reason(pod: dict[str, Any] | None) -> str:
+    """Why a launcher pod is not running yet: not placed, or a container that cannot start."""
+    if pod is None:
+        return "no launcher pod yet"
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or status.get("initContainerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] != "ContainerCreating":
+            return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return f"not scheduled: {condition.get('message') or condition.get('reason', '')}"
+    return ""
+
+
+def _last(pattern: re.Pattern[str], log: str) -> re.Match[str] | None:
+    matches = list(pattern.finditer(log))
+    return matches[-1] if matches else None
+
+
+def running_phase(log: str) -> str:
+    """The status word for the newest phase line of a running launcher's log."""
+    seen = {m["phase"] for m in _PHASE.finditer(log)}
+    word = "setting up"
+    for phases, words in _PHASE_WORDS:
+        if seen & phases:
+            word = words
+    return word
+
+
+def result_place(log: str, phase: str, exit_code: int | None, job: str) -> str:
+    """Where the result is, in the words of the status column."""
+    recover = f"in the log: daskrun recover --job {job} -o FILE"
+    kept_before = _last(_KEPT_BEFORE, log)
+    if kept_before:
+        return f"kept by pod {kept_before['pod']} (its log says where)"
+    stored = _last(_STORED, log)
+    if stored:
+        return stored["where"].strip()
+    if _PRINTED.search(log) or exit_code == ExitCode.NOT_STORED:
+        return recover
+    if _NOTHING.search(log):
+        return "none (the function returned None)"
+    return "not yet" if phase not in ("succeeded", "failed") else "none"
+
+
+def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: datetime.datetime) -> RunStatus:
+    """One run's status from its Job, the Job's pods and the newest pod's launcher log."""
+    metadata = job["metadata"]
+    labels = metadata.get("labels") or {}
+    pod = newest(pods)
+    exit_code = _exit_code(pod)
+    reason = ""
+    if _condition(job, "Complete"):
+        phase, exit_code = "succeeded", 0 if exit_code is None else exit_code
+    elif failed := _condition(job, "Failed"):
+        phase = "failed"
+        reason = _meaning(exit_code) or failed.get("message") or failed.get("reason", "")
+    elif (job.get("spec") or {}).get("suspend"):
+        phase = "suspended"
+    elif pod is None or (pod.get("status") or {}).get("phase") == "Pending":
+        phase, reason = "pending", pending_reason(pod)
+    else:
+        phase = running_phase(log)
+    if phase == "succeeded":
+        reason = _meaning(exit_code)
+    joined, progress = _last(_JOINED, log), _last(_PROGRESS, log) or _last(_REATTACHED, log)
+    workers = progress["workers"] if progress and "workers" in progress.groupdict() else None
+    started = _time((job.get("status") or {}).get("startTime"))
+    ended = _time((job.get("status") or {}).get("completionTime"))
+    if phase == "failed":
+        ended = _time((_condition(job, "Failed") or {}).get("lastTransitionTime"))
+    elapsed = ((ended or now) - started).total_seconds() if started else None
+    return RunStatus(
+        namespace=metadata.get("namespace", ""),
+        release=labels.get(INSTANCE_LABEL, "?"),
+        revision=labels.get(REVISION_LABEL, "?"),
+        job=metadata["name"],
+        phase=phase,
+        exit_code=exit_code if phase in ("succeeded", "failed") else None,
+        reason=reason,
+        attempt=len(pods),
+        workers=int(workers) if workers is not None else (int(joined["joined"]) if joined else None),
+        workers_wanted=int(joined["wanted"]) if joined else None,
+        tasks_done=int(progress["done"]) if progress else None,
+        tasks_total=int(progress["total"]) if progress else None,
+        elapsed_seconds=elapsed,
+        result=result_place(log, phase, exit_code, metadata["name"]),
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _fraction(done: int | None, total: int | None) -> str:
+    if total is None:
+        return "-" if done is None else str(done)
+    return f"{'?' if done is None else done}/{total}"
+
+
+def table(statuses: list[RunStatus], with_namespace: bool = False) -> str:
+    """`kubectl get`-like columns, one line per run."""
+    head = ["RELEASE", "REVISION", "PHASE", "WORKERS", "TASKS", "ELAPSED", "RESULT"]
+    rows = []
+    for s in statuses:
+        phase = s.phase
+        if s.exit_code is not None and s.phase == "failed":
+            phase = f"failed (exit {s.exit_code}: {s.reason})"
+        elif s.reason and s.phase in ("pending", "failed"):
+            phase = f"{s.phase} ({s.reason})"
+        if s.attempt > 1:
+            phase += f", attempt {s.attempt}"
+        row = [
+            s.release,
+            s.revision,
+            phase,
+            _fraction(s.workers, s.workers_wanted),
+            _fraction(s.tasks_done, s.tasks_total),
+            _duration(s.elapsed_seconds),
+            s.result,
+        ]
+        rows.append(([s.namespace] if with_namespace else []) + row)
+    head = (["NAMESPACE"] if with_namespace else []) + head
+    widths = [max(len(str(cell)) for cell in column) for column in zip(head, *rows, strict=False)]
+    lines = [
+        "   ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [head, *rows]
+    ]
+    return "\n".join(lines)
