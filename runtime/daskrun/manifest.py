@@ -14,7 +14,7 @@ from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext
 from daskrun.credentials import secret_env
 from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
-from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, REVISION_LABEL, RUN_LABEL
+from daskrun.run_labels import CONTROLLER_LABEL, INSTANCE_LABEL, JOB_LABEL, REVISION_LABEL, RUN_LABEL
 
 IMAGE_UID = 10001  # the Dockerfile's USER
 IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
@@ -75,7 +75,7 @@ def labels(context: RunContext) -> dict[str, str]:
         RUN_LABEL: context.name,
     }
     if context.release:
-        result["app.kubernetes.io/instance"] = context.release
+        result[INSTANCE_LABEL] = context.release
     if context.job_uid:
         result[JOB_LABEL] = context.job_uid
     if context.run_id and _LABEL_VALUE.fullmatch(context.run_id):

@@ -1,5 +1,8 @@
 """The labels and annotations that tie a run's Kubernetes objects together."""
 
+# Helm's release name on every object of a release (the chart's selectorLabels), and on the
+# Dask cluster made for it.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
 REVISION_LABEL = "daskrun.io/revision"  # the Helm revision (run id) the cluster was made for
