@@ -99,6 +99,12 @@ def _progress_interval(text: str) -> float:
     return seconds
 
 
+def _revision(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a Helm revision (1, 2, ...), got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daskrun",
@@ -176,6 +182,18 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("-n", "--namespace", help="[default: the kubeconfig's]")
     status.add_argument("-A", "--all-namespaces", action="store_true", help="the runs of every namespace")
     status.add_argument("-o", "--output", choices=("table", "json"), default="table")
+
+    result = commands.add_parser(
+        "result",
+        help="fetch the result of the run a `helm install` of RELEASE started, from where the run "
+        "stored it (S3, its PersistentVolumeClaim) or else its log; says on stderr where it came from",
+    )
+    result.add_argument("release", metavar="RELEASE", help="the Helm release")
+    result.add_argument("-o", "--output", required=True, metavar="FILE", help="write the file here; - for stdout")
+    result.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
+    result.add_argument(
+        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
+    )
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
@@ -378,39 +396,60 @@ def _recover(args: argparse.Namespace) -> int:
 
 
 def _recover_job(args: argparse.Namespace) -> int:
-    from daskrun.job_logs import JobLogError, attempts, log_pieces
-    from daskrun.output import RecoverError
+    from daskrun.job_block import NoBlock, newest_block
+    from daskrun.job_logs import JobLogError
 
     namespace = ctx.current_namespace(args.namespace)
-    misses = []
     try:
-        for attempt in attempts(namespace, args.job):
-            pieces = log_pieces(namespace, attempt.pod)
-            try:
-                recovered = _recover_into(pieces, args.output)
-            except RecoverError as exc:
-                misses.append(f"attempt {attempt.number} (pod {attempt.pod}): {exc}")
-                continue
-            for note in recovered.notes:
-                print(f"daskrun recover: {note}", file=sys.stderr)
-            print(
-                f"daskrun recover: the result of attempt {attempt.number} of {attempt.of} (pod {attempt.pod})"
-                + (f"; wrote {args.output} ({recovered.format}, {recovered.rows} rows)" if args.output else ""),
-                file=sys.stderr,
-            )
-            return 0
+        block = newest_block(namespace, args.job, lambda pieces: _recover_into(pieces, args.output))
     except JobLogError as exc:
         print(f"daskrun recover: {exc}", file=sys.stderr)
+        return 1
+    except NoBlock as exc:
+        print(f"daskrun recover: {exc}:", file=sys.stderr)
+        for miss in exc.misses:
+            print(f"  {miss}", file=sys.stderr)
         return 1
     except OSError as exc:
         if not args.output:
             raise
         print(f"daskrun recover: cannot write {args.output}: {exc.strerror}; choose another -o path", file=sys.stderr)
         return 1
-    print(f"daskrun recover: no attempt of job/{args.job} printed an intact result block:", file=sys.stderr)
-    for miss in misses:
-        print(f"  {miss}", file=sys.stderr)
-    return 1
+    recovered, attempt = block.found, block.attempt
+    for note in recovered.notes:
+        print(f"daskrun recover: {note}", file=sys.stderr)
+    print(
+        f"daskrun recover: the result of attempt {attempt.number} of {attempt.of} (pod {attempt.pod})"
+        + (f"; wrote {args.output} ({recovered.format}, {recovered.rows} rows)" if args.output else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _result(args: argparse.Namespace) -> int:
+    from daskrun.result_fetch import check_target, fetch
+
+    def say(message: str) -> None:
+        print(f"daskrun result: {message}", file=sys.stderr)
+
+    try:
+        target = check_target(args.output)
+        job, fetched = fetch(args.release, ctx.current_namespace(args.namespace), args.revision, target, say)
+    except DaskrunError as exc:
+        say(defang(str(exc)))
+        return exc.exit_code
+    except Exception as exc:
+        unreachable = _api_unreachable(exc)
+        if not unreachable:
+            raise
+        say(f"cannot reach the Kubernetes API server ({unreachable}); check KUBECONFIG")
+        return 1
+    print(
+        f"daskrun: result of {args.release} revision {job.revision} from {fetched.where} "
+        f"({fetched.size} bytes) written to {'stdout' if target is None else target}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -424,6 +463,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from daskrun.status_cli import cli_status
 
         return cli_status(args.release, args.namespace, args.all_namespaces, args.output)
+    if args.command == "result":
+        return _result(args)
     if args.command == "submit":
         from daskrun.submit import cli_submit
 

@@ -452,6 +452,16 @@ class Output(Strict):
     def is_s3(self) -> bool:
         return self.bucket is not None or (self.path or "").startswith("s3://")
 
+    @property
+    def s3_object(self) -> tuple[str, str] | None:
+        """(bucket, key) of an S3 output, None for a local one."""
+        if not self.is_s3 or self.path is None:
+            return None
+        if self.bucket:
+            return self.bucket, self.path.lstrip("/")
+        bucket, _, key = self.path[len("s3://") :].partition("/")
+        return bucket, key
+
 
 class Config(Strict):
     run: Run

@@ -37,14 +37,19 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror}")], str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([("(file)", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")], str(path)) from None
+    return parse_config_text(text, str(path))
+
+
+def parse_config_text(text: str, source: str) -> dict[str, Any]:
+    """The dict of a config's YAML or JSON text (a file's, or a ConfigMap's), errors naming `source`."""
     try:
         data = safe_yaml.load(text)
     except safe_yaml.YamlLimitError as exc:
-        raise ConfigError([("(file)", str(exc))], str(path)) from None
+        raise ConfigError([("(file)", str(exc))], source) from None
     except helm_scalars.DisputedValue as exc:
-        raise ConfigError([(exc.path, exc.message)], str(path)) from None
+        raise ConfigError([(exc.path, exc.message)], source) from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. an int of 5000 digits
-        raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], str(path)) from None
+        raise ConfigError([("(file)", f"not valid YAML or JSON: {exc}")], source) from None
     if not isinstance(data, dict):
-        raise ConfigError([("(top level)", NOT_A_MAPPING)], str(path))
+        raise ConfigError([("(top level)", NOT_A_MAPPING)], source)
     return data

@@ -207,6 +207,19 @@ class ResultNotStored(DaskrunError):
         self.result = result
 
 
+class ResultNotFound(DaskrunError):
+    """`daskrun result` found no run of the release, or no copy of its result: the message
+    names every place it looked. 1, as `daskrun recover` exits without an intact block."""
+
+    exit_code = ExitCode.FUNCTION_FAILED
+
+
+class ResultTargetError(DaskrunError):
+    """`daskrun result -o` names something it cannot write (a directory, a missing folder)."""
+
+    exit_code = ExitCode.BAD_CONFIG
+
+
 def clip(text: str, limit: int = 60) -> str:
     """A value short enough to quote in a message."""
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

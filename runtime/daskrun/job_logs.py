@@ -53,12 +53,17 @@ def attempts(namespace: str, job: str) -> list[Attempt]:
 
 def log_pieces(namespace: str, pod: str) -> Iterator[bytes]:
     """The launcher container's whole log, streamed in chunks (it may hold a large result block)."""
+    return container_log(namespace, pod, RUN_CONTAINER)
+
+
+def container_log(namespace: str, pod: str, container: str) -> Iterator[bytes]:
+    """A container's whole log, streamed, as lines (each with its line break but maybe the last)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(kube.api_client())
     try:
-        response: Any = core.read_namespaced_pod_log(pod, namespace, container=RUN_CONTAINER, _preload_content=False)
+        response: Any = core.read_namespaced_pod_log(pod, namespace, container=container, _preload_content=False)
     except ApiException as exc:
         raise JobLogError(f"cannot read the log of pod {pod}: {kube.server_message(exc)}") from exc
     try:

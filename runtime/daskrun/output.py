@@ -38,6 +38,7 @@ __all__ = [
     "recover_to_file",
     "recover_to_stream",
     "store",
+    "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
@@ -152,12 +153,10 @@ def serialise(df: pd.DataFrame, fmt: str) -> bytes:
 
 def s3_location(output: Output) -> tuple[str, str]:
     assert output.path is not None  # the model requires a path with `output`
-    if output.bucket:
-        return output.bucket, output.path.lstrip("/")
-    bucket, _, key = output.path[len("s3://") :].partition("/")
-    if not bucket or not key:
+    location = output.s3_object
+    if location is None or not all(location):
         raise StoreError(f"output.path {output.path!r} must look like s3://bucket/key")
-    return bucket, key
+    return location
 
 
 def _temp_beside(path: Path) -> tuple[Path, BinaryIO]:
@@ -171,6 +170,11 @@ def _temp_beside(path: Path) -> tuple[Path, BinaryIO]:
 
 def _write_local(write: Callable[[BinaryIO], object], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(write, path)
+
+
+def write_atomically(write: Callable[[BinaryIO], object], path: Path) -> None:
+    """`write` into a hidden file beside `path`, renamed onto it once whole; removed on failure."""
     # Write then rename in the same directory, so a reader never sees half a file.
     tmp, handle = _temp_beside(path)
     try:

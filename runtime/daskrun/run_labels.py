@@ -1,5 +1,8 @@
 """The labels and annotations that tie a run's Kubernetes objects together."""
 
+# Helm's release name on every object of a release (the chart's selectorLabels), and on the
+# Dask cluster made for it.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 RUN_LABEL = "daskrun.io/run"
 JOB_LABEL = "daskrun.io/job-uid"  # the launcher's Job, see daskrun.ownership
 REVISION_LABEL = "daskrun.io/revision"  # the Helm revision (run id) the cluster was made for
@@ -15,5 +18,3 @@ STARTED_ANNOTATION = "daskrun.io/function-started"
 # deleted: a pod started after that (its predecessor killed during the clean-up) does not run
 # the function again (daskrun.kept_mark).
 KEPT_ANNOTATION = "daskrun.io/result-kept"
-# Kubernetes' recommended label for the Helm release, which the chart's objects carry.
-INSTANCE_LABEL = "app.kubernetes.io/instance"

@@ -1,7 +1,8 @@
 """A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight`,
-`daskrun submit --wait` and ownership tests: API discovery of the dask group,
-SelfSubjectAccessReviews, one Job, pods (listed or read by name; `forbidden_pods` answers 403)
-and their logs, DaskWorkerGroups (marked as an operator would when `operator_marks` is set).
+`daskrun submit --wait`, `daskrun result` and ownership tests: API discovery of the dask group,
+SelfSubjectAccessReviews, Jobs (read by name, or listed by label selector), ConfigMaps, pods
+(listed or read by name; `forbidden_pods` answers 403) and their logs, DaskWorkerGroups
+(marked as an operator would when `operator_marks` is set).
 Real HTTP, the real `kubernetes` client."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class FakeKube:
         self.pods: list[dict[str, Any]] = []
         self.logs: dict[str, str] = {}
         self.worker_groups: dict[str, dict[str, Any]] = {}
+        self.config_maps: dict[str, dict[str, Any]] = {}
         self.operator_marks: dict[str, Any] | None = None  # metadata an operator adds to new objects
         self.forbidden_pods = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -109,6 +111,15 @@ class FakeKube:
                             ],
                         },
                     )
+                if parts[:4] == ["apis", "batch", "v1", "namespaces"] and parts[5:] == ["jobs"]:
+                    selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                    items = [j for j in fake.jobs.values() if _selected(j, selector)]
+                    return self._send(
+                        200, {"kind": "JobList", "apiVersion": "batch/v1", "metadata": {}, "items": items}
+                    )
+                if parts[:3] == ["api", "v1", "namespaces"] and parts[4:5] == ["configmaps"] and len(parts) == 6:
+                    config_map = fake.config_maps.get(parts[5])
+                    return self._send(200, config_map) if config_map else self._not_found()
                 if parts[:4] == ["apis", "batch", "v1", "namespaces"] and len(parts) == 7:
                     job = fake.jobs.get(parts[6])
                     return self._send(200, job) if job else self._not_found()
@@ -178,6 +189,16 @@ class FakeKube:
                 return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
         return Handler
+
+
+def _selected(obj: dict[str, Any], selector: str) -> bool:
+    """Whether `obj`'s labels match a selector of `key=value` and bare `key` (exists) terms."""
+    labels = obj.get("metadata", {}).get("labels", {})
+    for term in filter(None, selector.split(",")):
+        key, equals, value = term.partition("=")
+        if key not in labels or (equals and labels[key] != value):
+            return False
+    return True
 
 
 def job(name: str, *, active: int = 0, succeeded: int = 0, failed: int = 0, condition: str | None = None) -> dict:
