@@ -20,6 +20,7 @@ no:helm-charts` in pyproject.toml): only its functions are used.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -204,6 +205,18 @@ class Release:
                          for p in pods)
 
     logs = launcher_log
+
+    def daskrun(self, command: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`daskrun COMMAND RELEASE -n NAMESPACE ARGS` (status, result), as a user types it."""
+        return subprocess.run([sys.executable, "-m", "daskrun", command, self.name, "-n", self.namespace, *args],
+                              capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+    def status(self) -> dict:
+        """This release's one line of `daskrun status -o json`."""
+        shown = self.daskrun("status", "-o", "json")
+        assert shown.returncode == 0, shown.stderr
+        [run] = json.loads(shown.stdout)
+        return run
 
     def recover(self, *args: str, revision: int | None = None) -> subprocess.CompletedProcess:
         """`daskrun recover --job` of the revision's Job, as a user types it."""

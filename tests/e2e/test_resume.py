@@ -106,6 +106,11 @@ def test_a_result_computed_while_no_launcher_is_attached_is_kept_and_stored(name
     assert "not running the function again" in log and "creating DaskCluster" not in log, log
     assert counter.snapshot().get("/function") == 1, counter.snapshot()
     assert not dask_clusters(namespace)
+    status = rel.status()
+    assert (status["phase"], status["attempt"], status["tasks_done"]) == ("succeeded", 2, TASKS), status
+    fetched = rel.daskrun("result", "-o", "-")
+    assert fetched.returncode == 0, fetched.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(fetched.stdout)), EXPECTED)
 
 
 def replayed_launcher(job: dict) -> str:

@@ -66,6 +66,14 @@ spec:
         # The example starts once one of its two workers joined (wait_for_workers.minimum).
         assert re.search(r"workers joined: [12]/1", log) and "stored at /results/bench.csv" in log
         assert_no_dask_left(namespace)
+        status = rel.status()
+        assert (status["phase"], status["exit_code"], status["result"]) == ("succeeded", 0, "/results/bench.csv")
+        # Brought home through a short-lived pod that mounts the claim read-only.
+        fetched = rel.daskrun("result", "-o", str(tmp_path / "fetched.csv"))
+        assert fetched.returncode == 0, fetched.stderr
+        assert (tmp_path / "fetched.csv").read_bytes() == (host_dir / "bench.csv").read_bytes()
+        assert "from pvc/results:bench.csv" in fetched.stderr, fetched.stderr
+        assert not kjson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=result-reader")["items"]
     finally:
         kubectl("delete", "pv", pv, "--wait=false", check=False)
 
@@ -101,6 +109,11 @@ def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release,
     job = rel.job()
     assert "e2e-secret-value" not in str(job) and "AKIAE2EKEY" not in str(job)
     assert "e2e-secret-value" not in rel.launcher_log()
+    # Fetched with the caller's own credentials, not the release's.
+    fetched = rel.daskrun("result", "-o", "-", env={"AWS_ACCESS_KEY_ID": "e2e", "AWS_SECRET_ACCESS_KEY": "e2e"})
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.encode() == body and f"from s3://{bucket}/runs/bench.csv" in fetched.stderr
+    assert rel.status()["result"] == f"s3://{bucket}/runs/bench.csv"
 
 
 def test_adaptive_workers_scale_up_under_load(namespace, release):
@@ -169,6 +182,13 @@ def test_s3_down_fails_at_once_with_the_result_in_the_log(namespace, release, ho
     assert recovered.returncode == 0, recovered.stderr
     assert_seed_shape(pd.read_csv(io.StringIO(recovered.stdout), index_col="challenge"))
     assert_no_dask_left(namespace)
+    status = rel.status()
+    assert (status["phase"], status["exit_code"]) == ("failed", 3), status
+    assert status["result"] == f"in the log: daskrun recover --job {rel.job_name()} -o FILE"
+    # A failed run's output path holds nothing of it: only the log is read.
+    fetched = rel.daskrun("result", "-o", "-")
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout == recovered.stdout and "from the log of pod" in fetched.stderr
 
 
 def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
