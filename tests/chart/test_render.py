@@ -580,6 +580,8 @@ def test_notes_name_the_next_commands(tmp_path):
     assert "printed at the end of the log" in notes
     # Every attempt of a retried Job: `kubectl logs job/...` alone shows one pod's log.
     assert f"daskrun recover --job {job} -n {NAMESPACE} -o <file>" in notes
+    assert f"daskrun status -n {NAMESPACE} {RELEASE}" in notes
+    assert f"daskrun result -n {NAMESPACE} {RELEASE} -o <file>" in notes
     assert f"-l job-name={job} --sort-by=.metadata.creationTimestamp" in notes
 
 
