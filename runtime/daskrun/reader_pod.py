@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from daskrun import kube
 from daskrun.errors import DaskrunError
 from daskrun.job_logs import JobLogError, container_log
+from daskrun.manifest import restricted_container
 from daskrun.result_source import FromClaim, LauncherJob
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,10 @@ def reader_pod_manifest(job: LauncherJob, source: FromClaim, name: str) -> dict[
                 "args": ["python3", "-c", READER_SCRIPT, source.path],
                 "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
                 "securityContext": {
+                    **restricted_container(),
                     "runAsNonRoot": True,
                     "privileged": False,
-                    "allowPrivilegeEscalation": False,
                     "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
                 "volumeMounts": [mount],
