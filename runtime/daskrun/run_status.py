@@ -53,7 +53,7 @@ class RunStatus:
     phase: str  # pending / setting up / ... / succeeded / failed / suspended
     exit_code: int | None
     reason: str  # why it is pending or failed, or the exit code's meaning; "" when none
-    attempt: int  # the Job's pods so far (a retry or a replaced launcher adds one)
+    attempt: int  # the Job's launcher pods so far (a retry or a replaced launcher adds one)
     workers: int | None
     workers_wanted: int | None
     tasks_done: int | None
@@ -90,6 +90,14 @@ def _exit_code(pod: dict[str, Any] | None) -> int | None:
             if terminated and terminated.get("exitCode") is not None:
                 return int(terminated["exitCode"])
     return None
+
+
+def attempts(job: dict[str, Any], pods: list[dict[str, Any]]) -> int:
+    """The launcher pods the Job has had: a force-deleted pod is gone from the list but
+    counted by the Job; an evicted one is still listed but not counted (podFailurePolicy)."""
+    status = job.get("status") or {}
+    counted = sum(int(status.get(key) or 0) for key in ("active", "failed", "succeeded"))
+    return max(len(pods), counted)
 
 
 def _meaning(code: int | None) -> str:
@@ -183,7 +191,7 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         phase=phase,
         exit_code=exit_code if phase in ("succeeded", "failed") else None,
         reason=reason,
-        attempt=len(pods),
+        attempt=attempts(job, pods),
         workers=int(workers) if workers is not None else (int(joined["joined"]) if joined else None),
         workers_wanted=int(joined["wanted"]) if joined else None,
         tasks_done=int(progress["done"]) if progress else None,

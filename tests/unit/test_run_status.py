@@ -97,6 +97,10 @@ def test_a_retried_run_counts_its_attempts_and_reads_the_newest():
     s = run_status.status_of(job(), [old, new], RUNNING_LOG, NOW)
     assert s.attempt == 2 and s.phase == "running"
     assert "running, attempt 2" in run_status.table([s])
+    # A force-deleted pod is no longer listed, but the Job counted it.
+    counted = job()
+    counted["status"].update(failed=1, active=1)
+    assert run_status.status_of(counted, [new], RUNNING_LOG, NOW).attempt == 2
 
 
 def test_a_succeeded_run_says_where_its_result_was_stored():
