@@ -10,6 +10,7 @@ could print the same words: the status of a run is only as honest as its functio
 from __future__ import annotations
 
 import datetime
+import posixpath
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from daskrun import timeline
 from daskrun.errors import OUTCOMES, ExitCode
 from daskrun.job_logs import RUN_CONTAINER
+from daskrun.result_source import launcher_job
 from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
 
 # The launcher's phases (daskrun.timeline) as the words of the status column.
@@ -140,15 +142,20 @@ def running_phase(log: str) -> str:
     return word
 
 
-def result_place(log: str, phase: str, exit_code: int | None, job: str) -> str:
+def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any]) -> str:
     """Where the result is, in the words of the status column."""
-    recover = f"in the log: daskrun recover --job {job} -o FILE"
+    recover = f"in the log: daskrun recover --job {job['metadata']['name']} -o FILE"
     kept_before = _last(_KEPT_BEFORE, log)
     if kept_before:
         return f"kept by pod {kept_before['pod']} (its log says where)"
     stored = _last(_STORED, log)
     if stored:
-        return stored["where"].strip()
+        where = stored["where"].strip()
+        if where.startswith("/"):
+            mount = launcher_job(job).mount_of(posixpath.normpath(where))
+            if mount is None or not mount.claim:
+                return f"{where} in the launcher pod, gone with it (keep it: outputVolume.existingClaim or S3)"
+        return where
     if _PRINTED.search(log) or exit_code == ExitCode.NOT_STORED:
         return recover
     if _NOTHING.search(log):
@@ -197,7 +204,7 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         tasks_done=int(progress["done"]) if progress else None,
         tasks_total=int(progress["total"]) if progress else None,
         elapsed_seconds=elapsed,
-        result=result_place(log, phase, exit_code, metadata["name"]),
+        result=result_place(log, phase, exit_code, job),
     )
 
 

@@ -109,7 +109,24 @@ def test_a_succeeded_run_says_where_its_result_was_stored():
     s = run_status.status_of(done, [pod(exit_code=0, phase="Succeeded")], log, NOW)
     assert (s.phase, s.exit_code, s.result, s.elapsed_seconds) == ("succeeded", 0, "s3://bucket/runs/bench.csv", 600)
     kept = line("daskrun.runner", "pod bench-daskrun-r3-a of this Job kept the run's result at 2026-12-03T11:09:00Z")
-    assert run_status.result_place(kept, "succeeded", 0, "j") == "kept by pod bench-daskrun-r3-a (its log says where)"
+    assert run_status.result_place(kept, "succeeded", 0, done) == "kept by pod bench-daskrun-r3-a (its log says where)"
+
+
+def with_launcher(job_, mounts, volumes):
+    job_["spec"]["template"] = {"spec": {"containers": [{"name": RUN_CONTAINER, "volumeMounts": mounts}],
+                                         "volumes": volumes}}
+    return job_
+
+
+def test_a_local_path_on_a_claim_is_kept_and_one_in_the_pod_is_gone_with_it():
+    log = line("daskrun.runner", "result (4 rows x 3 columns) stored at /results/bench.csv")
+    claim = with_launcher(job(), [{"name": "out", "mountPath": "/results"}],
+                          [{"name": "out", "persistentVolumeClaim": {"claimName": "results"}}])
+    assert run_status.result_place(log, "succeeded", 0, claim) == "/results/bench.csv"
+    scratch = with_launcher(job(), [{"name": "out", "mountPath": "/results"}], [{"name": "out", "emptyDir": {}}])
+    for gone in (scratch, with_launcher(job(), [], [])):
+        assert run_status.result_place(log, "succeeded", 0, gone).startswith(
+            "/results/bench.csv in the launcher pod, gone with it")
 
 
 def test_a_suspended_job_is_suspended_not_pending():
