@@ -195,6 +195,21 @@ def _parser() -> argparse.ArgumentParser:
         "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
     )
 
+    logs = commands.add_parser(
+        "logs", help="the launcher's log of a release's run; every attempt (pod) of its Job marked"
+    )
+    logs.add_argument("release", metavar="RELEASE", help="the Helm release")
+    logs.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
+    logs.add_argument(
+        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
+    )
+    logs.add_argument(
+        "--all-attempts", action="store_true", help="every attempt's log, oldest first, not the newest only"
+    )
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="follow the run to its end, into the Job's next pod when one ends"
+    )
+
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
     submit.add_argument("--namespace", "-n", help="the release's namespace [default: the kubeconfig's]")
@@ -465,6 +480,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_status(args.release, args.namespace, args.all_namespaces, args.output)
     if args.command == "result":
         return _result(args)
+    if args.command == "logs":
+        from daskrun.launcher_logs import cli_logs
+
+        return cli_logs(
+            args.release, ctx.current_namespace(args.namespace), args.revision, args.all_attempts, args.follow
+        )
     if args.command == "submit":
         from daskrun.submit import cli_submit
 
