@@ -47,10 +47,6 @@ def read_mark(annotations: dict[str, str] | None) -> dict[str, str] | None:
     return {"pod": str(value.get("pod", "?")), "at": str(value.get("at", "?"))}
 
 
-def _why(exc: Exception) -> str:
-    return kube.server_message(exc) if hasattr(exc, "body") and hasattr(exc, "status") else str(exc)
-
-
 def _batch() -> Any:
     from kubernetes import client
 
@@ -69,7 +65,7 @@ def mark(context: RunContext) -> None:
         log.warning(
             "could not mark Job %s as kept (%s): a pod replacing this one before it exits would run the function again",
             name,
-            _why(exc),
+            kube.server_message(exc),
         )
         return
     log.info("Job %s marked: its result is kept (%s)", name, KEPT_ANNOTATION)
@@ -84,6 +80,8 @@ def earlier(context: RunContext) -> dict[str, str] | None:
     try:
         job = _batch().read_namespaced_job(name, context.namespace)
     except Exception as exc:  # noqa: BLE001
-        log.warning("could not read Job %s to see whether its result is already kept: %s", name, _why(exc))
+        log.warning(
+            "could not read Job %s to see whether its result is already kept: %s", name, kube.server_message(exc)
+        )
         return None
     return read_mark(job.metadata.annotations)

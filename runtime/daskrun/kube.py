@@ -45,8 +45,12 @@ def kubeconfig_namespace() -> str | None:
 
 
 def server_message(exc: Any) -> str:
-    """The API server's own message from an ApiException, else its status line."""
+    """The API server's own message from an ApiException, else its status line; the text of
+    any other error (no credentials, a refused connection)."""
     try:
         return json.loads(exc.body)["message"]
     except Exception:  # noqa: BLE001
+        pass
+    if hasattr(exc, "status") and hasattr(exc, "reason"):
         return f"{exc.status} {exc.reason}"
+    return str(exc)

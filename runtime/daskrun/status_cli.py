@@ -57,7 +57,7 @@ def collect(namespace: str | None, release: str | None, all_namespaces: bool) ->
         else:
             jobs = batch.list_namespaced_job(namespace or "default", label_selector=selector).items
     except Exception as exc:  # noqa: BLE001
-        raise StatusError(f"cannot list the Jobs in {where}: {_why(exc)}") from exc
+        raise StatusError(f"cannot list the Jobs in {where}: {kube.server_message(exc)}") from exc
     now = datetime.datetime.now(datetime.UTC)
     found = []
     for job in jobs:
@@ -67,15 +67,13 @@ def collect(namespace: str | None, release: str | None, all_namespaces: bool) ->
         try:
             pods = core.list_namespaced_pod(job_namespace, label_selector=f"job-name={name}").items
         except Exception as exc:  # noqa: BLE001
-            raise StatusError(f"cannot list the pods of job/{name} in namespace {job_namespace}: {_why(exc)}") from exc
+            raise StatusError(
+                f"cannot list the pods of job/{name} in namespace {job_namespace}: {kube.server_message(exc)}"
+            ) from exc
         pods_json = [api.sanitize_for_serialization(p) for p in pods]
         log = _launcher_log(core, job_namespace, newest(pods_json))
         found.append(status_of(job_json, pods_json, log, now))
     return sorted(found, key=lambda s: (s.namespace, s.release, int(s.revision) if s.revision.isdigit() else 0))
-
-
-def _why(exc: Exception) -> str:
-    return kube.server_message(exc) if hasattr(exc, "body") and hasattr(exc, "status") else str(exc)
 
 
 def cli_status(release: str | None, namespace: str | None, all_namespaces: bool, output: str) -> int:
