@@ -58,6 +58,9 @@ class RunContext:
     name: str = ""
     pod_name: str | None = None  # this launcher's pod, when it runs in one
     credentials_secret: str | None = None  # Secret with daskrun.credentials.ENV keys, for setup
+    # The launcher pod's mount paths whose files outlive it (daskrun.ownership); None outside
+    # a Job's pod, where the output path is the user's own filesystem.
+    lasting_mounts: tuple[str, ...] | None = None
 
     def with_name(self) -> RunContext:
         if self.name:

@@ -19,6 +19,7 @@ from typing import Any
 from daskrun import kube
 from daskrun.context import MAX_NAME, RunContext
 from daskrun.errors import OwnershipError
+from daskrun.job_logs import RUN_CONTAINER
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,21 @@ class Launcher:
     owner: dict[str, Any] | None  # ownerReference to the launcher's Job
     job_uid: str | None
     job_name: str | None
+    lasting_mounts: tuple[str, ...] = ()  # where the launcher container's files outlive the pod
+
+
+def lasting_mounts(pod_spec: Any) -> tuple[str, ...]:
+    """The launcher container's mount paths whose volumes outlive the pod: a claim, a node's
+    directory, NFS. Anything else (the container's own filesystem, emptyDir, a CSI or generic
+    ephemeral volume) goes with the pod, or may: a result written there is printed too."""
+    volumes = {v.name: v for v in getattr(pod_spec, "volumes", None) or []}
+    container = next((c for c in getattr(pod_spec, "containers", None) or [] if c.name == RUN_CONTAINER), None)
+    found = []
+    for mount in getattr(container, "volume_mounts", None) or []:
+        volume = volumes.get(mount.name)
+        if volume is not None and (volume.persistent_volume_claim or volume.host_path or volume.nfs):
+            found.append(mount.mount_path)
+    return tuple(found)
 
 
 def job_cluster_name(job_name: str) -> str:
@@ -75,7 +91,7 @@ def launcher_identity(pod_name: str | None, namespace: str) -> Launcher | None:
         "blockOwnerDeletion": False,
         "controller": False,
     }
-    return Launcher(owner=owner, job_uid=job.uid, job_name=job.name)
+    return Launcher(owner=owner, job_uid=job.uid, job_name=job.name, lasting_mounts=lasting_mounts(pod.spec))
 
 
 def owned_by_launcher(context: RunContext) -> RunContext:
@@ -85,4 +101,10 @@ def owned_by_launcher(context: RunContext) -> RunContext:
     launcher = launcher_identity(context.pod_name, context.namespace)
     if launcher is None or launcher.job_name is None:
         return context
-    return replace(context, owner=launcher.owner, job_uid=launcher.job_uid, name=job_cluster_name(launcher.job_name))
+    return replace(
+        context,
+        owner=launcher.owner,
+        job_uid=launcher.job_uid,
+        name=job_cluster_name(launcher.job_name),
+        lasting_mounts=launcher.lasting_mounts,
+    )

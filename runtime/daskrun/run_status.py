@@ -43,6 +43,7 @@ _REATTACHED = re.compile(_LINE + r"daskrun\.\w+: re-attached to run .*?(?P<done>
 _STORED = re.compile(_LINE + r"daskrun\.runner: result \(\d+ rows x \d+ columns\) stored at (?P<where>.+)$", re.M)
 _PRINTED = re.compile(_LINE + r"daskrun\.runner: (no output configured; the result|could not store the result)", re.M)
 _NOTHING = re.compile(_LINE + r"daskrun\.runner: the function returned None and no output is configured", re.M)
+_PRINTED_TOO = re.compile(_LINE + r"daskrun\.runner: the result is stored at .* goes with the pod: it is printed", re.M)
 _KEPT_BEFORE = re.compile(_LINE + r"daskrun\.runner: pod (?P<pod>\S+) of this Job kept the run's result", re.M)
 
 
@@ -142,6 +143,10 @@ def running_phase(log: str) -> str:
     return word
 
 
+def _release(job: dict[str, Any]) -> str:
+    return (job["metadata"].get("labels") or {}).get(INSTANCE_LABEL, "RELEASE")
+
+
 def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any]) -> str:
     """Where the result is, in the words of the status column."""
     recover = f"in the log: daskrun recover --job {job['metadata']['name']} -o FILE"
@@ -154,6 +159,8 @@ def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any
         if where.startswith("/"):
             mount = launcher_job(job).mount_of(posixpath.normpath(where))
             if mount is None or not mount.claim:
+                if _PRINTED_TOO.search(log):
+                    return f"in the log (the file went with the pod): daskrun result {_release(job)} -o FILE"
                 return f"{where} in the launcher pod, gone with it (keep it: outputVolume.existingClaim or S3)"
         return where
     if _PRINTED.search(log) or exit_code == ExitCode.NOT_STORED:

@@ -94,15 +94,41 @@ def _preview(result: pd.DataFrame) -> None:
         )
 
 
-def keep_result(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
+def keep_result(
+    result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str, ...] | None = None
+) -> pd.DataFrame | None:
     """Store the result; print it when there is no output or storing fails. None when stored.
-    Once kept, the run may exit 0 and a stop signal no longer interrupts it (daskrun.exit_guard)."""
-    kept = _keep(result, config)
+    Once kept, the run may exit 0 and a stop signal no longer interrupts it (daskrun.exit_guard).
+    In a launcher pod (`lasting_mounts` given), a file written where it goes with the pod is
+    printed too: the result the user asked to keep must outlive the pod."""
+    kept = _keep(result, config, lasting_mounts)
     exit_guard.mark_kept()
     return kept
 
 
-def _keep(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
+def goes_with_the_pod(where: str, lasting_mounts: tuple[str, ...]) -> bool:
+    """Whether a file stored at `where` (absolute) lies outside every volume that outlives the pod."""
+    path = os.path.normpath(where)
+    return not any(
+        os.path.commonpath([path, os.path.normpath(mount)]) == os.path.normpath(mount) for mount in lasting_mounts
+    )
+
+
+def _print_too(result: pd.DataFrame, config: Config, where: str) -> None:
+    assert config.output is not None
+    log.warning(
+        "the result is stored at %s in the launcher pod's own filesystem, which goes with the pod: it is "
+        "printed below too, so `daskrun result` (or `daskrun recover --job`) brings it home; to keep the "
+        "file, set outputVolume.existingClaim or an S3 output",
+        where,
+    )
+    try:
+        output.print_result(result, fmt=output.result_format(config.output))
+    except USER_CODE_ERRORS as exc:  # stored already: a copy that cannot be printed is only a warning
+        log.warning("could not print the result too: %s: %s", type(exc).__name__, exc)
+
+
+def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str, ...] | None) -> pd.DataFrame | None:
     if result is None:
         log.info("the function returned None and no output is configured: nothing to store")
         return None
@@ -131,6 +157,8 @@ def _keep(result: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
+    if lasting_mounts is not None and not config.output.is_s3 and goes_with_the_pod(where, lasting_mounts):
+        _print_too(result, config, where)
     return None
 
 
@@ -268,6 +296,6 @@ def _run_in_driver(
                 timeline.mark(timeline.FUNCTION_FINISHED)
             result = attach.outcome(client, final)
             record.result = result_shape(result)
-            kept = keep_result(result, config)
+            kept = keep_result(result, config, run.context.lasting_mounts)
             kept_mark.mark(run.context)  # before the cluster that holds the result is deleted
             return kept

@@ -78,6 +78,20 @@ spec:
         kubectl("delete", "pv", pv, "--wait=false", check=False)
 
 
+def test_a_default_install_keeps_its_result_beyond_the_pods_filesystem(namespace, release, tmp_path):
+    rel = release()
+    # values.example.yaml as it is: output results/benchmark.csv in the launcher's home, an emptyDir.
+    rel.install(yaml.safe_load((REPO / "values.example.yaml").read_text()))
+    assert rel.wait() == "Complete", rel.launcher_log()
+    assert "goes with the pod: it is printed below too" in rel.launcher_log()
+    status = rel.status()
+    assert status["result"] == f"in the log (the file went with the pod): daskrun result {rel.name} -o FILE", status
+    fetched = rel.daskrun("result", "-o", str(tmp_path / "benchmark.csv"))
+    assert fetched.returncode == 0, fetched.stderr
+    table = pd.read_csv(tmp_path / "benchmark.csv", index_col="challenge")
+    assert table.notna().all().all() and len(table) == 8, table
+
+
 def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release, s3_server):
     s3 = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="e2e", aws_secret_access_key="e2e",
                       region_name="us-east-1")

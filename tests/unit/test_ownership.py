@@ -94,3 +94,33 @@ def test_no_credentials_at_all_is_an_ownership_error(tmp_path, monkeypatch):
 def test_an_owner_already_given_is_kept():
     context = RunContext(owner={"kind": "Pod", "name": "x"}, pod_name="p")
     assert ownership.owned_by_launcher(context) is context
+
+
+def test_only_a_claim_a_node_directory_or_nfs_outlive_the_launcher_pod(kube):
+    raw = launcher_pod()
+    raw["spec"] = {
+        "containers": [
+            {"name": "daskrun", "volumeMounts": [
+                {"name": "out", "mountPath": "/results"}, {"name": "home", "mountPath": "/home/daskrun"},
+                {"name": "node", "mountPath": "/node"}, {"name": "share", "mountPath": "/share"},
+                {"name": "config", "mountPath": "/etc/daskrun"}]},
+            {"name": "sidecar", "volumeMounts": [{"name": "other", "mountPath": "/other"}]},
+        ],
+        "volumes": [
+            {"name": "out", "persistentVolumeClaim": {"claimName": "results"}},
+            {"name": "home", "emptyDir": {}},
+            {"name": "node", "hostPath": {"path": "/srv"}},
+            {"name": "share", "nfs": {"server": "nfs.example", "path": "/x"}},
+            {"name": "config", "configMap": {"name": "c"}},
+            {"name": "other", "persistentVolumeClaim": {"claimName": "not-the-launchers"}},
+        ],
+    }
+    kube.pods.append(raw)
+    context = ownership.owned_by_launcher(RunContext(namespace="runs", pod_name="bench-r1-abcde", name="random-1"))
+    assert context.lasting_mounts == ("/results", "/node", "/share")
+
+
+def test_outside_a_job_nothing_is_said_of_lasting_mounts(kube):
+    kube.pods.append(launcher_pod(owned_by_job=False))
+    context = RunContext(namespace="runs", pod_name="bench-r1-abcde", name="random-1")
+    assert ownership.owned_by_launcher(context).lasting_mounts is None

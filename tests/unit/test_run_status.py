@@ -127,6 +127,10 @@ def test_a_local_path_on_a_claim_is_kept_and_one_in_the_pod_is_gone_with_it():
     for gone in (scratch, with_launcher(job(), [], [])):
         assert run_status.result_place(log, "succeeded", 0, gone).startswith(
             "/results/bench.csv in the launcher pod, gone with it")
+    printed_too = log + line("daskrun.runner", "the result is stored at /results/bench.csv in the launcher pod's "
+                                               "own filesystem, which goes with the pod: it is printed below too")
+    assert run_status.result_place(printed_too, "succeeded", 0, scratch) == (
+        "in the log (the file went with the pod): daskrun result bench -o FILE")
 
 
 def test_a_suspended_job_is_suspended_not_pending():
