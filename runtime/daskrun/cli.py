@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from daskrun import context as ctx
 from daskrun import exit_guard
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter, TextFilter
-from daskrun.errors import ConfigError, DaskrunError, ExitCode, Stopped, exit_code_summary
+from daskrun.errors import ConfigError, DaskrunError, ExitCode, ResultNotFound, Stopped, exit_code_summary
 from daskrun.result_block import defang
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
@@ -192,6 +192,21 @@ def _parser() -> argparse.ArgumentParser:
     result.add_argument("-o", "--output", required=True, metavar="FILE", help="write the file here; - for stdout")
     result.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
     result.add_argument(
+        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
+    )
+
+    report = commands.add_parser(
+        "report",
+        help="fetch the report of the run a `helm install` of RELEASE started (NAME.report.html, Dask's "
+        "performance report, and NAME.run.json) from where the run stored it beside its result (S3, its "
+        "PersistentVolumeClaim) into DIR; says on stderr where each came from",
+    )
+    report.add_argument("release", metavar="RELEASE", help="the Helm release")
+    report.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="write both files into this folder (made if missing)"
+    )
+    report.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
+    report.add_argument(
         "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
     )
 
@@ -441,15 +456,14 @@ def _recover_job(args: argparse.Namespace) -> int:
     return 0
 
 
-def _result(args: argparse.Namespace) -> int:
-    from daskrun.result_fetch import check_target, fetch
+def _against_the_api(command: str, work: Callable[[Callable[[str], None]], int]) -> int:
+    """`work(say)`, its errors said on stderr as `daskrun COMMAND: ...`; its exit code, or the error's."""
 
     def say(message: str) -> None:
-        print(f"daskrun result: {message}", file=sys.stderr)
+        print(f"daskrun {command}: {message}", file=sys.stderr)
 
     try:
-        target = check_target(args.output)
-        job, fetched = fetch(args.release, ctx.current_namespace(args.namespace), args.revision, target, say)
+        return work(say)
     except DaskrunError as exc:
         say(defang(str(exc)))
         return exc.exit_code
@@ -459,12 +473,45 @@ def _result(args: argparse.Namespace) -> int:
             raise
         say(f"cannot reach the Kubernetes API server ({unreachable}); check KUBECONFIG")
         return 1
-    print(
-        f"daskrun: result of {args.release} revision {job.revision} from {fetched.where} "
-        f"({fetched.size} bytes) written to {'stdout' if target is None else target}",
-        file=sys.stderr,
-    )
-    return 0
+
+
+def _result(args: argparse.Namespace) -> int:
+    from daskrun.result_fetch import check_target, fetch
+
+    def work(say: Callable[[str], None]) -> int:
+        target = check_target(args.output)
+        job, fetched = fetch(args.release, ctx.current_namespace(args.namespace), args.revision, target, say)
+        print(
+            f"daskrun: result of {args.release} revision {job.revision} from {fetched.where} "
+            f"({fetched.size} bytes) written to {'stdout' if target is None else target}",
+            file=sys.stderr,
+        )
+        return 0
+
+    return _against_the_api("result", work)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from daskrun.report_fetch import check_folder, fetch_report
+
+    def work(say: Callable[[str], None]) -> int:
+        folder = check_folder(args.output)
+        job, files = fetch_report(args.release, ctx.current_namespace(args.namespace), args.revision, folder)
+        for file in files:
+            if file.written is not None:
+                say(f"{file.name} from {file.where} ({file.size} bytes) written to {file.written}")
+            else:
+                say(f"{file.name} not fetched: {file.where}: {defang(file.missed or '')}")
+        missed = [file.name for file in files if file.written is None]
+        if missed:
+            say(
+                f"{len(missed)} of {len(files)} report files of {args.release} revision {job.revision} "
+                f"(job/{job.name}) not found: {', '.join(missed)}"
+            )
+            return int(ResultNotFound.exit_code)
+        return 0
+
+    return _against_the_api("report", work)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -480,6 +527,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_status(args.release, args.namespace, args.all_namespaces, args.output)
     if args.command == "result":
         return _result(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "logs":
         from daskrun.launcher_logs import cli_logs
 

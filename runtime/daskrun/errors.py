@@ -208,14 +208,16 @@ class ResultNotStored(DaskrunError):
 
 
 class ResultNotFound(DaskrunError):
-    """`daskrun result` found no run of the release, or no copy of its result: the message
-    names every place it looked. 1, as `daskrun recover` exits without an intact block."""
+    """`daskrun result` (or `daskrun report`) found no run of the release, or no copy of what it
+    fetches: the message names every place it looked. 1, as `daskrun recover` exits without an
+    intact block."""
 
     exit_code = ExitCode.FUNCTION_FAILED
 
 
 class ResultTargetError(DaskrunError):
-    """`daskrun result -o` names something it cannot write (a directory, a missing folder)."""
+    """`daskrun result -o` names something it cannot write (a directory, a missing folder), or
+    `daskrun report -o` a folder it cannot make (an existing file)."""
 
     exit_code = ExitCode.BAD_CONFIG
 

@@ -110,6 +110,13 @@ def config_map_of(job: LauncherJob) -> tuple[str, str]:
     return found
 
 
+def find_run(release: str, namespace: str, revision: int | None) -> tuple[LauncherJob, Config]:
+    """The release's newest run (or that revision's) and the config it ran."""
+    job = pick_run(list_release_jobs(namespace, job_selector(release, revision)), release, namespace, revision)
+    name, _ = config_map_of(job)
+    return job, config_of(job, read_config_map(namespace, name), f"configmap/{name}")
+
+
 # -- where FILE goes ----------------------------------------------------------------------------
 
 
@@ -233,9 +240,7 @@ def fetch(
 ) -> tuple[LauncherJob, Fetched]:
     """Find the run, decide where its result is, copy it to `target`; ResultNotFound names
     every place tried."""
-    job = pick_run(list_release_jobs(namespace, job_selector(release, revision)), release, namespace, revision)
-    name, _ = config_map_of(job)
-    config = config_of(job, read_config_map(namespace, name), f"configmap/{name}")
+    job, config = find_run(release, namespace, revision)
     source = source_for(config, job)
     if isinstance(source, NotFinished):
         raise ResultNotFound(source.why)

@@ -1,8 +1,9 @@
-"""Where a finished run of the chart's Job left its result, decided from the Job and its config.
+"""Where a finished run of the chart's Job left its result (and the report files beside it),
+decided from the Job and its config.
 
 Everything here is pure: it reads a Job as the API server returns it (a plain dict, camelCase
 keys, as `helm template` renders it too) and the run's parsed config. `daskrun result`
-(daskrun.result_fetch) does the reading and copying.
+(daskrun.result_fetch) and `daskrun report` (daskrun.report_fetch) do the reading and copying.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from daskrun.config import Config
+from daskrun.config import Config, Output
 from daskrun.job_logs import RUN_CONTAINER
 from daskrun.manifest import IMAGE_HOME
 from daskrun.run_labels import REVISION_LABEL
@@ -190,6 +191,21 @@ class FromLog:
 
 
 @dataclass(frozen=True)
+class InPod:
+    """A file the run stored in the launcher pod itself (its own filesystem, or a volume that is
+    not a claim): gone with the pod."""
+
+    path: str
+    held: str  # where in the pod, for the message
+
+    def why(self, what: str) -> str:
+        return (
+            f"the run stored {what} at {self.path} in the launcher pod ({self.held}), which went with the pod; "
+            "set outputVolume.existingClaim (or an S3 output) to keep it"
+        )
+
+
+@dataclass(frozen=True)
 class NotFinished:
     why: str
 
@@ -197,13 +213,36 @@ class NotFinished:
 Source = FromS3 | FromClaim | FromLog | NotFinished
 
 
+def not_finished(job: LauncherJob) -> NotFinished | None:
+    """Why a run that is still going (or suspended) has stored nothing final yet; None once it ended."""
+    if job.state not in (RUNNING, SUSPENDED):
+        return None
+    return NotFinished(
+        f"job/{job.name} is {job.state}: it has no result yet; wait for it "
+        f"(`kubectl wait --for=condition=complete job/{job.name} -n {job.namespace}`) and try again"
+    )
+
+
+def stored_at(output: Output, job: LauncherJob) -> FromS3 | FromClaim | InPod:
+    """Where the launcher of `job` wrote a file that `output` names (the result, or a file beside it)."""
+    location = output.s3_object
+    if location is not None:
+        return FromS3(*location, endpoint_url=output.endpoint_url, region=output.region)
+    assert output.path is not None  # the model requires a path with `output`
+    path = posixpath.normpath(posixpath.join(job.working_dir, output.path))
+    mount = job.mount_of(path)
+    if mount is not None and mount.claim:
+        return FromClaim(mount.claim, mount, path)
+    return InPod(
+        path, f"on its {mount.volume} volume, not a PersistentVolumeClaim" if mount else "on its own filesystem"
+    )
+
+
 def source_for(config: Config, job: LauncherJob) -> Source:
     """Where the run's result is to be found first (a stored copy may still fall back to the log)."""
-    if job.state in (RUNNING, SUSPENDED):
-        return NotFinished(
-            f"job/{job.name} is {job.state}: it has no result yet; wait for it "
-            f"(`kubectl wait --for=condition=complete job/{job.name} -n {job.namespace}`) and try again"
-        )
+    waiting = not_finished(job)
+    if waiting is not None:
+        return waiting
     output = config.output
     if output is None:
         return FromLog("the run has no `output`: it printed its result into the log")
@@ -213,16 +252,5 @@ def source_for(config: Config, job: LauncherJob) -> Source:
         return FromLog(
             f"job/{job.name} failed ({job.state_detail or 'no reason given'}): a result it could not store is in the log"
         )
-    location = output.s3_object
-    if location is not None:
-        return FromS3(*location, endpoint_url=output.endpoint_url, region=output.region)
-    assert output.path is not None  # the model requires a path with `output`
-    path = posixpath.normpath(posixpath.join(job.working_dir, output.path))
-    mount = job.mount_of(path)
-    if mount is not None and mount.claim:
-        return FromClaim(mount.claim, mount, path)
-    held = f"on its {mount.volume} volume, not a PersistentVolumeClaim" if mount else "on its own filesystem"
-    return FromLog(
-        f"the run stored its result at {path} in the launcher pod ({held}), which went with the pod; "
-        "set outputVolume.existingClaim (or an S3 output) to keep it"
-    )
+    stored = stored_at(output, job)
+    return FromLog(stored.why("its result")) if isinstance(stored, InPod) else stored

@@ -20,14 +20,21 @@ from typing import Any
 
 from daskrun import output, timeline
 from daskrun._version import __version__
-from daskrun.config import Config
+from daskrun.config import Config, Output
 from daskrun.credentials import redact
 
 log = logging.getLogger(__name__)
 
 REPORT_SUFFIX = ".report.html"
 RECORD_SUFFIX = ".run.json"
+REPORT_FILES = (REPORT_SUFFIX, RECORD_SUFFIX)  # in the order `RunRecord.store` writes them
 FORMAT = 1  # bumped when a key of run.json changes meaning
+
+
+def report_outputs(result: Output) -> list[tuple[str, Output]]:
+    """(suffix, where it goes) of each report file of a run whose result goes to `result`: what
+    `RunRecord.store` writes and `daskrun report` fetches."""
+    return [(suffix, output.beside(result, suffix)) for suffix in REPORT_FILES]
 
 
 def worker_counts(events: Any) -> list[tuple[float, int]]:
@@ -206,13 +213,14 @@ class RunRecord:
 
     def _store(self) -> None:
         assert self.config.output is not None
-        files = [(RECORD_SUFFIX, json.dumps(self.as_dict(), indent=2, default=str).encode())]
+        contents = {RECORD_SUFFIX: json.dumps(self.as_dict(), indent=2, default=str).encode()}
         if self.report_html is not None:
-            files.insert(0, (REPORT_SUFFIX, self.report_html))
-        for suffix, data in files:
-            target = output.beside(self.config.output, suffix)
+            contents[REPORT_SUFFIX] = self.report_html
+        for suffix, target in report_outputs(self.config.output):
+            if suffix not in contents:
+                continue
             try:
-                where = output.store_bytes(data, target)
+                where = output.store_bytes(contents[suffix], target)
             except output.StoreError as exc:
                 log.warning("run report %s not stored at %s: %s", suffix, target.path, exc)
                 continue

@@ -1,14 +1,17 @@
 """A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight`,
 `daskrun submit --wait`, `daskrun result` and ownership tests: API discovery of the dask group,
 SelfSubjectAccessReviews, Jobs (read by name, or listed by label selector), ConfigMaps, pods
-(listed or read by name; `forbidden_pods` answers 403) and their logs, DaskWorkerGroups
-(marked as an operator would when `operator_marks` is set).
+(listed or read by name; `forbidden_pods` answers 403) and their logs, pods created (only when
+`run_pod` is set: it is given the manifest and returns the phase the pod ends in and its log,
+as a reader pod would) and deleted (named in `deleted_pods`), DaskWorkerGroups (marked as an
+operator would when `operator_marks` is set).
 Real HTTP, the real `kubernetes` client."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,9 @@ class FakeKube:
         self.config_maps: dict[str, dict[str, Any]] = {}
         self.operator_marks: dict[str, Any] | None = None  # metadata an operator adds to new objects
         self.forbidden_pods = False
+        self.run_pod: Callable[[dict[str, Any]], tuple[str, str]] | None = None
+        self.created_pods: list[dict[str, Any]] = []
+        self.deleted_pods: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -180,10 +186,25 @@ class FakeKube:
                     body["metadata"].update(namespace=parts[4], resourceVersion="1")
                     fake.worker_groups[body["metadata"]["name"]] = body
                     return self._send(201, body)
+                if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["pods"] and fake.run_pod is not None:
+                    fake.created_pods.append(body)
+                    phase, log = fake.run_pod(body)
+                    body["metadata"]["namespace"] = parts[3]
+                    body["status"] = {"phase": phase}
+                    fake.pods.append(body)
+                    fake.logs[body["metadata"]["name"]] = log
+                    return self._send(201, body)
                 return self._not_found()
 
             def do_DELETE(self) -> None:  # noqa: N802
                 name = self.path.strip("/").split("/")[-1].split("?")[0]
+                if self.path.startswith("/api/v1/namespaces/") and "/pods/" in self.path:
+                    gone = [p for p in fake.pods if p["metadata"]["name"] == name]
+                    if not gone:
+                        return self._not_found()
+                    fake.pods[:] = [p for p in fake.pods if p["metadata"]["name"] != name]
+                    fake.deleted_pods.append(name)
+                    return self._send(200, gone[0])  # a pod's DELETE answers the pod, as it goes
                 if fake.worker_groups.pop(name, None) is None:
                     return self._not_found()
                 return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
