@@ -225,11 +225,25 @@ def _parser() -> argparse.ArgumentParser:
         "-f", "--follow", action="store_true", help="follow the run to its end, into the Job's next pod when one ends"
     )
 
+    watch = commands.add_parser(
+        "watch",
+        help="follow a release's run to its end: phase, workers, a bar of tasks with rate and ETA (plain "
+        "timestamped lines when stdout is not a terminal); exits with the run's exit code; Ctrl-C stops "
+        "the watching, not the run",
+    )
+    watch.add_argument("release", metavar="RELEASE", help="the Helm release")
+    watch.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
+    watch.add_argument(
+        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
+    )
+
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")
     submit.add_argument("--namespace", "-n", help="the release's namespace [default: the kubeconfig's]")
     submit.add_argument("--release", default=None)
-    submit.add_argument("--wait", action="store_true", help="follow the run and exit with its status")
+    submit.add_argument(
+        "--wait", action="store_true", help="then follow the run as `daskrun watch` does and exit with its code"
+    )
 
     preflight = commands.add_parser("preflight", help="check that a release can run (helm test)")
     preflight.add_argument("--config", required=True)
@@ -535,6 +549,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_logs(
             args.release, ctx.current_namespace(args.namespace), args.revision, args.all_attempts, args.follow
         )
+    if args.command == "watch":
+        from daskrun.watch import watch
+
+        return watch(args.release, ctx.current_namespace(args.namespace), args.revision)
     if args.command == "submit":
         from daskrun.submit import cli_submit
 

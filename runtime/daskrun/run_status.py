@@ -44,6 +44,8 @@ _STORED = re.compile(_LINE + r"daskrun\.runner: result \(\d+ rows x \d+ columns\
 _PRINTED = re.compile(_LINE + r"daskrun\.runner: (no output configured; the result|could not store the result)", re.M)
 _NOTHING = re.compile(_LINE + r"daskrun\.runner: the function returned None and no output is configured", re.M)
 _PRINTED_TOO = re.compile(_LINE + r"daskrun\.runner: the result is stored at .* goes with the pod: it is printed", re.M)
+# daskrun.scheduling's warning while the run's Dask pods cannot be placed.
+_UNPLACED = re.compile(_LINE + r"daskrun\.scheduling: (?P<reason>\d+ \S+ pods? Pending.*)$", re.M)
 _KEPT_BEFORE = re.compile(_LINE + r"daskrun\.runner: pod (?P<pod>\S+) of this Job kept the run's result", re.M)
 
 
@@ -61,6 +63,7 @@ class RunStatus:
     workers_wanted: int | None
     tasks_done: int | None
     tasks_total: int | None
+    progress_at: str | None  # the launcher's clock when it counted the tasks (its log line's time)
     elapsed_seconds: float | None
     result: str  # where the result is, as far as the log says
 
@@ -133,6 +136,18 @@ def _last(pattern: re.Pattern[str], log: str) -> re.Match[str] | None:
     return matches[-1] if matches else None
 
 
+def _logged_at(match: re.Match[str]) -> str:
+    return match.string[match.start() : match.start() + len("2026-12-03 11:00:05,123")]
+
+
+def unplaced_reason(log: str) -> str:
+    """Why Dask pods wait, when the launcher said so after the last count of joined workers."""
+    unplaced, joined = _last(_UNPLACED, log), _last(_JOINED, log)
+    if unplaced is None or (joined is not None and joined.start() > unplaced.start()):
+        return ""
+    return unplaced["reason"]
+
+
 def running_phase(log: str) -> str:
     """The status word for the newest phase line of a running launcher's log."""
     seen = {m["phase"] for m in _PHASE.finditer(log)}
@@ -188,6 +203,8 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         phase, reason = "pending", pending_reason(pod)
     else:
         phase = running_phase(log)
+        if phase == "waiting for workers":
+            reason = unplaced_reason(log)
     if phase == "succeeded":
         reason = _meaning(exit_code)
     joined, progress = _last(_JOINED, log), _last(_PROGRESS, log) or _last(_REATTACHED, log)
@@ -210,12 +227,13 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         workers_wanted=int(joined["wanted"]) if joined else None,
         tasks_done=int(progress["done"]) if progress else None,
         tasks_total=int(progress["total"]) if progress else None,
+        progress_at=_logged_at(progress) if progress else None,
         elapsed_seconds=elapsed,
         result=result_place(log, phase, exit_code, job),
     )
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(max(seconds, 0))
@@ -237,7 +255,7 @@ def table(statuses: list[RunStatus], with_namespace: bool = False) -> str:
         phase = s.phase
         if s.exit_code is not None and s.phase == "failed":
             phase = f"failed (exit {s.exit_code}: {s.reason})"
-        elif s.reason and s.phase in ("pending", "failed"):
+        elif s.reason and s.phase in ("pending", "failed", "waiting for workers"):
             phase = f"{s.phase} ({s.reason})"
         if s.attempt > 1:
             phase += f", attempt {s.attempt}"
@@ -247,7 +265,7 @@ def table(statuses: list[RunStatus], with_namespace: bool = False) -> str:
             phase,
             _fraction(s.workers, s.workers_wanted),
             _fraction(s.tasks_done, s.tasks_total),
-            _duration(s.elapsed_seconds),
+            duration(s.elapsed_seconds),
             s.result,
         ]
         rows.append(([s.namespace] if with_namespace else []) + row)

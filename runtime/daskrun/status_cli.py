@@ -40,7 +40,9 @@ def _launcher_log(core: Any, namespace: str, pod: dict[str, Any] | None) -> str:
     return f"{head}\n{tail}"
 
 
-def collect(namespace: str | None, release: str | None, all_namespaces: bool) -> list[RunStatus]:
+def collect(
+    namespace: str | None, release: str | None, all_namespaces: bool, revision: int | None = None
+) -> list[RunStatus]:
     """The status of every run (Job of the chart) in the namespace, or in all of them."""
     from kubernetes import client
 
@@ -49,7 +51,9 @@ def collect(namespace: str | None, release: str | None, all_namespaces: bool) ->
     except Exception as exc:  # noqa: BLE001 - no kubeconfig, no credentials
         raise StatusError(f"cannot reach the cluster: {exc}") from exc
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
-    selector = REVISION_LABEL + (f",{INSTANCE_LABEL}={release}" if release else "")
+    selector = (
+        REVISION_LABEL + (f"={revision}" if revision else "") + (f",{INSTANCE_LABEL}={release}" if release else "")
+    )
     where = "all namespaces" if all_namespaces else f"namespace {namespace}"
     try:
         if all_namespaces:

@@ -3,8 +3,8 @@
 ``run_on_kubernetes(config, namespace)`` is the Python call, backed by the chart shipped
 inside this package (the one source of the manifests): it validates the config, runs
 ``helm upgrade --install RELEASE <chart> -n NAMESPACE -f <config as values>``, prints the
-release and the command that follows the run's log, and with ``wait=True`` follows the run to
-its end and returns its exit status.
+release and the commands that follow the run, and with ``wait=True`` follows it to its end
+(daskrun.watch's display) and returns its exit status.
 
 Each call with the same release starts a new run (a new revision, a new Job) and stops the
 previous one with its Dask cluster; ``helm uninstall RELEASE`` removes everything.
@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,7 +29,6 @@ from daskrun.chart_path import chart_path
 from daskrun.config import ConfigError, load_config, read_config_file
 from daskrun.context import current_namespace
 from daskrun.errors import SubmitError
-from daskrun.job_logs import RUN_CONTAINER
 
 
 def find_helm() -> str:
@@ -167,80 +165,16 @@ def run_on_kubernetes(
     revision = installed.get("version", "?")
     job = _job_name(installed) or f"<the Job of release {release}>"
     print(f"release {release} (revision {revision}) in namespace {namespace}: run started as Job {job}", file=out)
-    print(f"follow its log:  kubectl logs -n {namespace} -f job/{job}", file=out)
+    print(f"follow it:       daskrun watch {release} -n {namespace}", file=out)
+    print(f"its log:         daskrun logs {release} -n {namespace} -f", file=out)
     print(f"rerun:           call again with release={release!r} (stops this run first)", file=out)
     print(f"remove it:       helm uninstall -n {namespace} {release}", file=out)
     out.flush()
     if not wait:
         return 0
-    return follow_job(namespace, job, out=out)
+    from daskrun.watch import watch
 
-
-def _kube_clients() -> tuple[Any, Any]:
-    from kubernetes import client
-
-    api = kube.api_client()
-    return client.BatchV1Api(api), client.CoreV1Api(api)
-
-
-def _finished(job: Any) -> str | None:
-    for condition in job.status.conditions or []:
-        if condition.status == "True" and condition.type in ("Complete", "Failed"):
-            return condition.type
-    return None
-
-
-def _exit_code(pods: list[Any]) -> int | None:
-    for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp, reverse=True):
-        for status in pod.status.container_statuses or []:
-            terminated = status.state.terminated if status.state else None
-            if status.name == RUN_CONTAINER and terminated and terminated.exit_code:
-                return terminated.exit_code
-    return None
-
-
-def follow_job(namespace: str, job_name: str, *, out: TextIO | None = None, poll: float = 2.0) -> int:
-    """Stream the log of each of the Job's pods until the Job ends; its exit status."""
-    from kubernetes.client.exceptions import ApiException
-
-    out = out or sys.stdout
-    batch, core = _kube_clients()
-    followed: set[str] = set()
-    try:
-        while True:
-            try:
-                job = batch.read_namespaced_job(job_name, namespace)
-            except ApiException as exc:
-                print(f"cannot read job/{job_name}: {exc.status} {exc.reason}", file=out)
-                return 1
-            pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
-            for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
-                name = pod.metadata.name
-                if name in followed or pod.status.phase not in ("Running", "Succeeded", "Failed"):
-                    continue
-                followed.add(name)
-                print(f"--- log of pod {name}", file=out)
-                try:
-                    stream = core.read_namespaced_pod_log(
-                        name, namespace, container=RUN_CONTAINER, follow=True, _preload_content=False
-                    )
-                    for chunk in stream.stream():
-                        out.write(chunk.decode(errors="replace"))
-                        out.flush()
-                except ApiException as exc:
-                    print(f"(no log of {name}: {exc.status} {exc.reason})", file=out)
-            state = _finished(job)
-            if state == "Complete":
-                print(f"job/{job_name} succeeded", file=out)
-                return 0
-            if state == "Failed":
-                code = _exit_code(pods)
-                print(f"job/{job_name} failed (exit code {code if code is not None else 'unknown'})", file=out)
-                return code or 1
-            time.sleep(poll)
-    except KeyboardInterrupt:
-        print(f"\nstopped following; the run goes on: kubectl logs -n {namespace} -f job/{job_name}", file=out)
-        return 130
+    return watch(release, namespace, int(revision) if str(revision).isdigit() else None, out=out)
 
 
 def cli_submit(config_path: str, namespace: str | None, release: str | None, wait: bool) -> int:

@@ -228,7 +228,7 @@ def test_daskrun_submit_wait_follows_the_run_to_its_end(namespace, release, tmp_
                              "--release", rel.name, "--wait"], capture_output=True, text=True, timeout=900,
                             env={**__import__("os").environ, "DASKRUN_HELM": HELM})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "kubectl logs" in result.stdout + result.stderr
+    assert "daskrun watch" in result.stdout + result.stderr
     rel.revision = 1
     assert rel.wait() == "Complete"
 

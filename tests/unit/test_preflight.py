@@ -1,4 +1,4 @@
-"""`daskrun preflight` and `submit --wait` against a fake API server on loopback."""
+"""`daskrun preflight` against a fake API server on loopback (`submit --wait` is test_watch's)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import io
 import pytest
 
 from cli_runner import REPO as ROOT
-from fake_kube import FakeKube, job, pod
+from fake_kube import FakeKube, job
 
-from daskrun import preflight, submit
+from daskrun import preflight
 
 JOB = "demo-daskrun-r1"
 CONFIG = str(ROOT / "values.example.yaml")
@@ -82,28 +82,6 @@ def test_preflight_reports_a_failed_run_without_failing(kube):
 def test_preflight_reports_a_missing_job(kube):
     code, out = run_preflight()
     assert code == 0 and f"job/{JOB} not found" in out
-
-
-def test_wait_follows_the_log_to_success(kube):
-    kube.jobs[JOB] = job(JOB, succeeded=1, condition="Complete")
-    kube.pods = [pod("p1", JOB, "Succeeded", 0)]
-    kube.logs["p1"] = "starting\nresult stored at s3://bkt/r.csv\n"
-    out = io.StringIO()
-    assert submit.follow_job("runs", JOB, out=out, poll=0.01) == 0
-    assert "result stored at s3://bkt/r.csv" in out.getvalue() and f"job/{JOB} succeeded" in out.getvalue()
-
-
-def test_wait_returns_the_runs_exit_code(kube):
-    kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
-    kube.pods = [pod("p1", JOB, "Failed", 3)]
-    out = io.StringIO()
-    assert submit.follow_job("runs", JOB, out=out, poll=0.01) == 3
-    assert "failed (exit code 3)" in out.getvalue()
-
-
-def test_wait_without_a_visible_exit_code_returns_1(kube):
-    kube.jobs[JOB] = job(JOB, failed=1, condition="Failed")
-    assert submit.follow_job("runs", JOB, out=io.StringIO(), poll=0.01) == 1
 
 
 def test_preflight_reports_the_embedded_controller_where_no_operator_reacts(kube):

@@ -97,7 +97,7 @@ def test_submit_installs_the_packaged_chart_with_a_private_values_file(kubeconfi
     assert not os.path.exists(values_file), "the values file (with credentials) must be deleted"
     printed = capsys.readouterr().out
     assert "release x (revision 3) in namespace runs" in printed
-    assert "kubectl logs -n runs -f job/x-daskrun-r3" in printed
+    assert "daskrun watch x -n runs" in printed and "daskrun logs x -n runs -f" in printed
 
 
 def test_helm_failure_is_reported(kubeconfig, tmp_path, monkeypatch, capsys):
