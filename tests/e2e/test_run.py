@@ -217,18 +217,49 @@ def test_function_raising_fails_the_job_and_cleans_up(namespace, release):
     assert_no_dask_left(namespace)
 
 
-def test_daskrun_submit_wait_follows_the_run_to_its_end(namespace, release, tmp_path):
-    from cluster_tools import HELM, IMAGE_REPOSITORY, IMAGE_TAG
+WATCHED_RUN = {
+    "run": {"function": "daskrun.examples.load.sleep_tasks",
+            "args": {"tasks": 30, "seconds": 3, "minimum": 2, "idle_timeout": 0}},
+    "dask_cluster": SMALL_RUN["dask_cluster"],
+}
 
-    rel = release("submitted")  # uninstalled by the fixture
+
+def tasks_done(screen: str) -> int:
+    found = re.search(r"\] (\d+)/\d+ tasks", screen)
+    return int(found[1]) if found else 0
+
+
+def test_submit_wait_in_a_terminal_shows_the_bar_move_and_watch_into_a_file_writes_plain_lines(
+        namespace, release, tmp_path):
+    """`daskrun submit --wait` in a real terminal (tmux): two screens differ in tasks done, the
+    ETA appears, the last lines name the outcome and the next command; `daskrun watch` of the
+    same run into a file writes timestamped lines without terminal codes. Both exit 0."""
+    from cluster_tools import HELM, IMAGE_REPOSITORY, IMAGE_TAG
+    from terminal import Terminal
+
+    rel = release("watched")  # uninstalled by the fixture
     values = tmp_path / "submit.yaml"
-    values.write_text(__import__("yaml").safe_dump(
-        {**SMALL_RUN, "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG}}))
-    result = subprocess.run([sys.executable, "-m", "daskrun", "submit", str(values), "--namespace", namespace,
-                             "--release", rel.name, "--wait"], capture_output=True, text=True, timeout=900,
-                            env={**__import__("os").environ, "DASKRUN_HELM": HELM})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "daskrun watch" in result.stdout + result.stderr
+    values.write_text(yaml.safe_dump({**WATCHED_RUN, "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG}}))
+    daskrun = [sys.executable, "-m", "daskrun"]
+    with Terminal(columns=150) as terminal, open(tmp_path / "watch.txt", "w") as piped:
+        terminal.start([*daskrun, "submit", str(values), "-n", namespace, "--release", rel.name, "--wait"],
+                       {"DASKRUN_HELM": HELM})
+        first = terminal.wait_for(lambda screen: tasks_done(screen) > 0, 400, "the first tasks done")
+        assert "daskrun watch watched" in first  # what submit printed above the display
+        watcher = subprocess.Popen([*daskrun, "watch", rel.name, "-n", namespace], stdout=piped,
+                                   stderr=subprocess.STDOUT)
+        second = terminal.wait_for(lambda screen: tasks_done(screen) > tasks_done(first) and "ETA" in screen,
+                                   120, "the bar to move and an ETA")
+        assert re.search(r"workers 2/2  \[#*-*\] \d+/30 tasks  [\d.]+ tasks/s, ETA \d+m\d\ds", second), second
+        assert terminal.wait_exit(300) == 0, terminal.screen()
+        final = terminal.screen()
+        assert watcher.wait(120) == 0
+    assert re.search(r"watched revision 1 succeeded \(exit 0: [^)]+\) after \d+m\d\ds", final), final
+    assert f"next: daskrun result watched -n {namespace} -o FILE" in final
+    plain = (tmp_path / "watch.txt").read_text()
+    assert "\x1b" not in plain and re.search(r"tasks \([\d.]+ tasks/s, ETA", plain), plain
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", line) for line in plain.splitlines()), plain
+    assert "watched revision 1 succeeded (exit 0" in plain
     rel.revision = 1
     assert rel.wait() == "Complete"
 

@@ -173,3 +173,22 @@ def test_the_command_without_a_cluster_says_so_and_fails(tmp_path):
     result = run_cli("status", env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("daskrun status: cannot reach the cluster"), result.stderr
+
+
+def test_workers_that_cannot_be_placed_say_why_until_they_join():
+    waiting = (phases(timeline.CONFIG_LOADED, timeline.CLUSTER_CREATED)
+               + line("daskrun.cluster", "workers joined: 0/2")
+               + line("daskrun.scheduling", "2 worker pods Pending for 30s: 0/1 nodes are available: 1 Insufficient cpu."))
+    s = run_status.status_of(job(), [pod()], waiting, NOW)
+    assert s.phase == "waiting for workers"
+    assert s.reason == "2 worker pods Pending for 30s: 0/1 nodes are available: 1 Insufficient cpu."
+    assert "waiting for workers (2 worker pods Pending" in run_status.table([s])
+    # Once workers joined after it, the old warning is no reason any more.
+    joined = waiting + line("daskrun.cluster", "workers joined: 1/2")
+    assert run_status.status_of(job(), [pod()], joined, NOW).reason == ""
+
+
+def test_the_time_of_the_task_count_is_the_log_lines():
+    s = run_status.status_of(job(), [pod()], RUNNING_LOG, NOW)
+    assert s.progress_at == "2026-12-03 11:00:05,123"
+    assert run_status.status_of(job(), [pod()], phases(timeline.CONFIG_LOADED), NOW).progress_at is None
