@@ -153,16 +153,16 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
 
 
 def check_read_only_root(pods: DaskPods, setup: Any, source: str | None = None) -> None:
-    """A read-only root filesystem and a setup that installs into the image exclude each other."""
-    installs = [name for name in ("pip_packages", "git_repository", "apt_packages") if getattr(setup, name)]
-    if pods.read_only_root_filesystem and installs:
+    """apt installs into the image's /usr, which a read-only root filesystem forbids (pip and
+    git_repository install into a writable environment then: daskrun.bootstrap)."""
+    if pods.read_only_root_filesystem and setup.apt_packages:
         raise ConfigError(
             [
                 (
                     "daskPods.readOnlyRootFilesystem",
                     (
-                        f"the workers' setup installs into the image ({', '.join(installs)}), which needs a "
-                        "writable root filesystem: set it to false, or install those in the worker image"
+                        "the workers' setup.apt_packages installs into the image, which needs a writable root "
+                        "filesystem: set it to false, or install those packages in the worker image"
                     ),
                 )
             ],

@@ -48,19 +48,21 @@ def kubernetes_escape(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def worker_command(setup: Setup) -> list[str] | None:
+def worker_command(setup: Setup, read_only_root: bool = False) -> list[str] | None:
     """Container `command` that runs the setup then the container's args; None without setup."""
     if setup.empty:
         return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
+    script = bootstrap_script(setup, read_only_root=read_only_root)
+    return ["sh", "-c", kubernetes_escape(script), "daskrun-setup"]
 
 
-def scheduler_command(setup: Setup) -> list[str] | None:
+def scheduler_command(setup: Setup, read_only_root: bool = False) -> list[str] | None:
     """The scheduler unpickles task graphs, so it needs the user's packages and repository
     too (pip and git steps; apt and the script are for workers). None when there are none."""
     if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
         return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
+    script = bootstrap_script(setup, LAUNCHER_STEPS, read_only_root=read_only_root)
+    return ["sh", "-c", kubernetes_escape(script), "daskrun-setup"]
 
 
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
@@ -207,7 +209,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     worker["image"] = worker_cfg.image or context.image
     worker["imagePullPolicy"] = "IfNotPresent"
     worker["args"] = _worker_args(config)
-    command = worker_command(worker_cfg.setup)
+    read_only_root = context.pods.read_only_root_filesystem
+    command = worker_command(worker_cfg.setup, read_only_root)
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
@@ -224,7 +227,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
     scheduler = scheduler_pod["containers"][0]
     scheduler["args"] = [*OUR_SCHEDULER, "--host", "0.0.0.0"]
-    scheduler_setup = scheduler_command(worker_cfg.setup)
+    scheduler_setup = scheduler_command(worker_cfg.setup, read_only_root)
     if scheduler_setup:
         scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = "IfNotPresent"
@@ -309,6 +312,9 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
         container["resources"] = resources
     if setup_command:
         container["command"] = setup_command
+        # Its own: with a read-only root the home directory is an emptyDir the scheduler's
+        # container mounts too, and both set up at the same time.
+        container["env"].append({"name": "DASKRUN_SETUP_DIR", "value": f"{IMAGE_HOME}/daskrun-setup-driver"})
         if context.credentials_secret:
             container["env"] += secret_env(context.credentials_secret)
     if _watched(context):
