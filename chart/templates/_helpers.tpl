@@ -166,6 +166,9 @@ settings given at the top level and daskPods, with the ServiceAccount's name res
 {{- end }}
 {{- $account := dict "create" $.Values.daskPods.serviceAccount.create "name" (include "daskrun.daskServiceAccountName" $) }}
 {{- $_ := set $values "daskPods" (merge (dict "serviceAccount" $account) (omit $.Values.daskPods "serviceAccount")) }}
+{{- if $.Values.metrics.enabled }}
+{{- $_ := set $values "metrics" (dict "enabled" true) }}
+{{- end }}
 {{- toJson $values }}
 {{- end }}
 

@@ -32,6 +32,7 @@ ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+ENV_METRICS_PORT = "DASKRUN_METRICS_PORT"  # the launcher's /metrics (daskrun.launcher_metrics)
 ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports on
 # The Secret with git and package-index credentials (daskrun.credentials): the scheduler
 # and worker pods reference it by this name.

@@ -18,6 +18,10 @@ from daskrun.run_labels import CONTROLLER_LABEL, INSTANCE_LABEL, JOB_LABEL, REVI
 
 IMAGE_UID = 10001  # the Dockerfile's USER
 IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
+# Dask's HTTP servers (dashboard, /metrics): the scheduler's as dask-kubernetes names it
+# `http-dashboard`, the workers' as _worker_args sets it.
+SCHEDULER_DASHBOARD_PORT = 8787
+WORKER_DASHBOARD_PORT = 8788
 
 
 def worker_target(config: Config) -> int:
@@ -122,7 +126,7 @@ def _worker_args(config: Config) -> list[str]:
         "$(DASK_WORKER_NAME)",
         "--dashboard",
         "--dashboard-address",
-        "8788",
+        str(WORKER_DASHBOARD_PORT),
         "--nthreads",
         str(worker.threads),
     ]
@@ -148,14 +152,20 @@ def dask_resources(config: Config) -> dict[str, int]:
 WRITABLE_DIRS = {"tmp": "/tmp", "home": IMAGE_HOME}
 
 
-def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
+def scrape_annotations(port: int) -> dict[str, str]:
+    """The annotations Prometheus' kubernetes_sd examples scrape a pod by."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
+def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods, dashboard_port: int) -> None:
     """Placement, metadata, volumes and env of one role (scheduler or workers)."""
     pod = role["spec"]
     metadata = role.setdefault("metadata", {})
     # The run's own labels win: the controller and the cleanup select on them.
     metadata["labels"] = {**(settings.podLabels or {}), **metadata.get("labels", {})}
-    if settings.podAnnotations:
-        metadata["annotations"] = dict(settings.podAnnotations)
+    annotations = {**(scrape_annotations(dashboard_port) if pods.metrics else {}), **(settings.podAnnotations or {})}
+    if annotations:
+        metadata["annotations"] = annotations
     if pods.service_account:
         pod["serviceAccountName"] = pods.service_account
     pod["automountServiceAccountToken"] = False
@@ -248,8 +258,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod["containers"][0]["env"] = scheduler_pod["containers"][0].get("env", []) + [_HTTP_API]
     if config.dask_cluster.tls:
         _use_tls(spec, context)
-    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
-    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
+    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods, SCHEDULER_DASHBOARD_PORT)
+    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods, WORKER_DASHBOARD_PORT)
     return spec
 
 
