@@ -29,6 +29,8 @@ REPORT_SUFFIX = ".report.html"
 RECORD_SUFFIX = ".run.json"
 REPORT_FILES = (REPORT_SUFFIX, RECORD_SUFFIX)  # in the order `RunRecord.store` writes them
 FORMAT = 1  # bumped when a key of run.json changes meaning
+REPORT_JS = "inline"  # how report.html carries BokehJS (bokeh.resources.Resources mode)
+CODE_CHARS = 2000  # of the arguments in the report's "Calling Code"
 
 
 def report_outputs(result: Output) -> list[tuple[str, Output]]:
@@ -142,7 +144,9 @@ class RunRecord:
         with tempfile.TemporaryDirectory(prefix="daskrun-report-") as folder:
             path = Path(folder) / "report.html"
             try:
-                report = performance_report(filename=str(path), stacklevel=2)
+                # BokehJS inline, not from its CDN: the report is read later, often where that
+                # CDN is not reachable (a closed cluster, offline), and would show a blank page.
+                report = performance_report(filename=str(path), mode=REPORT_JS)
                 report.__enter__()
             except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                 log.warning("no performance report for this run: %s", exc)
@@ -152,7 +156,8 @@ class RunRecord:
             finally:
                 if report is not None:
                     try:
-                        report.__exit__(None, None, None)
+                        # Its own __exit__ would show the code around it: daskrun's, not the user's.
+                        client.sync(report.__aexit__, None, None, None, code=self.calling_code())
                         self.report_html = path.read_bytes()
                     except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                         log.warning("no performance report for this run: %s: %s", type(exc).__name__, exc)
@@ -167,6 +172,13 @@ class RunRecord:
                     self.worker_events = worker_counts(client.get_events("all"))
                 except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                     log.warning("no worker history for this run: %s", exc)
+
+    def calling_code(self) -> str:
+        """The report's "Calling Code": the run's function and its arguments, as run.json has them."""
+        args = json.dumps(self.config.public_dict()["run"].get("args") or {}, default=str)
+        if len(args) > CODE_CHARS:
+            args = args[:CODE_CHARS] + " ..."
+        return f"{self.config.run.function}(**{args})"
 
     def finish(self, exc: BaseException | None) -> None:
         if exc is None:
