@@ -199,6 +199,7 @@ def run_dask_function(
     try:
         # Before anything starts: a launcher that cannot own its cluster is a configuration error.
         pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        record.job = kept_mark.job_name(pod_context) if pod_context else None
         if pod_context is not None and (kept_before := kept_mark.earlier(pod_context)) is not None:
             _kept_by_an_earlier_pod(pod_context, kept_before)
             return None
