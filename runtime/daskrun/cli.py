@@ -105,6 +105,15 @@ def _revision(text: str) -> int:
     return int(text)
 
 
+def _release_arguments(command: argparse.ArgumentParser) -> None:
+    """RELEASE, -n and --revision: which run of a Helm release a command reads."""
+    command.add_argument("release", metavar="RELEASE", help="the Helm release")
+    command.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
+    command.add_argument(
+        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daskrun",
@@ -188,12 +197,8 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch the result of the run a `helm install` of RELEASE started, from where the run "
         "stored it (S3, its PersistentVolumeClaim) or else its log; says on stderr where it came from",
     )
-    result.add_argument("release", metavar="RELEASE", help="the Helm release")
+    _release_arguments(result)
     result.add_argument("-o", "--output", required=True, metavar="FILE", help="write the file here; - for stdout")
-    result.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
-    result.add_argument(
-        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
-    )
 
     report = commands.add_parser(
         "report",
@@ -201,23 +206,15 @@ def _parser() -> argparse.ArgumentParser:
         "performance report, and NAME.run.json) from where the run stored it beside its result (S3, its "
         "PersistentVolumeClaim) into DIR; says on stderr where each came from",
     )
-    report.add_argument("release", metavar="RELEASE", help="the Helm release")
+    _release_arguments(report)
     report.add_argument(
         "-o", "--output", required=True, metavar="DIR", help="write both files into this folder (made if missing)"
-    )
-    report.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
-    report.add_argument(
-        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
     )
 
     logs = commands.add_parser(
         "logs", help="the launcher's log of a release's run; every attempt (pod) of its Job marked"
     )
-    logs.add_argument("release", metavar="RELEASE", help="the Helm release")
-    logs.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
-    logs.add_argument(
-        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
-    )
+    _release_arguments(logs)
     logs.add_argument(
         "--all-attempts", action="store_true", help="every attempt's log, oldest first, not the newest only"
     )
@@ -231,11 +228,7 @@ def _parser() -> argparse.ArgumentParser:
         "timestamped lines when stdout is not a terminal); exits with the run's exit code; Ctrl-C stops "
         "the watching, not the run",
     )
-    watch.add_argument("release", metavar="RELEASE", help="the Helm release")
-    watch.add_argument("-n", "--namespace", help="the release's namespace [default: the kubeconfig's]")
-    watch.add_argument(
-        "--revision", type=_revision, metavar="N", help="the run of this Helm revision [default: the newest]"
-    )
+    _release_arguments(watch)
 
     submit = commands.add_parser("submit", help="helm install/upgrade this chart with CONFIG as values")
     submit.add_argument("config")

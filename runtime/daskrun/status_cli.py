@@ -40,16 +40,25 @@ def _launcher_log(core: Any, namespace: str, pod: dict[str, Any] | None) -> str:
     return f"{head}\n{tail}"
 
 
-def collect(
-    namespace: str | None, release: str | None, all_namespaces: bool, revision: int | None = None
-) -> list[RunStatus]:
-    """The status of every run (Job of the chart) in the namespace, or in all of them."""
-    from kubernetes import client
-
+def api_client() -> Any:
     try:
-        api = kube.api_client()
+        return kube.api_client()
     except Exception as exc:  # noqa: BLE001 - no kubeconfig, no credentials
         raise StatusError(f"cannot reach the cluster: {exc}") from exc
+
+
+def collect(
+    namespace: str | None,
+    release: str | None,
+    all_namespaces: bool,
+    revision: int | None = None,
+    api: Any = None,
+) -> list[RunStatus]:
+    """The status of every run (Job of the chart) in the namespace, or in all of them; through
+    `api` (a kubernetes ApiClient) when given, so a watch keeps one connection."""
+    from kubernetes import client
+
+    api = api or api_client()
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     selector = (
         REVISION_LABEL + (f"={revision}" if revision else "") + (f",{INSTANCE_LABEL}={release}" if release else "")

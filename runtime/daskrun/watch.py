@@ -12,10 +12,10 @@ import datetime
 import shutil
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from daskrun.run_status import RunStatus
-from daskrun.status_cli import StatusError, collect
+from daskrun.status_cli import StatusError, api_client, collect
 from daskrun.watch_view import ENDED, Outcome, Rate, outcome, plain_line, stamped, terminal_lines
 
 POLL_SECONDS = 2.0
@@ -86,7 +86,25 @@ def watch(
     display: TerminalDisplay | PlainDisplay = TerminalDisplay(out) if terminal else PlainDisplay(out)
     again = f"daskrun watch {release} -n {namespace}"
     try:
-        runs = collect(namespace, release, False, revision)
+        api = api_client()
+    except StatusError as exc:
+        print(f"daskrun watch: {exc}", file=sys.stderr)
+        return 1
+    with api:
+        return _follow(api, display, release, namespace, revision, poll, again)
+
+
+def _follow(
+    api: Any,
+    display: TerminalDisplay | PlainDisplay,
+    release: str,
+    namespace: str,
+    revision: int | None,
+    poll: float,
+    again: str,
+) -> int:
+    try:
+        runs = collect(namespace, release, False, revision, api)
     except StatusError as exc:
         print(f"daskrun watch: {exc}", file=sys.stderr)
         return 1
@@ -105,13 +123,15 @@ def watch(
             time.sleep(poll)
             note = ""
             try:
-                runs = collect(namespace, release, False, _number(followed.revision))
+                api = api or api_client()
+                runs = collect(namespace, release, False, _number(followed.revision), api)
                 reachable_at = time.monotonic()
             except StatusError as exc:
                 if time.monotonic() - reachable_at > UNREACHABLE_SECONDS:
                     display.say(f"daskrun watch: {exc}; the run may go on: {again}")
                     return 1
                 note = f"(cannot read the run: {exc}; trying again)"
+                api = None  # anew from the kubeconfig: its credentials may have expired
                 continue
             if not runs:
                 display.say(

@@ -75,15 +75,23 @@ print("ATTACK " + json.dumps(asyncio.run(main())), flush=True)
 """
 
 
-# What Prometheus does: GET /metrics of the scheduler (Dask's own) and of the launcher (ours).
+# What Prometheus does: GET /metrics of the scheduler (Dask's own) and of the launcher (ours),
+# again at the next interval when refused: the policy engine lets a new pod's address in only
+# once it has seen the pod.
 SCRAPE = r"""
-import json, sys, urllib.request
+import json, sys, time, urllib.request
 found = {}
 for url in sys.argv[1:]:
-    try:
-        found[url] = urllib.request.urlopen(url, timeout=10).read().decode()
-    except Exception as exc:
-        found[url] = f"failed: {type(exc).__name__}: {exc}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            found[url] = urllib.request.urlopen(url, timeout=10).read().decode()
+            break
+        except Exception as exc:
+            found[url] = f"failed: {type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
 print("ATTACK " + json.dumps(found), flush=True)
 """
 SCRAPER = {"app": "scraper"}

@@ -32,6 +32,7 @@ class FakeKube:
         self.config_maps: dict[str, dict[str, Any]] = {}
         self.operator_marks: dict[str, Any] | None = None  # metadata an operator adds to new objects
         self.forbidden_pods = False
+        self.unavailable = False  # every GET answered 503, as an API server away for a moment
         self.run_pod: Callable[[dict[str, Any]], tuple[str, str]] | None = None
         self.created_pods: list[dict[str, Any]] = []
         self.deleted_pods: list[str] = []
@@ -94,6 +95,11 @@ class FakeKube:
                 )
 
             def do_GET(self) -> None:  # noqa: N802
+                if fake.unavailable:
+                    status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503}
+                    return self._send(
+                        503, {**status, "message": "the server is currently unable to handle the request"}
+                    )
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
                 if url.path == "/apis/kubernetes.dask.org/v1":

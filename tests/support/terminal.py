@@ -48,9 +48,13 @@ class Terminal:
         self._tmux("send-keys", "-t", "t", "C-c")
 
     def exit_status(self) -> int | None:
-        # The status is empty while the command runs.
-        dead, *status = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}").split()
-        return int(status[0]) if dead == "1" else None
+        """None while the command runs; its exit code, or 128 + the signal that killed it, as a
+        shell says (tmux gives one of the two, the other empty)."""
+        shown = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}")
+        dead, status, killed = shown.strip().split(":")
+        if dead != "1":
+            return None
+        return int(status) if status else 128 + int(killed)
 
     def wait_for(self, seen: Callable[[str], bool], timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout

@@ -262,3 +262,17 @@ def test_a_run_removed_while_watched_ends_the_watch_and_says_so(run):
     del run.kube.jobs[JOB]
     watcher.join(30)
     assert code == [1] and f"job/{JOB} is gone (helm uninstall" in out.getvalue()
+
+
+def test_an_api_server_away_for_a_moment_is_said_and_the_watch_goes_on(run):
+    out = io.StringIO()
+    code: list[int] = []
+    watcher = threading.Thread(target=lambda: code.append(watch_run(out)))
+    watcher.start()
+    wait_for(lambda: "10/40 tasks" in out.getvalue(), 30, "the first line")
+    run.kube.unavailable = True
+    wait_for(lambda: "(cannot read the run: " in out.getvalue(), 30, "the watch to say it cannot read the run")
+    run.kube.unavailable = False
+    run.end(0)
+    watcher.join(30)
+    assert code == [0] and "bench revision 3 succeeded (exit 0" in out.getvalue()
