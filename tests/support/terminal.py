@@ -49,10 +49,12 @@ class Terminal:
 
     def exit_status(self) -> int | None:
         """None while the command runs; its exit code, or 128 + the signal that killed it, as a
-        shell says (tmux gives one of the two, the other empty)."""
+        shell says (tmux gives one of the two). tmux marks the pane dead when its terminal
+        closes and learns the status only when it reaps the process, a moment later: until
+        then both are empty, and the command counts as running."""
         shown = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}")
         dead, status, killed = shown.strip().split(":")
-        if dead != "1":
+        if dead != "1" or not (status or killed):
             return None
         return int(status) if status else 128 + int(killed)
 
