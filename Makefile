@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help venv run lint test test-unit test-chart test-cluster e2e bench bench-cluster bench-result clean chart-docs package
+.PHONY: help venv browser run lint test test-unit test-chart test-cluster e2e bench bench-cluster bench-result clean chart-docs package
 
 help: ## this list: every target of Makefile, tools.mk and tests/cluster/cluster.mk
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | awk -F'\t' '{ printf "%-20s %s\n", $$1, $$2 }'
@@ -19,6 +19,14 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## create .venv with daskrun and the test tools
 
+# Debian's Chromium, driven by playwright (a test extra) with its executable_path: playwright's
+# own browser download is not reachable where only package registries are.
+CHROMIUM := /usr/bin/chromium
+browser: ## headless Chromium for the report's browser test (tests/unit/test_report_browser.py): apt-get when missing
+	@[ -x $(CHROMIUM) ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends -o DPkg::Lock::Timeout=600 chromium >/dev/null; }
+	@$(CHROMIUM) --version
+
 run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
@@ -28,7 +36,7 @@ lint: venv ## ruff, mypy and the import-layering contract (import-linter) on run
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test-unit: venv lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
+test-unit: venv browser lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
 	$(PYTEST) tests/unit -q
 
 test-chart: venv tools chart-tools ## helm lint, render tests, helm-docs drift, ct lint, kubeconform: Helm 3 and 4

@@ -13,6 +13,7 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 {{- define "daskrun.contract.context.ENV_WORKER_RUN_AS_ROOT" -}}DASKRUN_WORKER_RUN_AS_ROOT{{- end }}
 {{- define "daskrun.contract.context.ENV_JOB_NAME" -}}DASKRUN_JOB_NAME{{- end }}
 {{- define "daskrun.contract.context.ENV_CODE_CREDENTIALS_SECRET" -}}DASKRUN_CODE_CREDENTIALS_SECRET{{- end }}
+{{- define "daskrun.contract.context.ENV_METRICS_PORT" -}}DASKRUN_METRICS_PORT{{- end }}
 {{- define "daskrun.contract.credentials.ENV" -}}["DASKRUN_GIT_USERNAME", "DASKRUN_GIT_TOKEN", "DASKRUN_GIT_SSH_KEY", "DASKRUN_GIT_KNOWN_HOSTS", "DASKRUN_PIP_USERNAME", "DASKRUN_PIP_PASSWORD"]{{- end }}
 {{- define "daskrun.contract.credentials.GIT_TOKEN" -}}DASKRUN_GIT_TOKEN{{- end }}
 {{- define "daskrun.contract.credentials.GIT_SSH_KEY" -}}DASKRUN_GIT_SSH_KEY{{- end }}
@@ -20,4 +21,6 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 {{- define "daskrun.contract.errors.FAIL_JOB_CODES" -}}[1, 2, 3]{{- end }}
 {{- define "daskrun.contract.job_logs.RUN_CONTAINER" -}}daskrun{{- end }}
 {{- define "daskrun.contract.manifest.IMAGE_HOME" -}}/home/daskrun{{- end }}
+{{- define "daskrun.contract.manifest.SCHEDULER_DASHBOARD_PORT" -}}8787{{- end }}
+{{- define "daskrun.contract.manifest.WORKER_DASHBOARD_PORT" -}}8788{{- end }}
 {{- define "daskrun.contract.run_labels.REVISION_LABEL" -}}daskrun.io/revision{{- end }}

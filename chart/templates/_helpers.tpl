@@ -166,6 +166,9 @@ settings given at the top level and daskPods, with the ServiceAccount's name res
 {{- end }}
 {{- $account := dict "create" $.Values.daskPods.serviceAccount.create "name" (include "daskrun.daskServiceAccountName" $) }}
 {{- $_ := set $values "daskPods" (merge (dict "serviceAccount" $account) (omit $.Values.daskPods "serviceAccount")) }}
+{{- if $.Values.metrics.enabled }}
+{{- $_ := set $values "metrics" (dict "enabled" true) }}
+{{- end }}
 {{- toJson $values }}
 {{- end }}
 
@@ -230,14 +233,8 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- if and $apt (not .Values.workerRunAsRoot) }}
 {{- fail (printf "dask_cluster.worker_config.setup.apt_packages (%s) needs the workers to run as root: set workerRunAsRoot: true to allow it, or install the packages in the worker image" (join ", " $apt)) }}
 {{- end }}
-{{- if .Values.daskPods.readOnlyRootFilesystem }}
-{{- $installs := list }}
-{{- range $step := list "pip_packages" "git_repository" "apt_packages" }}
-{{- if dig "worker_config" "setup" $step "" $cluster }}{{ $installs = append $installs $step }}{{ end }}
-{{- end }}
-{{- if $installs }}
-{{- fail (printf "daskPods.readOnlyRootFilesystem: the workers' setup installs into the image (%s), which needs a writable root filesystem: set it to false, or install those in the worker image" (join ", " $installs)) }}
-{{- end }}
+{{- if and .Values.daskPods.readOnlyRootFilesystem $apt }}
+{{- fail "daskPods.readOnlyRootFilesystem: the workers' setup.apt_packages installs into the image, which needs a writable root filesystem: set it to false, or install those packages in the worker image" }}
 {{- end }}
 {{- if and (hasKey $output "key") (not (hasKey $output "secret_key")) }}
 {{- fail "output.secret_key is required when output.key is set (or use credentials.existingSecret)" }}

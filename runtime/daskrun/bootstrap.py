@@ -62,10 +62,52 @@ def _quote_all(values: list[str]) -> str:
     return " ".join(shlex.quote(v) for v in values)
 
 
-def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS) -> str:
-    """The sh script that performs `steps` of `setup` in order, then execs "$@"."""
+# Prints the .pth lines that make an environment laid over this interpreter's see its packages
+# beneath its own: addsitedir, not a bare path, so the base's own .pth files (editable
+# installs) count. daskrun.isolated lays the same environment over a local one.
+BASE_SITE_PROGRAM = (
+    "import os, site, sysconfig\n"
+    "dirs = [sysconfig.get_path('purelib'), sysconfig.get_path('platlib'), *site.getsitepackages()]\n"
+    "for d in dict.fromkeys(d for d in dirs if os.path.isdir(d)):\n"
+    "    print(f'import site; site.addsitedir({d!r})')\n"
+)
+PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
+
+
+def _overlay_lines() -> list[str]:
+    """A virtual environment in the setup directory over the image's: where pip and
+    `git_repository.install` put packages when the root filesystem is read-only. Its python
+    comes first on PATH, so the Dask process exec'd at the end runs in it. pip, not uv:
+    pip sees the image's packages beneath and adds only what is missing, uv would install
+    every dependency again (and another numpy than the scheduler's)."""
+    return [
+        "step writable_environment",
+        'daskrun_overlay="$DASKRUN_SETUP_DIR/environment"',
+        '"$daskrun_python" -m venv --without-pip "$daskrun_overlay"',
+        'daskrun_site=$("$daskrun_overlay/bin/python" -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')',
+        f'"$daskrun_python" -c {shlex.quote(BASE_SITE_PROGRAM)} > "$daskrun_site/_daskrun_base_environment.pth"',
+        f'printf %s {shlex.quote(PIP_SHIM)} > "$daskrun_overlay/bin/pip"',
+        'chmod 755 "$daskrun_overlay/bin/pip"',
+        'daskrun_python="$daskrun_overlay/bin/python"',
+        'PATH="$daskrun_overlay/bin:$PATH"',
+        "DASKRUN_PIP_INSTALLER=pip",
+        "export PATH DASKRUN_PIP_INSTALLER",
+    ]
+
+
+def _installs(setup: Setup, steps: tuple[str, ...]) -> bool:
+    return ("pip_packages" in steps and bool(setup.pip_packages)) or (
+        "git_repository" in steps and setup.git_repository is not None and bool(setup.git_repository.install)
+    )
+
+
+def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS, *, read_only_root: bool = False) -> str:
+    """The sh script that performs `steps` of `setup` in order, then execs "$@". With a
+    read-only root filesystem, installs go to an environment in the (writable) setup directory."""
     lines = [_PRELUDE]
     lines += _credential_lines(setup, steps)
+    if read_only_root and _installs(setup, steps):
+        lines += _overlay_lines()
     if "apt_packages" in steps and setup.apt_packages:
         lines += [
             "step apt_packages",

@@ -30,13 +30,14 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
         "ENV_WORKER_RUN_AS_ROOT",
         "ENV_JOB_NAME",
         "ENV_CODE_CREDENTIALS_SECRET",
+        "ENV_METRICS_PORT",
     ),
     # The code-credentials Secret's keys, each the variable of the same name; and the ones a
     # template's error message points to.
     credentials: ("ENV", "GIT_TOKEN", "GIT_SSH_KEY", "PIP_PASSWORD"),
     errors: ("FAIL_JOB_CODES",),  # the podFailurePolicy's FailJob codes
     job_logs: ("RUN_CONTAINER",),  # submit and recover read this container's exit code and log
-    manifest: ("IMAGE_HOME",),
+    manifest: ("IMAGE_HOME", "SCHEDULER_DASHBOARD_PORT", "WORKER_DASHBOARD_PORT"),
     run_labels: ("REVISION_LABEL",),
 }
 

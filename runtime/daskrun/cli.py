@@ -314,6 +314,20 @@ def _readable_dumper() -> Any:
     return Dumper
 
 
+def _serve_metrics(context: ctx.RunContext) -> None:
+    """The launcher's /metrics, when the chart's metrics.enabled gave it a port. A port that
+    cannot be served costs the metrics, never the run."""
+    port = ctx.env(ctx.ENV_METRICS_PORT)
+    if not port:
+        return
+    from daskrun import launcher_metrics, timeline
+
+    try:
+        launcher_metrics.serve(int(port), context.release or "", context.run_id or "", timeline.PHASES)
+    except (ValueError, OverflowError, OSError) as exc:
+        logging.getLogger("daskrun").warning("no launcher metrics on port %s: %s", port, exc)
+
+
 def _run(args: argparse.Namespace) -> int:
     from daskrun import runner
     from daskrun.timeline import process_start
@@ -337,6 +351,8 @@ def _run(args: argparse.Namespace) -> int:
         yaml.dump(spec, sys.stdout, Dumper=_readable_dumper(), sort_keys=False)
         return 0
     context = None if args.local else _context(args, pods)
+    if context is not None:
+        _serve_metrics(context)
     for stop in STOP_SIGNALS:
         signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")

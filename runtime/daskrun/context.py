@@ -36,6 +36,7 @@ ENV_IMAGE_PULL_POLICY = "DASKRUN_IMAGE_PULL_POLICY"
 IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 DEFAULT_IMAGE_PULL_POLICY = "IfNotPresent"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
+ENV_METRICS_PORT = "DASKRUN_METRICS_PORT"  # the launcher's /metrics (daskrun.launcher_metrics)
 ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports on
 # The Secret with git and package-index credentials (daskrun.credentials): the scheduler
 # and worker pods reference it by this name.

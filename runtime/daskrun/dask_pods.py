@@ -81,6 +81,15 @@ class DaskPodsValues(Strict):
     workers: PodSettings = Field(default_factory=PodSettings)
 
 
+class MetricsValues(BaseModel):
+    """The chart's `metrics` key, of which the Dask pods need `enabled` only (the port, the
+    scrapers and the PodMonitor are the chart's, checked by its schema)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    enabled: StrictBool = False
+
+
 class DaskPods(BaseModel):
     """What the scheduler and worker pods get: settings per role and the ServiceAccount."""
 
@@ -90,6 +99,7 @@ class DaskPods(BaseModel):
     workers: PodSettings = Field(default_factory=PodSettings)
     service_account: str | None = None
     read_only_root_filesystem: bool = False
+    metrics: bool = False  # Prometheus scrape annotations for Dask's /metrics
 
 
 def chart_fullname(release: str, values: dict[str, Any]) -> str:
@@ -131,6 +141,11 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
         dask = DaskPodsValues.model_validate(values.get("daskPods") or {})
     except ValidationError as exc:
         errors += _errors(exc, DaskPodsValues, "daskPods.")
+    metrics = MetricsValues()
+    try:
+        metrics = MetricsValues.model_validate(values.get("metrics") or {})
+    except ValidationError as exc:
+        errors += _errors(exc, MetricsValues, "metrics.")
     if not dask.serviceAccount.create and not dask.serviceAccount.name:
         errors.append(
             (
@@ -149,20 +164,21 @@ def parse_dask_pods(values: dict[str, Any], release: str | None, source: str | N
         workers=top.overridden_by(dask.workers),
         service_account=account,
         read_only_root_filesystem=dask.readOnlyRootFilesystem,
+        metrics=metrics.enabled,
     )
 
 
 def check_read_only_root(pods: DaskPods, setup: Any, source: str | None = None) -> None:
-    """A read-only root filesystem and a setup that installs into the image exclude each other."""
-    installs = [name for name in ("pip_packages", "git_repository", "apt_packages") if getattr(setup, name)]
-    if pods.read_only_root_filesystem and installs:
+    """apt installs into the image's /usr, which a read-only root filesystem forbids (pip and
+    git_repository install into a writable environment then: daskrun.bootstrap)."""
+    if pods.read_only_root_filesystem and setup.apt_packages:
         raise ConfigError(
             [
                 (
                     "daskPods.readOnlyRootFilesystem",
                     (
-                        f"the workers' setup installs into the image ({', '.join(installs)}), which needs a "
-                        "writable root filesystem: set it to false, or install those in the worker image"
+                        "the workers' setup.apt_packages installs into the image, which needs a writable root "
+                        "filesystem: set it to false, or install those packages in the worker image"
                     ),
                 )
             ],

@@ -12,25 +12,17 @@ import importlib.util
 import logging
 import os
 import signal
-import site
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from daskrun.bootstrap import BASE_SITE_PROGRAM, PIP_SHIM
+
 log = logging.getLogger(__name__)
 
-# A `pip` on the overlay's PATH for install commands such as `pip install ./sub`; pip runs
-# in the overlay's interpreter, so it installs there.
 ISOLATED_ENV = "DASKRUN_ISOLATED"  # set in the run inside the overlay
-_PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
-
-
-def _base_site_dirs() -> list[str]:
-    dirs = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib"), *site.getsitepackages()]
-    return list(dict.fromkeys(d for d in dirs if os.path.isdir(d)))
 
 
 def make_overlay(root: Path) -> Path:
@@ -44,10 +36,11 @@ def make_overlay(root: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # addsitedir, not a bare path: this environment's own .pth files (editable installs) count.
-    lines = [f"import site; site.addsitedir({path!r})" for path in _base_site_dirs()]
-    Path(own_site, "_daskrun_base_environment.pth").write_text("\n".join(lines) + "\n")
-    (venv / "bin" / "pip").write_text(_PIP_SHIM)
+    lines = subprocess.run([sys.executable, "-c", BASE_SITE_PROGRAM], check=True, capture_output=True, text=True)
+    Path(own_site, "_daskrun_base_environment.pth").write_text(lines.stdout)
+    # A `pip` on the overlay's PATH for install commands such as `pip install ./sub`: it runs
+    # in the overlay's interpreter, so it installs there.
+    (venv / "bin" / "pip").write_text(PIP_SHIM)
     (venv / "bin" / "pip").chmod(0o755)
     return python
 

@@ -18,6 +18,10 @@ from daskrun.run_labels import CONTROLLER_LABEL, INSTANCE_LABEL, JOB_LABEL, REVI
 
 IMAGE_UID = 10001  # the Dockerfile's USER
 IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
+# Dask's HTTP servers (dashboard, /metrics): the scheduler's as dask-kubernetes names it
+# `http-dashboard`, the workers' as _worker_args sets it.
+SCHEDULER_DASHBOARD_PORT = 8787
+WORKER_DASHBOARD_PORT = 8788
 
 
 def worker_target(config: Config) -> int:
@@ -48,19 +52,21 @@ def kubernetes_escape(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def worker_command(setup: Setup) -> list[str] | None:
+def worker_command(setup: Setup, read_only_root: bool = False) -> list[str] | None:
     """Container `command` that runs the setup then the container's args; None without setup."""
     if setup.empty:
         return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup)), "daskrun-setup"]
+    script = bootstrap_script(setup, read_only_root=read_only_root)
+    return ["sh", "-c", kubernetes_escape(script), "daskrun-setup"]
 
 
-def scheduler_command(setup: Setup) -> list[str] | None:
+def scheduler_command(setup: Setup, read_only_root: bool = False) -> list[str] | None:
     """The scheduler unpickles task graphs, so it needs the user's packages and repository
     too (pip and git steps; apt and the script are for workers). None when there are none."""
     if not any(getattr(setup, step) for step in LAUNCHER_STEPS):
         return None
-    return ["sh", "-c", kubernetes_escape(bootstrap_script(setup, LAUNCHER_STEPS)), "daskrun-setup"]
+    script = bootstrap_script(setup, LAUNCHER_STEPS, read_only_root=read_only_root)
+    return ["sh", "-c", kubernetes_escape(script), "daskrun-setup"]
 
 
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
@@ -120,7 +126,7 @@ def _worker_args(config: Config) -> list[str]:
         "$(DASK_WORKER_NAME)",
         "--dashboard",
         "--dashboard-address",
-        "8788",
+        str(WORKER_DASHBOARD_PORT),
         "--nthreads",
         str(worker.threads),
     ]
@@ -146,14 +152,20 @@ def dask_resources(config: Config) -> dict[str, int]:
 WRITABLE_DIRS = {"tmp": "/tmp", "home": IMAGE_HOME}
 
 
-def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods) -> None:
+def scrape_annotations(port: int) -> dict[str, str]:
+    """The annotations Prometheus' kubernetes_sd examples scrape a pod by."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
+def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskPods, dashboard_port: int) -> None:
     """Placement, metadata, volumes and env of one role (scheduler or workers)."""
     pod = role["spec"]
     metadata = role.setdefault("metadata", {})
     # The run's own labels win: the controller and the cleanup select on them.
     metadata["labels"] = {**(settings.podLabels or {}), **metadata.get("labels", {})}
-    if settings.podAnnotations:
-        metadata["annotations"] = dict(settings.podAnnotations)
+    annotations = {**(scrape_annotations(dashboard_port) if pods.metrics else {}), **(settings.podAnnotations or {})}
+    if annotations:
+        metadata["annotations"] = annotations
     if pods.service_account:
         pod["serviceAccountName"] = pods.service_account
     pod["automountServiceAccountToken"] = False
@@ -207,7 +219,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     worker["image"] = worker_cfg.image or context.image
     worker["imagePullPolicy"] = context.image_pull_policy
     worker["args"] = _worker_args(config)
-    command = worker_command(worker_cfg.setup)
+    read_only_root = context.pods.read_only_root_filesystem
+    command = worker_command(worker_cfg.setup, read_only_root)
     if command:
         worker["command"] = command
     worker["env"] = _env(config)
@@ -224,7 +237,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
     scheduler = scheduler_pod["containers"][0]
     scheduler["args"] = [*OUR_SCHEDULER, "--host", "0.0.0.0"]
-    scheduler_setup = scheduler_command(worker_cfg.setup)
+    scheduler_setup = scheduler_command(worker_cfg.setup, read_only_root)
     if scheduler_setup:
         scheduler["command"] = scheduler_setup
     scheduler["imagePullPolicy"] = context.image_pull_policy
@@ -245,8 +258,8 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_pod["containers"][0]["env"] = scheduler_pod["containers"][0].get("env", []) + [_HTTP_API]
     if config.dask_cluster.tls:
         _use_tls(spec, context)
-    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods)
-    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods)
+    _apply_pod_settings(spec["spec"]["scheduler"], context.pods.scheduler, context.pods, SCHEDULER_DASHBOARD_PORT)
+    _apply_pod_settings(spec["spec"]["worker"], context.pods.workers, context.pods, WORKER_DASHBOARD_PORT)
     return spec
 
 
@@ -309,6 +322,9 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
         container["resources"] = resources
     if setup_command:
         container["command"] = setup_command
+        # Its own: with a read-only root the home directory is an emptyDir the scheduler's
+        # container mounts too, and both set up at the same time.
+        container["env"].append({"name": "DASKRUN_SETUP_DIR", "value": f"{IMAGE_HOME}/daskrun-setup-driver"})
         if context.credentials_secret:
             container["env"] += secret_env(context.credentials_secret)
     if _watched(context):

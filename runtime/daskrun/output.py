@@ -205,7 +205,15 @@ def _write_s3(data: bytes | BinaryIO, output: Output) -> str:
         **kwargs,
     )
     client.put_object(Bucket=bucket, Key=key, Body=data)
-    return f"s3://{bucket}/{key}"
+    return location(output)
+
+
+def location(output: Output) -> str:
+    """Where a file stored at `output` is: its absolute path, or s3://bucket/key."""
+    if output.is_s3:
+        bucket, key = s3_location(output)
+        return f"s3://{bucket}/{key}"
+    return str(Path(output.path or "").resolve())
 
 
 def store(df: pd.DataFrame, output: Output) -> str:
@@ -232,7 +240,7 @@ def _store_local(write: Callable[[BinaryIO], object], output: Output) -> str:
         _write_local(write, path)
     except Exception as exc:  # noqa: BLE001 - any failure to store must fall back to the log, never lose data
         raise StoreError(f"{type(exc).__name__}: {exc}") from exc
-    return str(path.resolve())
+    return location(output)
 
 
 def store_bytes(data: bytes | BinaryIO, output: Output) -> str:

@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any
 
+from daskrun import launcher_metrics
+
 log = logging.getLogger(__name__)
 
 _CHECKED = ("python", "dask", "distributed", "pandas", "numpy", "cloudpickle", "msgpack", "toolz")
@@ -92,6 +94,7 @@ class ProgressReporter:
                 continue
             self._last = state
             done, total = done_and_total(counts)
+            launcher_metrics.tasks(done, total, workers)
             log.info(
                 "progress: %d/%d tasks done, %d running, %d waiting, %d erred; %d workers",
                 done,

@@ -17,6 +17,7 @@ from daskrun.config import Config, Output
 from daskrun.job_logs import RUN_CONTAINER
 from daskrun.manifest import IMAGE_HOME
 from daskrun.run_labels import REVISION_LABEL
+from daskrun.run_summary import FAILED, SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class LauncherJob:
         return mount.config_map, inside
 
 
-RUNNING, SUSPENDED, SUCCEEDED, FAILED = "running", "suspended", "succeeded", "failed"
+RUNNING, SUSPENDED = "running", "suspended"
 JOB_STATES = (RUNNING, SUSPENDED, SUCCEEDED, FAILED)
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from daskrun import output, timeline
 from daskrun._version import __version__
 from daskrun.config import Config, Output
 from daskrun.credentials import redact
+from daskrun.errors import ExitCode
+from daskrun.run_summary import NO_RESULT, RunSummary, finished_phase, in_the_log, meaning
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,8 @@ REPORT_SUFFIX = ".report.html"
 RECORD_SUFFIX = ".run.json"
 REPORT_FILES = (REPORT_SUFFIX, RECORD_SUFFIX)  # in the order `RunRecord.store` writes them
 FORMAT = 1  # bumped when a key of run.json changes meaning
+REPORT_JS = "inline"  # how report.html carries BokehJS (bokeh.resources.Resources mode)
+CODE_CHARS = 2000  # of the arguments in the report's "Calling Code"
 
 
 def report_outputs(result: Output) -> list[tuple[str, Output]]:
@@ -128,6 +133,7 @@ class RunRecord:
         self.worker_events: list[tuple[float, int]] = []
         self.exit_code: int | None = None
         self.error: str | None = None
+        self.job: str | None = None  # the launcher's Job, in a Kubernetes run
 
     @contextlib.contextmanager
     def observe(self, client: Any) -> Iterator[None]:
@@ -142,7 +148,9 @@ class RunRecord:
         with tempfile.TemporaryDirectory(prefix="daskrun-report-") as folder:
             path = Path(folder) / "report.html"
             try:
-                report = performance_report(filename=str(path), stacklevel=2)
+                # BokehJS inline, not from its CDN: the report is read later, often where that
+                # CDN is not reachable (a closed cluster, offline), and would show a blank page.
+                report = performance_report(filename=str(path), mode=REPORT_JS)
                 report.__enter__()
             except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                 log.warning("no performance report for this run: %s", exc)
@@ -152,7 +160,8 @@ class RunRecord:
             finally:
                 if report is not None:
                     try:
-                        report.__exit__(None, None, None)
+                        # Its own __exit__ would show the code around it: daskrun's, not the user's.
+                        client.sync(report.__aexit__, None, None, None, code=self.calling_code())
                         self.report_html = path.read_bytes()
                     except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                         log.warning("no performance report for this run: %s: %s", type(exc).__name__, exc)
@@ -168,6 +177,13 @@ class RunRecord:
                 except Exception as exc:  # noqa: BLE001 - the report is best effort; never fail the run
                     log.warning("no worker history for this run: %s", exc)
 
+    def calling_code(self) -> str:
+        """The report's "Calling Code": the run's function and its arguments, as run.json has them."""
+        args = json.dumps(self.config.public_dict()["run"].get("args") or {}, default=str)
+        if len(args) > CODE_CHARS:
+            args = args[:CODE_CHARS] + " ..."
+        return f"{self.config.run.function}(**{args})"
+
     def finish(self, exc: BaseException | None) -> None:
         if exc is None:
             self.exit_code = 0
@@ -175,6 +191,32 @@ class RunRecord:
             self.exit_code = getattr(exc, "exit_code", None)
             # As redacted as the log line that says the same.
             self.error = redact(f"{type(exc).__name__}: {exc}".strip())[:4000]
+
+    def result_place(self) -> str:
+        """Where the result is once the run ended, in `daskrun status`'s words, from this pod's
+        own outcome (a pod that finds the result kept by an earlier one stores no record)."""
+        if self.exit_code == ExitCode.OK and self.config.output is not None:
+            return output.location(self.config.output)
+        if self.exit_code == ExitCode.NOT_STORED:
+            return in_the_log(self.job)
+        return NO_RESULT
+
+    def summary(self) -> RunSummary:
+        """What `daskrun status` says of this run once it has finished, from the launcher's own
+        record: the tasks that ran (the task stream) and the workers connected at the end."""
+        line = timeline.current()
+        tasks = self.tasks
+        return RunSummary(
+            phase=finished_phase(self.exit_code),
+            exit_code=self.exit_code,
+            reason=meaning(self.exit_code),
+            workers=self.worker_events[-1][1] if self.worker_events else None,
+            workers_wanted=self.config.dask_cluster.workers_to_wait_for or None,
+            tasks_done=tasks["by_status"].get("OK", 0) if tasks else None,
+            tasks_total=tasks["total"] if tasks else None,
+            elapsed_seconds=round(time.time() - line.start, 3) if line else None,
+            result=self.result_place(),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         line = timeline.current()
@@ -188,6 +230,7 @@ class RunRecord:
             "config": self.config.public_dict(),
             "exit_code": self.exit_code,
             "error": self.error,
+            "status": self.summary().as_dict(),
             "timeline": phases.get("phases", []),
             "started": phases.get("started"),
             "workers": [{"seconds": round(at - start, 3), "count": count} for at, count in self.worker_events],

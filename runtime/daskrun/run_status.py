@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime
 import posixpath
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from daskrun import timeline
-from daskrun.errors import OUTCOMES, ExitCode
+from daskrun.errors import ExitCode
 from daskrun.job_logs import RUN_CONTAINER
 from daskrun.result_source import launcher_job
 from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
+from daskrun.run_summary import FAILED, NO_RESULT, RETURNED_NONE, SUCCEEDED, RunSummary, in_the_log, meaning
 
 # The launcher's phases (daskrun.timeline) as the words of the status column.
 _PHASE_WORDS = (
@@ -50,25 +51,16 @@ _KEPT_BEFORE = re.compile(_LINE + r"daskrun\.runner: pod (?P<pod>\S+) of this Jo
 
 
 @dataclass(frozen=True)
-class RunStatus:
+class RunStatus(RunSummary):
+    """The summary (the words run.json keeps too), as far as the Job and the log say, and
+    which run of which release it is."""
+
     namespace: str
     release: str
     revision: str
     job: str
-    phase: str  # pending / setting up / ... / succeeded / failed / suspended
-    exit_code: int | None
-    reason: str  # why it is pending or failed, or the exit code's meaning; "" when none
     attempt: int  # the Job's launcher pods so far (a retry or a replaced launcher adds one)
-    workers: int | None
-    workers_wanted: int | None
-    tasks_done: int | None
-    tasks_total: int | None
     progress_at: str | None  # the launcher's clock when it counted the tasks (its log line's time)
-    elapsed_seconds: float | None
-    result: str  # where the result is, as far as the log says
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _time(value: str | None) -> datetime.datetime | None:
@@ -104,16 +96,6 @@ def attempts(job: dict[str, Any], pods: list[dict[str, Any]]) -> int:
     status = job.get("status") or {}
     counted = sum(int(status.get(key) or 0) for key in ("active", "failed", "succeeded"))
     return max(len(pods), counted)
-
-
-def _meaning(code: int | None) -> str:
-    if code is None:
-        return ""
-    if code in OUTCOMES:
-        return OUTCOMES[ExitCode(code)].short
-    if code > 128:
-        return f"killed by signal {code - 128}"
-    return "not a daskrun exit code"
 
 
 def pending_reason(pod: dict[str, Any] | None) -> str:
@@ -164,7 +146,7 @@ def _release(job: dict[str, Any]) -> str:
 
 def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any]) -> str:
     """Where the result is, in the words of the status column."""
-    recover = f"in the log: daskrun recover --job {job['metadata']['name']} -o FILE"
+    recover = in_the_log(job["metadata"]["name"])
     kept_before = _last(_KEPT_BEFORE, log)
     if kept_before:
         return f"kept by pod {kept_before['pod']} (its log says where)"
@@ -181,8 +163,8 @@ def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any
     if _PRINTED.search(log) or exit_code == ExitCode.NOT_STORED:
         return recover
     if _NOTHING.search(log):
-        return "none (the function returned None)"
-    return "not yet" if phase not in ("succeeded", "failed") else "none"
+        return RETURNED_NONE
+    return "not yet" if phase not in (SUCCEEDED, FAILED) else NO_RESULT
 
 
 def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: datetime.datetime) -> RunStatus:
@@ -193,10 +175,10 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
     exit_code = _exit_code(pod)
     reason = ""
     if _condition(job, "Complete"):
-        phase, exit_code = "succeeded", 0 if exit_code is None else exit_code
+        phase, exit_code = SUCCEEDED, 0 if exit_code is None else exit_code
     elif failed := _condition(job, "Failed"):
-        phase = "failed"
-        reason = _meaning(exit_code) or failed.get("message") or failed.get("reason", "")
+        phase = FAILED
+        reason = meaning(exit_code) or failed.get("message") or failed.get("reason", "")
     elif (job.get("spec") or {}).get("suspend"):
         phase = "suspended"
     elif pod is None or (pod.get("status") or {}).get("phase") == "Pending":
@@ -205,13 +187,13 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         phase = running_phase(log)
         if phase == "waiting for workers":
             reason = unplaced_reason(log)
-    if phase == "succeeded":
-        reason = _meaning(exit_code)
+    if phase == SUCCEEDED:
+        reason = meaning(exit_code)
     joined, progress = _last(_JOINED, log), _last(_PROGRESS, log) or _last(_REATTACHED, log)
     workers = progress["workers"] if progress and "workers" in progress.groupdict() else None
     started = _time((job.get("status") or {}).get("startTime"))
     ended = _time((job.get("status") or {}).get("completionTime"))
-    if phase == "failed":
+    if phase == FAILED:
         ended = _time((_condition(job, "Failed") or {}).get("lastTransitionTime"))
     elapsed = ((ended or now) - started).total_seconds() if started else None
     return RunStatus(
@@ -220,7 +202,7 @@ def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: da
         revision=labels.get(REVISION_LABEL, "?"),
         job=metadata["name"],
         phase=phase,
-        exit_code=exit_code if phase in ("succeeded", "failed") else None,
+        exit_code=exit_code if phase in (SUCCEEDED, FAILED) else None,
         reason=reason,
         attempt=attempts(job, pods),
         workers=int(workers) if workers is not None else (int(joined["joined"]) if joined else None),
@@ -253,9 +235,9 @@ def table(statuses: list[RunStatus], with_namespace: bool = False) -> str:
     rows = []
     for s in statuses:
         phase = s.phase
-        if s.exit_code is not None and s.phase == "failed":
+        if s.exit_code is not None and s.phase == FAILED:
             phase = f"failed (exit {s.exit_code}: {s.reason})"
-        elif s.reason and s.phase in ("pending", "failed", "waiting for workers"):
+        elif s.reason and s.phase in ("pending", FAILED, "waiting for workers"):
             phase = f"{s.phase} ({s.reason})"
         if s.attempt > 1:
             phase += f", attempt {s.attempt}"

@@ -14,7 +14,18 @@ from typing import Any
 
 import pandas as pd
 
-from daskrun import attach, exit_guard, invoke, kept_mark, output, parquet_engine, progress, reattach, timeline
+from daskrun import (
+    attach,
+    exit_guard,
+    invoke,
+    kept_mark,
+    launcher_metrics,
+    output,
+    parquet_engine,
+    progress,
+    reattach,
+    timeline,
+)
 from daskrun import cluster as clusters
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
@@ -142,6 +153,7 @@ def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str
                 f"{config.run.function} returned a DataFrame that cannot be written as CSV: {type(exc).__name__}: {exc}"
             ) from exc
         timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
+        launcher_metrics.result(len(result), None)
         return result
     try:
         where = output.store(result, config.output)
@@ -157,6 +169,7 @@ def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
+    launcher_metrics.result(len(result), os.path.getsize(where) if os.path.isfile(where) else None)
     if lasting_mounts is not None and not config.output.is_s3 and goes_with_the_pod(where, lasting_mounts):
         _print_too(result, config, where)
     return None
@@ -186,6 +199,7 @@ def run_dask_function(
     try:
         # Before anything starts: a launcher that cannot own its cluster is a configuration error.
         pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        record.job = kept_mark.job_name(pod_context) if pod_context else None
         if pod_context is not None and (kept_before := kept_mark.earlier(pod_context)) is not None:
             _kept_by_an_earlier_pod(pod_context, kept_before)
             return None

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+from daskrun import launcher_metrics
+
 log = logging.getLogger(__name__)
 
 # In the order a run goes through them; a phase a run skips (no workers to wait for, no
@@ -79,6 +81,7 @@ class Timeline:
             if phase in self.phases:  # the first time counts (a retried start marks again)
                 return
             self.phases[phase] = at
+        launcher_metrics.phase(phase, at - self.start)
         if not quiet:
             log.info("phase: %s at +%.1fs", phase, at - self.start)
 

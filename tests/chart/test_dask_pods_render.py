@@ -201,11 +201,14 @@ def test_read_only_root_filesystem_for_dask_pods():
     assert "readOnlyRootFilesystem" not in default["worker"]["spec"]["containers"][0]["securityContext"]
 
 
-@pytest.mark.parametrize("setup", [{"pip_packages": ["x"]}, {"git_repository": {"url": "https://e.com/r"}}])
-def test_read_only_root_filesystem_refused_when_setup_installs(setup):
-    error = render_error({**RUN, "daskPods": {"readOnlyRootFilesystem": True},
-                          "dask_cluster": {"worker_config": {"setup": setup}}})
-    assert "daskPods.readOnlyRootFilesystem" in error and "writable root filesystem" in error
+def test_read_only_root_filesystem_refused_with_apt_and_kept_with_pip_and_git():
+    error = render_error({**RUN, "daskPods": {"readOnlyRootFilesystem": True}, "workerRunAsRoot": True,
+                          "dask_cluster": {"worker_config": {"setup": {"apt_packages": ["jq"]}}}})
+    assert "daskPods.readOnlyRootFilesystem" in error and "apt_packages" in error and "writable root" in error
+    setup = {"pip_packages": ["x"], "git_repository": {"url": "https://e.com/r", "install": "pip install ."}}
+    pods = pods_of(render_chart({**RUN, "daskPods": {"readOnlyRootFilesystem": True},
+                                 "dask_cluster": {"worker_config": {"setup": setup}}}))
+    assert pods["worker"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_network_policy_on_by_default_and_only_the_release_reaches_dask_pods():

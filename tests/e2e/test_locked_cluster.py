@@ -75,25 +75,52 @@ print("ATTACK " + json.dumps(asyncio.run(main())), flush=True)
 """
 
 
-def attacker_pod(name: str, host: str) -> dict:
+# What Prometheus does: GET /metrics of the scheduler (Dask's own) and of the launcher (ours).
+SCRAPE = r"""
+import json, sys, urllib.request
+found = {}
+for url in sys.argv[1:]:
+    try:
+        found[url] = urllib.request.urlopen(url, timeout=10).read().decode()
+    except Exception as exc:
+        found[url] = f"failed: {type(exc).__name__}: {exc}"
+print("ATTACK " + json.dumps(found), flush=True)
+"""
+SCRAPER = {"app": "scraper"}
+
+
+def attacker_pod(name: str, command: list[str], labels: dict[str, str]) -> dict:
     restricted = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                   "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "attacker"}},
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
             "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
                      "containers": [{"name": "attack", "image": f"{IMAGE_REPOSITORY}:{IMAGE_TAG}",
                                      "imagePullPolicy": "IfNotPresent", "securityContext": restricted,
-                                     "command": ["python", "-c", ATTACK, host, "8786", "8787"]}]}}
+                                     "command": command}]}}
 
 
-def attack(namespace: str, name: str, host: str) -> dict:
+def attack(namespace: str, name: str, host: str, command: list[str] | None = None,
+           labels: dict[str, str] | None = None) -> dict:
+    command = command or ["python", "-c", ATTACK, host, "8786", "8787"]
     kubectl("-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=true")
-    kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(attacker_pod(name, host)))
+    kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(attacker_pod(name, command, labels or {"app": "attacker"})))
     wait_until(lambda: kjson("-n", namespace, "get", "pod", name)["status"].get("phase") in ("Succeeded", "Failed"),
                180, what=f"attacker pod {namespace}/{name} to finish")
     log = kubectl("-n", namespace, "logs", name).stdout
     lines = [line for line in log.splitlines() if line.startswith("ATTACK ")]
     assert lines, log
     return json.loads(lines[-1][len("ATTACK "):])
+
+
+def assert_scraped(namespace: str, scheduler: str, launcher_ip: str) -> None:
+    """The scrapers the values name read Dask's task counters and the launcher's phases, tasks and
+    workers while the run is held; the attacker pods above, not named, could not even connect."""
+    dask_url, ours_url = f"http://{scheduler}:8787/metrics", f"http://{launcher_ip}:9464/metrics"
+    scraped = attack(namespace, "scraper", scheduler, ["python", "-c", SCRAPE, dask_url, ours_url], SCRAPER)
+    assert 'dask_scheduler_tasks{state="processing"}' in scraped[dask_url], scraped[dask_url][:2000]
+    ours = scraped[ours_url]
+    assert 'daskrun_phase_seconds{phase="function started"}' in ours, ours[:2000]
+    assert f"daskrun_tasks_total {float(TASKS)}" in ours and "daskrun_workers 1.0" in ours, ours
 
 
 @pytest.fixture
@@ -112,6 +139,7 @@ def test_only_the_runs_own_pods_reach_its_scheduler(namespace, other_namespace, 
         "run": {"function": "daskrun.examples.counted.tasks",
                 "args": {"report_url": counter.url, "tasks": TASKS, "seconds": 0.5, "hold_url": f"{counter.url}/go"}},
         "dask_cluster": {"workers": 1, "worker_config": {"nthreads": 1, "resources": {"memory": "400M", "cpu": "200m"}}},
+        "metrics": {"enabled": True, "scrapers": [{"podSelector": {"matchLabels": SCRAPER}}]},
     })
     wait_until(lambda: counter.tasks_started() == TASKS, 400, interval=0.5, what="every task to run")
     [cluster] = dask_clusters(namespace)
@@ -130,6 +158,8 @@ def test_only_the_runs_own_pods_reach_its_scheduler(namespace, other_namespace, 
         assert all(result.startswith(("blocked", "refused")) for result in outcome.values()), (where, outcome)
         assert outcome["tcp comm"].startswith("blocked"), (where, outcome)
         assert outcome["tcp dashboard"].startswith("blocked"), (where, outcome)
+    [launcher] = rel.pods()
+    assert_scraped(namespace, host, launcher["status"]["podIP"])
 
     # Without the policy (a cluster whose network plugin enforces none): TLS alone refuses.
     kubectl("-n", namespace, "delete", "networkpolicy", "-l", f"app.kubernetes.io/instance={rel.name}")

@@ -92,7 +92,7 @@ def test_a_default_install_keeps_its_result_beyond_the_pods_filesystem(namespace
     assert table.notna().all().all() and len(table) == 8, table
 
 
-def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release, s3_server):
+def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release, s3_server, tmp_path):
     s3 = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="e2e", aws_secret_access_key="e2e",
                       region_name="us-east-1")
     bucket = f"results-{namespace}"[:63]
@@ -128,6 +128,16 @@ def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release,
     assert fetched.returncode == 0, fetched.stderr
     assert fetched.stdout.encode() == body and f"from s3://{bucket}/runs/bench.csv" in fetched.stderr
     assert rel.status()["result"] == f"s3://{bucket}/runs/bench.csv"
+    # The report too, byte for byte what the run stored; its run.json says the status `status` says.
+    fetched = rel.daskrun("report", "-o", str(tmp_path / "report"),
+                          env={"AWS_ACCESS_KEY_ID": "e2e", "AWS_SECRET_ACCESS_KEY": "e2e"})
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "report" / "bench.report.html").read_bytes() == html
+    fetched_record = json.loads((tmp_path / "report" / "bench.run.json").read_text())
+    assert fetched_record == record
+    status = rel.status()
+    for key in ("phase", "exit_code", "result"):
+        assert record["status"][key] == status[key], key
 
 
 def test_adaptive_workers_scale_up_under_load(namespace, release):
@@ -285,6 +295,12 @@ def test_a_result_printed_by_the_second_attempt_is_recovered_from_the_job(namesp
     assert status["state"]["terminated"]["exitCode"] == 4
     first_log = kubectl("-n", namespace, "logs", first["metadata"]["name"]).stdout
     assert "BEGIN DASKRUN RESULT" not in first_log and "only 0 of 2 workers joined" in first_log
+    shown = rel.daskrun("logs", "--all-attempts")
+    assert shown.returncode == 0, shown.stderr
+    first_at = shown.stdout.index(f"==> attempt 1 of 2: pod {pods[0]['metadata']['name']} <==")
+    second_at = shown.stdout.index(f"==> attempt 2 of 2: pod {pods[1]['metadata']['name']} <==")
+    assert first_at < shown.stdout.index("only 0 of 2 workers joined") < second_at
+    assert shown.stdout.index("BEGIN DASKRUN RESULT") > second_at
     recovered = rel.recover()
     assert recovered.returncode == 0, recovered.stderr
     assert f"the result of attempt 2 of 2 (pod {pods[1]['metadata']['name']})" in recovered.stderr

@@ -32,6 +32,9 @@ def probe(_):
         "script": os.path.exists(os.path.expanduser("~/script-ran")),
         "installed": os.path.exists(os.path.expanduser("~/daskrun-setup/repository/installed")),
         "jq": shutil.which("jq") is not None,
+        "pip_from": os.path.dirname(daskrun_probe.__file__),
+        "root_read_only": any(line.split()[1] == "/" and "ro" in line.split()[3].split(",")
+                              for line in open("/proc/self/mounts")),
     }
 
 
@@ -76,12 +79,16 @@ def result_table(release) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(recover(release.logs())))
 
 
-def test_pip_git_and_script_setup_on_every_worker(namespace, release, served):
+def test_pip_git_and_script_setup_on_every_worker_with_a_read_only_root(namespace, release, served):
+    """With daskPods.readOnlyRootFilesystem the installs go to an environment under the
+    writable home; the uv path into the image's own environment is the third-party test's."""
     rel = release()
-    rel.install(setup_config(served))
+    rel.install(setup_config(served), daskPods={"readOnlyRootFilesystem": True})
     assert rel.wait() == "Complete", rel.launcher_log()
     table = result_table(rel)
     assert len(table) == 8
+    assert table["root_read_only"].all()
+    assert table["pip_from"].str.startswith("/home/daskrun/daskrun-setup/environment/").all(), table["pip_from"]
     assert (table["pip"] == 4242).all()
     assert (table["repo"] == "from-the-git-repository").all()
     assert table["script"].all() and table["installed"].all()

@@ -8,14 +8,20 @@ from pathlib import Path
 
 
 def make_wheel(
-    tmp_path: Path, name="daskrun_probe", version="1.0", body="VALUE = 42\n", modules: dict[str, str] | None = None
+    tmp_path: Path,
+    name="daskrun_probe",
+    version="1.0",
+    body="VALUE = 42\n",
+    modules: dict[str, str] | None = None,
+    requires: tuple[str, ...] = (),
 ) -> Path:
     """A minimal, valid wheel built by hand (no build backend needed): package `name` with
-    `body`, or the files of `modules` (path in the wheel -> text)."""
+    `body`, or the files of `modules` (path in the wheel -> text), depending on `requires`."""
     dist = f"{name}-{version}.dist-info"
+    needs = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         **(modules or {f"{name}/__init__.py": body}),
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{needs}",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     records = []

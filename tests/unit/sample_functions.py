@@ -117,3 +117,18 @@ def slow_to_close(marker, seconds=5.0):
 
     get_client().register_plugin(SlowToClose())
     return pd.DataFrame({"x": [1, 2, 3]})
+
+
+def busy_squares(n=4, seconds=0.3):
+    """Tasks that compute for `seconds` each: long enough for the workers' profiler (a sample
+    every 10 ms) to see them, so a performance report has a worker profile to show."""
+    import time
+
+    def square(i):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        return i * i
+
+    values = dask.compute(*[dask.delayed(square)(i) for i in range(n)])
+    return pd.DataFrame({"i": range(n), "square": list(values)})

@@ -17,8 +17,8 @@ from builders import make_repo, make_wheel
 WEIRD = "we ird $HOME `id` \\n 'q' \"dq\" $(echo x)"
 
 
-def run_bootstrap(setup: Setup, tmp_path: Path, *command: str, env=None, python=None):
-    script = bootstrap_script(setup)
+def run_bootstrap(setup: Setup, tmp_path: Path, *command: str, env=None, python=None, read_only_root=False):
+    script = bootstrap_script(setup, read_only_root=read_only_root)
     path = os.environ["PATH"]
     if python:
         path = f"{Path(python).parent}{os.pathsep}{path}"
@@ -69,6 +69,36 @@ def test_pip_can_be_forced_where_uv_is_present(tmp_path):
                            env={"DASKRUN_PIP_INSTALLER": "pip", "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"})
     assert result.returncode == 0, result.stderr
     assert shutil.which("uv") and "Successfully installed daskrun-probe" in result.stdout + result.stderr
+
+
+def test_with_a_read_only_root_installs_go_to_an_environment_over_the_images(tmp_path):
+    """The image's environment stays as it was; the package and its missing dependency land
+    in the setup directory, what the image has already is not installed again, and the
+    command exec'd at the end (the Dask process) runs in the new environment."""
+    image = tmp_path / "image-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(image)], check=True)
+    present = make_wheel(tmp_path, name="daskrun_present", body="WHERE = 'image'\n")
+    subprocess.run([image / "bin" / "python", "-m", "pip", "install", "-q", str(present)], check=True)
+    image_site = next((image / "lib").glob("python3*/site-packages"))
+    before = sorted(p.name for p in image_site.iterdir())
+    missing = make_wheel(tmp_path, name="daskrun_missing", body="")
+    probe = make_wheel(tmp_path, requires=("daskrun_present", "daskrun_missing"))
+    setup = Setup(pip_packages=[str(probe), str(missing)], git_repository=None)
+    shown = "import sys, daskrun_probe, daskrun_present as p, daskrun_missing as m; print(sys.prefix, daskrun_probe.__file__, p.__file__, m.__file__)"
+    result = run_bootstrap(setup, tmp_path, "python", "-c", shown, python=image / "bin" / "python", read_only_root=True)
+    assert result.returncode == 0, result.stderr
+    prefix, probe_at, present_at, missing_at = result.stdout.splitlines()[-1].split()
+    environment = tmp_path / "home" / "daskrun-setup" / "environment"
+    assert Path(prefix) == environment
+    assert Path(probe_at).is_relative_to(environment) and Path(missing_at).is_relative_to(environment)
+    assert Path(present_at).is_relative_to(image_site)
+    assert sorted(p.name for p in image_site.iterdir()) == before
+    assert "running step 'writable_environment'" in result.stderr
+
+
+def test_without_installs_a_read_only_root_makes_no_environment(tmp_path):
+    assert "writable_environment" not in bootstrap_script(Setup(script="x.sh"), read_only_root=True)
+    assert "writable_environment" not in bootstrap_script(Setup(pip_packages=["x"]))
 
 
 def test_git_repository_at_reference_with_install(tmp_path):

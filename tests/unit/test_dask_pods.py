@@ -74,13 +74,19 @@ def test_cli_reports_config_and_pod_errors_together_with_exit_2(tmp_path):
     assert "run.function" in result.stderr and "daskPods.workers.tolerationz" in result.stderr
 
 
-def test_read_only_root_filesystem_refused_with_installing_setup(tmp_path):
+def test_read_only_root_filesystem_refused_with_apt_and_kept_with_pip(tmp_path):
     path = tmp_path / "ro.yaml"
-    path.write_text("run: {function: a.b}\ndask_cluster: {worker_config: {setup: {pip_packages: [x]}}}\n"
+    path.write_text("run: {function: a.b}\nworkerRunAsRoot: true\n"
+                    "dask_cluster: {worker_config: {setup: {apt_packages: [jq], pip_packages: [x]}}}\n"
                     "daskPods: {readOnlyRootFilesystem: true}\n")
     result = run_cli("run", str(path), "--dry-run")
     assert result.returncode == 2
-    assert "daskPods.readOnlyRootFilesystem" in result.stderr and "pip_packages" in result.stderr
+    assert "daskPods.readOnlyRootFilesystem" in result.stderr and "apt_packages" in result.stderr
+    path.write_text("run: {function: a.b}\ndask_cluster: {worker_config: {setup: {pip_packages: [x]}}}\n"
+                    "daskPods: {readOnlyRootFilesystem: true}\n")
+    result = run_cli("run", str(path), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "step writable_environment" in result.stdout and "readOnlyRootFilesystem: true" in result.stdout
 
 
 names = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["1", "2"]), max_size=3)

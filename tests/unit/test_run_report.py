@@ -1,20 +1,23 @@
 """The phase timeline and the run report (<name>.report.html, <name>.run.json) beside the result."""
 
+import datetime
 import json
 import os
+from dataclasses import fields
 
 import boto3
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daskrun import timeline
-from daskrun.config import ConfigError, Output, parse_config
-from daskrun.output import beside
-from daskrun.run_record import result_shape, task_summary, worker_counts
-
 from cli_runner import run_cli
+from daskrun import run_status, timeline
+from daskrun.config import ConfigError, Output, parse_config
+from daskrun.errors import OUTCOMES, ExitCode, FunctionFailed, ResultNotStored
+from daskrun.job_logs import RUN_CONTAINER
+from daskrun.output import beside
+from daskrun.run_record import RunRecord, result_shape, task_summary, worker_counts
+from daskrun.run_summary import RunSummary
 
 HERE = os.path.dirname(__file__)
 SQUARES = {"run": {"function": "sample_functions.squares", "args": {"n": 6}}, "dask_cluster": {"workers": 2}}
@@ -25,8 +28,40 @@ LOCAL_PHASES = [p for p in timeline.PHASES if p != timeline.SCHEDULER_RUNNING]
 def run_local(tmp_path, config):
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps(config))  # JSON: keys such as `n` stay names to Helm and to daskrun
+    # The caller's PYTHONPATH too: the daskrun under test, not whichever one is installed.
     return run_cli("run", str(path), "--local", "--progress-interval", "0", cwd=tmp_path,
-                   env={"PYTHONPATH": HERE})
+                   env={"PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")]))})
+
+
+def status_of_a_job_with_this_log(log, exit_code, kept_in=None):
+    """What `daskrun status` says of a finished Job of the chart whose launcher wrote `log`
+    and ended with `exit_code`; its result folder `kept_in` on a claim."""
+    condition = {"type": "Complete" if exit_code == 0 else "Failed", "status": "True",
+                 "lastTransitionTime": "2026-12-03T11:01:00Z"}
+    spec = {"containers": [{"name": RUN_CONTAINER, "volumeMounts": [{"name": "out", "mountPath": str(kept_in)}]}],
+            "volumes": [{"name": "out", "persistentVolumeClaim": {"claimName": "results"}}]} if kept_in else {}
+    job = {"metadata": {"name": "sq-daskrun-r1", "namespace": "runs", "labels": {}},
+           "spec": {"template": {"spec": spec}},
+           "status": {"startTime": "2026-12-03T11:00:00Z", "completionTime": "2026-12-03T11:01:00Z",
+                      "conditions": [condition]}}
+    pod = {"metadata": {"name": "sq-daskrun-r1-a", "creationTimestamp": "2026-12-03T11:00:01Z"},
+           "status": {"phase": "Succeeded" if exit_code == 0 else "Failed", "containerStatuses": [
+               {"name": RUN_CONTAINER, "state": {"terminated": {"exitCode": exit_code}}}]}}
+    return run_status.status_of(job, [pod], log, datetime.datetime.now(datetime.UTC))
+
+
+# What the Job and the log tell `daskrun status` of a finished run too (tasks come from
+# progress lines, which these runs turn off, and the time from the Job).
+FROM_THE_LOG_TOO = ("phase", "exit_code", "reason", "workers", "workers_wanted", "result")
+
+
+def assert_status_as_daskrun_status_says(record, log, kept_in=None):
+    status = record["status"]
+    assert list(status) == [f.name for f in fields(RunSummary)]
+    seen = status_of_a_job_with_this_log(log, record["exit_code"], kept_in)
+    assert {key: status[key] for key in FROM_THE_LOG_TOO} == {key: getattr(seen, key) for key in FROM_THE_LOG_TOO}
+    assert 0 < status["elapsed_seconds"] < 300
+    assert status["elapsed_seconds"] >= record["timeline"][-1]["seconds"]  # stored after the last phase
 
 
 def assert_well_formed_record(record, *, exit_code, rows=None, workers=2):
@@ -55,6 +90,11 @@ def test_local_run_stores_report_and_run_json_beside_the_result_and_logs_the_tab
     record = json.loads((out / "sq.run.json").read_text())
     assert assert_well_formed_record(record, exit_code=0, rows=6) == LOCAL_PHASES
     assert record["where"] == "local" and record["error"] is None
+    assert record["status"] | {"elapsed_seconds": None} == {
+        "phase": "succeeded", "exit_code": 0, "reason": OUTCOMES[ExitCode.OK].short, "workers": 2,
+        "workers_wanted": 2, "tasks_done": 6, "tasks_total": 6, "elapsed_seconds": None,
+        "result": str(out / "sq.csv")}
+    assert_status_as_daskrun_status_says(record, result.stderr, kept_in=out)
     assert record["launcher"]["peak_memory_bytes"] > 50 * 2**20  # python + pandas + dask at least
     assert f"run report stored at {out / 'sq.report.html'}" in result.stderr
     assert f"run report stored at {out / 'sq.run.json'}" in result.stderr
@@ -78,6 +118,8 @@ def test_report_goes_to_the_same_s3_bucket(tmp_path, moto_server, s3_env):
     record = json.loads(s3.get_object(Bucket="runs", Key="2026/sq.run.json")["Body"].read())
     assert_well_formed_record(record, exit_code=0, rows=6)
     assert "endpoint_url" in record["config"]["output"]
+    assert record["status"]["result"] == "s3://runs/2026/sq.parquet"
+    assert_status_as_daskrun_status_says(record, result.stderr)
     assert b"Dask Performance Report" in s3.get_object(Bucket="runs", Key="2026/sq.report.html")["Body"].read()
     assert "run report stored at s3://runs/2026/sq.run.json" in result.stderr
 
@@ -112,7 +154,32 @@ def test_a_failed_function_is_recorded_with_its_exit_code(tmp_path):
     assert timeline.FUNCTION_STARTED in phases and timeline.RESULT_STORED not in phases
     assert phases[-1] == timeline.CLUSTER_DELETED
     assert record["tasks"]["by_status"] == {"error": 1}
+    assert record["status"] | {"elapsed_seconds": None} == {
+        "phase": "failed", "exit_code": 1, "reason": OUTCOMES[ExitCode.FUNCTION_FAILED].short, "workers": 1,
+        "workers_wanted": 1, "tasks_done": 0, "tasks_total": 1, "elapsed_seconds": None, "result": "none"}
+    assert_status_as_daskrun_status_says(record, result.stderr)
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_a_result_left_in_the_log_is_where_status_says_with_the_command_that_recovers_it():
+    config = parse_config({"run": {"function": "m.f"}, "output": {"path": "s3://runs/sq.csv"}})
+    record = RunRecord(config, "kubernetes")
+    record.job = "sq-daskrun-r1"
+    record.finish(ResultNotStored("result not stored: AccessDenied", None))
+    summary = record.summary()
+    seen = status_of_a_job_with_this_log("", ExitCode.NOT_STORED)
+    assert (summary.phase, summary.exit_code, summary.reason, summary.result) == (
+        seen.phase, seen.exit_code, seen.reason, seen.result)
+    assert summary.result == "in the log: daskrun recover --job sq-daskrun-r1 -o FILE"
+    assert summary.tasks_total is None and summary.workers is None  # nothing observed: no made-up numbers
+
+
+def test_a_local_run_left_in_the_log_names_the_saved_log():
+    record = RunRecord(parse_config({"run": {"function": "m.f"}, "output": {"path": "sq.csv"}}), "local")
+    record.finish(ResultNotStored("result not stored: disk full", None))
+    assert record.summary().result == "in the log: daskrun recover LOGFILE -o FILE"
+    record.finish(FunctionFailed("boom"))
+    assert (record.summary().phase, record.summary().result) == ("failed", "none")
 
 
 def test_report_must_be_a_boolean():
@@ -164,7 +231,7 @@ def test_worker_counts_follow_adds_and_removes_and_never_go_negative(items):
     assert len(series) == len(relevant)
     assert [at for at, _ in series] == sorted(at for at, _ in series)
     count = 0
-    for (at, action), (_, seen) in zip(relevant, series):
+    for (_, action), (_, seen) in zip(relevant, series, strict=True):
         count = count + 1 if action == "add-worker" else max(0, count - 1)
         assert seen == count >= 0
 
