@@ -5,6 +5,7 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 */}}
 {{- define "daskrun.contract.context.ENV_CONTROLLER" -}}DASKRUN_CONTROLLER{{- end }}
 {{- define "daskrun.contract.context.ENV_WORKER_IMAGE" -}}DASKRUN_WORKER_IMAGE{{- end }}
+{{- define "daskrun.contract.context.ENV_IMAGE_PULL_POLICY" -}}DASKRUN_IMAGE_PULL_POLICY{{- end }}
 {{- define "daskrun.contract.context.ENV_RELEASE" -}}DASKRUN_RELEASE{{- end }}
 {{- define "daskrun.contract.context.ENV_RUN_ID" -}}DASKRUN_RUN_ID{{- end }}
 {{- define "daskrun.contract.context.ENV_POD_NAME" -}}DASKRUN_POD_NAME{{- end }}

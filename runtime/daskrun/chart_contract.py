@@ -22,6 +22,7 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
     context: (
         "ENV_CONTROLLER",
         "ENV_WORKER_IMAGE",
+        "ENV_IMAGE_PULL_POLICY",
         "ENV_RELEASE",
         "ENV_RUN_ID",
         "ENV_POD_NAME",

@@ -485,13 +485,18 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext, s
     _route_kube_cluster(in_a_pod(), security)
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
-            return kube_cluster_class(
-                custom_cluster_spec=spec,
-                namespace=context.namespace,
-                shutdown_on_close=True,
-                quiet=True,
-                resource_timeout=int(RESOURCE_TIMEOUT),
+            return unless_pods_fail(
+                lambda: kube_cluster_class(
+                    custom_cluster_spec=spec,
+                    namespace=context.namespace,
+                    shutdown_on_close=True,
+                    quiet=True,
+                    resource_timeout=int(RESOURCE_TIMEOUT),
+                ),
+                lambda: _pod_problems(context),
             )
+        except PodsFailing as exc:
+            raise ClusterStartError(f"DaskCluster {context.name} did not start: {exc}") from None
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError) or attempt == START_ATTEMPTS:
@@ -514,6 +519,48 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext, s
             )
             time.sleep(3)
     raise AssertionError("unreachable")
+
+
+class PodsFailing(Exception):
+    """A Dask pod failed in a way no restart mends (daskrun.pod_starts), e.g. its image cannot
+    be pulled."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("dask pods are failing:\n  " + "\n  ".join(problems))
+
+
+def unless_pods_fail(
+    make: Callable[[], Any], problems: Callable[[], list[str]], interval: float = POD_CHECK_INTERVAL
+) -> Any:
+    """`make()` -- KubeCluster, which waits for its scheduler pod up to RESOURCE_TIMEOUT and
+    cannot be interrupted -- in a thread, while this one asks `problems()` every `interval`
+    seconds: a scheduler that will never start (an image pull the registry refused, a
+    container that cannot be created) ends the start within seconds, with the kubelet's
+    reason, not at the timeout. The abandoned thread is a daemon, so the launcher does not
+    wait for it; the caller deletes the DaskCluster as after any failed start."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["cluster"] = make()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread, re-raised there
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="daskrun-start", daemon=True).start()
+    while not done.wait(interval):
+        found: list[str] = []
+        with contextlib.suppress(Exception):  # the API server's hiccup is not the pods' failure
+            found = problems()
+        if found:
+            raise PodsFailing(found)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["cluster"]
 
 
 def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:

@@ -31,6 +31,10 @@ ENV_RELEASE = "DASKRUN_RELEASE"
 ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
+# The chart's image.pullPolicy: the Dask pods pull their image as the launcher does.
+ENV_IMAGE_PULL_POLICY = "DASKRUN_IMAGE_PULL_POLICY"
+IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+DEFAULT_IMAGE_PULL_POLICY = "IfNotPresent"
 ENV_WORKER_RUN_AS_ROOT = "DASKRUN_WORKER_RUN_AS_ROOT"
 ENV_METRICS_PORT = "DASKRUN_METRICS_PORT"  # the launcher's /metrics (daskrun.launcher_metrics)
 ENV_JOB_NAME = "DASKRUN_JOB_NAME"  # the `helm test` pod's: the run it reports on
@@ -43,12 +47,17 @@ class BadControllerMode(DaskrunError):
     exit_code = ExitCode.BAD_CONFIG
 
 
+class BadPullPolicy(DaskrunError):
+    exit_code = ExitCode.BAD_CONFIG
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
 
     namespace: str = "default"
     image: str = f"daskrun:{__version__}"
+    image_pull_policy: str = DEFAULT_IMAGE_PULL_POLICY  # of the scheduler, driver and workers
     release: str | None = None
     run_id: str | None = None
     controller: str = DEFAULT_CONTROLLER  # auto is resolved to embedded or external by the claim
@@ -132,4 +141,12 @@ def from_flags(
     image = image or env(ENV_WORKER_IMAGE)
     if image:
         values["image"] = image
+    pull_policy = env(ENV_IMAGE_PULL_POLICY)
+    if pull_policy:
+        if pull_policy not in IMAGE_PULL_POLICIES:
+            raise BadPullPolicy(
+                f"{ENV_IMAGE_PULL_POLICY}: {pull_policy!r} is not an image pull policy; "
+                f"use one of {', '.join(IMAGE_PULL_POLICIES)} (the chart's image.pullPolicy)"
+            )
+        values["image_pull_policy"] = pull_policy
     return RunContext(**values).with_name()

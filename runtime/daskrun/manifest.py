@@ -217,7 +217,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     worker_pod = spec["spec"]["worker"]["spec"]
     worker = worker_pod["containers"][0]
     worker["image"] = worker_cfg.image or context.image
-    worker["imagePullPolicy"] = "IfNotPresent"
+    worker["imagePullPolicy"] = context.image_pull_policy
     worker["args"] = _worker_args(config)
     read_only_root = context.pods.read_only_root_filesystem
     command = worker_command(worker_cfg.setup, read_only_root)
@@ -240,7 +240,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     scheduler_setup = scheduler_command(worker_cfg.setup, read_only_root)
     if scheduler_setup:
         scheduler["command"] = scheduler_setup
-    scheduler["imagePullPolicy"] = "IfNotPresent"
+    scheduler["imagePullPolicy"] = context.image_pull_policy
     scheduler["env"] = []
     if scheduler_setup and context.credentials_secret:
         scheduler["env"] += secret_env(context.credentials_secret)
@@ -311,7 +311,7 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
     container: dict[str, Any] = {
         "name": "driver",
         "image": context.image,
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": context.image_pull_policy,
         "args": list(DRIVER_ARGS),
         "env": [{"name": driver_files.ENV_RUN, "value": run}],
         "securityContext": _security_context(False),

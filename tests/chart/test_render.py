@@ -13,6 +13,7 @@ import yaml
 from daskrun import run_tls, safe_yaml
 from daskrun.context import (
     ENV_CONTROLLER,
+    ENV_IMAGE_PULL_POLICY,
     ENV_JOB_NAME,
     ENV_NAMESPACE,
     ENV_POD_NAME,
@@ -280,6 +281,7 @@ def test_image_tag_and_repository():
     assert container["image"] == "registry.example/daskrun:1.2.3"
     assert container["imagePullPolicy"] == "Always"
     assert env_of(container)[ENV_WORKER_IMAGE] == "registry.example/daskrun:1.2.3"
+    assert env_of(container)[ENV_IMAGE_PULL_POLICY] == "Always"  # the Dask pods pull as the launcher does
 
 
 def test_job_is_not_a_hook_and_restarts_never():

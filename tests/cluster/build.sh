@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every binary the local cluster needs from the Go module proxy (and gcc),
 # into $DASKRUN_CLUSTER_CACHE/bin. Skips a binary that already exists.
-# Usage: build.sh [k8s|etcd|coredns|netpol|pause|all]
+# Usage: build.sh [k8s|etcd|coredns|netpol|registry|pause|all]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -49,6 +49,14 @@ build_netpol() {
   mv "$BIN/kube-router.tmp" "$BIN/kube-router-$KUBE_ROUTER_VERSION"
 }
 
+build_registry() {
+  [[ -x "$BIN/registry-$REGISTRY_VERSION" ]] && return 0
+  log "building the image registry (distribution $REGISTRY_VERSION)"
+  (cd "$HERE/registry" && go build -trimpath -ldflags "-s -w" \
+    -o "$BIN/registry.tmp" github.com/distribution/distribution/v3/cmd/registry)
+  mv "$BIN/registry.tmp" "$BIN/registry-$REGISTRY_VERSION"
+}
+
 build_pause() {
   [[ -x "$BIN/pause" ]] && return 0
   log "building pause"
@@ -63,8 +71,9 @@ case "$what" in
   etcd) build_etcd ;;
   coredns) build_coredns ;;
   netpol) build_netpol ;;
+  registry) build_registry ;;
   pause) build_pause ;;
-  all) build_pause; build_etcd; build_coredns; build_netpol; build_k8s ;;
+  all) build_pause; build_etcd; build_coredns; build_netpol; build_registry; build_k8s ;;
   *) die "unknown target $what" ;;
 esac
 exit

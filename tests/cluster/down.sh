@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop everything up.sh started and leave the host clean: processes, pod containers and
-# shims, mounts, CNI interfaces and IPAM state, iptables chains, the NetworkPolicy engine's
-# ipsets, pod cgroups, sysctls, the node interface, the state dir and .cluster/.
+# shims, the image registry and its storage, mounts, CNI interfaces and IPAM state, iptables
+# chains, the NetworkPolicy engine's ipsets, pod cgroups, sysctls, the node interface, the
+# state dir and .cluster/.
 # Safe to run at any time.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -114,7 +115,7 @@ main() {
   for c in kube-router kube-proxy kubelet; do stop "$c"; done
   remove_containers
   kill_pods
-  for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
+  for c in registry containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
   [[ -s "$PIDS/dockerd.pid" ]] && OUR_DOCKERD=1
   stop dockerd 30
   kill_pods

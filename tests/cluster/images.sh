@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Images without a registry: a private dockerd builds them, containerd (kubelet's) gets
-# them by `ctr images import`.
-# Usage: images.sh dockerd|base|system|project|project-if-missing|image|load-system|load-project
+# Images without an outside registry: a private dockerd builds them, containerd (kubelet's)
+# gets them by `ctr images import`, and the project image is pushed to the cluster's own
+# registry too (up.sh start_registry), for the e2e tests that pull with imagePullSecrets.
+# Usage: images.sh dockerd|base|system|project|project-if-missing|image|load-system|load-project|push
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -110,6 +111,26 @@ load() {
   done
 }
 
+# push: the project image into the cluster's registry as $REGISTRY_IMAGE. docker logs in with
+# a client config of its own in the registry's state dir (never ~/.docker); the registry tag
+# is dropped again afterwards, so a rebuilt image leaves no old one referenced in the store.
+push() {
+  registry_ready || die "the cluster's registry is not running (make cluster-up)"
+  local cfg="$REGISTRY_DIR/docker-client" t0=$SECONDS
+  mkdir -p "$cfg"; chmod 700 "$cfg"
+  docker --config "$cfg" login -u "$REGISTRY_USER" --password-stdin "$REGISTRY_ADDR" \
+    <"$REGISTRY_DIR/password" >"$LOGS/registry-push.log" 2>&1 \
+    || fail_component registry-push "docker login to $REGISTRY_ADDR failed"
+  log "pushing $IMAGE to the cluster's registry as $REGISTRY_IMAGE"
+  docker tag "$IMAGE" "$REGISTRY_IMAGE"
+  if ! docker --config "$cfg" push "$REGISTRY_IMAGE" >>"$LOGS/registry-push.log" 2>&1; then
+    docker rmi "$REGISTRY_IMAGE" >/dev/null 2>&1
+    fail_component registry-push "docker push of $REGISTRY_IMAGE failed"
+  fi
+  docker rmi "$REGISTRY_IMAGE" >/dev/null 2>&1 || true
+  log "pushed $REGISTRY_IMAGE in $((SECONDS - t0))s"
+}
+
 mkdir -p "$LOGS" "$CACHE_ROOT"
 case "${1:-}" in
   dockerd) start_dockerd ;;
@@ -118,10 +139,12 @@ case "${1:-}" in
   project) start_dockerd; build_project ;;
   image) # make image: rebuild, and reload into the cluster when it runs
     start_dockerd; build_project
-    if [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd; then load "$IMAGE"; fi ;;
+    if [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd; then load "$IMAGE"; fi
+    if pid_alive registry; then push; fi ;;
   project-if-missing) start_dockerd; have_image "$IMAGE" || build_project ;;
   load-system) start_dockerd; build_system; load "$PAUSE_IMAGE" "$COREDNS_IMAGE" ;;
   load-project) start_dockerd; load "$IMAGE" ;;
-  *) die "usage: $0 dockerd|base|system|project|project-if-missing|image|load-system|load-project" ;;
+  push) start_dockerd; push ;;
+  *) die "usage: $0 dockerd|base|system|project|project-if-missing|image|load-system|load-project|push" ;;
 esac
 exit

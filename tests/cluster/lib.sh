@@ -7,6 +7,7 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.12.4}"
 KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}" # github.com/cloudnativelabs/kube-router/v2, pinned in kube-router/go.mod
+REGISTRY_VERSION="${REGISTRY_VERSION:-v3.1.2}" # github.com/distribution/distribution/v3, pinned in registry/go.mod
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 COREDNS_IMAGE="localhost/daskrun-coredns:${COREDNS_VERSION}"
 BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm}"
@@ -25,6 +26,18 @@ PKI="$STATE/pki"
 # The kubeconfig handed to users and tests.
 OUT_DIR="$REPO_ROOT/.cluster"
 KUBECONFIG_OUT="$OUT_DIR/kubeconfig"
+
+# The image registry (CNCF Distribution, htpasswd auth) on the node: loopback only, where the
+# node's containerd (a host process) reaches it and nothing else does. containerd talks plain
+# HTTP to a localhost registry without any hosts.toml, and basic auth never leaves the host.
+# Its user and generated password live in $REGISTRY_DIR; tests read $REGISTRY_FACTS.
+REGISTRY_PORT="${REGISTRY_PORT:-15000}"
+REGISTRY_ADDR="127.0.0.1:$REGISTRY_PORT"
+REGISTRY_USER=daskrun-e2e
+REGISTRY_DIR="$STATE/registry"
+REGISTRY_FACTS="$OUT_DIR/registry.json"
+# The project image's name in the registry.
+REGISTRY_IMAGE="$REGISTRY_ADDR/${IMAGE%%:*}:${IMAGE##*:}"
 
 # Network layout. The node/API address lives on an interface of our own (a bridge without
 # ports: not every kernel has the dummy driver), so it is routable from pods (through the
@@ -112,6 +125,12 @@ NETPOL_CHAIN=KUBE-ROUTER-FORWARD
 netpol_ready() {
   curl -sf -m 5 "http://127.0.0.1:$NETPOL_HEALTH_PORT/healthz" >/dev/null &&
     iptables -t filter -S "$NETPOL_CHAIN" >/dev/null 2>&1
+}
+
+# registry_ready: the registry answers its API for our user (and so has read its htpasswd).
+registry_ready() {
+  [[ -s "$REGISTRY_DIR/password" ]] || return 1
+  curl -sf -m 5 -u "$REGISTRY_USER:$(cat "$REGISTRY_DIR/password")" "http://$REGISTRY_ADDR/v2/" >/dev/null
 }
 
 # drop_netpol_sets: destroy the ipsets kube-router made (after its iptables rules are gone:

@@ -2,7 +2,7 @@
 
 Each test works in its own namespace and asserts on real cluster behaviour: our image
 runs, cluster DNS and Services work, Jobs and logs, RBAC denial, scaling, garbage
-collection, Pod Security admission and NetworkPolicy enforcement.
+collection, Pod Security admission, NetworkPolicy enforcement and the image registry's auth.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -381,3 +382,32 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
                            lambda: all_connect(deleted), timeout=60, interval=0.5)
     finally:
         kubectl.run("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_the_registry_serves_the_project_image_to_its_user_only(kubectl: Kubectl) -> None:
+    """The node's registry (up.sh start_registry): a 401 without or with wrong credentials, the
+    project image's manifest for the user recorded beside the kubeconfig."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    facts = json.loads((Path(kubectl.env["KUBECONFIG"]).parent / "registry.json").read_text())
+    repository, tag = IMAGE.split(":")
+    url = f"http://{facts['address']}/v2/{repository}/manifests/{tag}"
+
+    def status(user: str | None, password: str = "") -> int:
+        request = urllib.request.Request(url, method="HEAD", headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"})
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status(None) == 401
+    assert status(facts["username"], "wrong") == 401
+    assert status(facts["username"], facts["password"]) == 200
+    assert facts["image"] == f"{facts['address']}/{IMAGE}"

@@ -8,7 +8,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/pki.sh"
 
 COMPONENTS=(dockerd etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy
-  kube-router)
+  kube-router registry)
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
   vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.conf.all.route_localnet)
 
@@ -26,6 +26,7 @@ ensure_packages() {
   command -v ipset >/dev/null || missing+=(ipset)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
   ((${#missing[@]} == 0)) && return 0
   log "installing Debian packages: ${missing[*]}"
   apt-get update -qq
@@ -33,19 +34,21 @@ ensure_packages() {
 }
 
 # healthy [COMPONENT...]: the components (default: all) run, the API is ready, the node is
-# Ready and, when it is among them, the NetworkPolicy engine enforces.
+# Ready and, when they are among them, the NetworkPolicy engine enforces and the registry
+# answers our user.
 healthy() {
   local c
   (($#)) || set -- "${COMPONENTS[@]}"
   for c in "$@"; do [[ -z "$c" ]] || pid_alive "$c" || return 1; done
   [[ " $* " == *" kube-router "* ]] && { netpol_ready || return 1; }
+  [[ " $* " == *" registry "* ]] && { registry_ready || return 1; }
   kctl --request-timeout=5s get --raw /readyz >/dev/null 2>&1 || return 1
   [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
 check_ports() {
   local port users
-  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$NETPOL_HEALTH_PORT"; do
+  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$NETPOL_HEALTH_PORT" "$REGISTRY_PORT"; do
     users="$(ss -ltnpH "sport = :$port" 2>/dev/null)"
     [[ -z "$users" ]] || die "port $port is already in use: $users"
   done
@@ -310,6 +313,41 @@ start_netpol() {
   wait_for kube-router 60 netpol_ready
 }
 
+# The image registry the e2e suite pulls from with imagePullSecrets (CNCF Distribution,
+# htpasswd auth). A user of ours with a password generated once per cluster, kept in the state
+# dir; the facts tests need (address, user, password, the project image's name there) go to
+# $REGISTRY_FACTS beside the kubeconfig. Its storage is in the state dir: cluster-down frees it.
+start_registry() {
+  local d="$REGISTRY_DIR"
+  mkdir -p "$d/data" "$LOGS"; chmod 700 "$d"
+  [[ -s "$d/password" ]] || (umask 077; openssl rand -hex 16 >"$d/password")
+  (umask 077; htpasswd -niB "$REGISTRY_USER" <"$d/password" >"$d/htpasswd") 2>>"$LOGS/registry.log" \
+    || fail_component registry "htpasswd failed"
+  (umask 077; cat >"$d/config.yml" <<YAML
+version: 0.1
+log: {level: info, formatter: text, accesslog: {disabled: false}}
+storage:
+  filesystem: {rootdirectory: $d/data}
+  maintenance: {uploadpurging: {enabled: false}}
+http:
+  addr: $REGISTRY_ADDR
+  secret: $(openssl rand -hex 16)
+auth:
+  htpasswd: {realm: daskrun-cluster, path: $d/htpasswd}
+YAML
+  )
+  # OTEL_TRACES_EXPORTER: distribution v3 exports traces over OTLP by default; nothing listens.
+  start_proc registry env OTEL_TRACES_EXPORTER=none "$BIN/registry-$REGISTRY_VERSION" serve "$d/config.yml"
+  wait_for registry 30 registry_ready
+  write_registry_facts
+}
+
+write_registry_facts() {
+  mkdir -p "$OUT_DIR"
+  (umask 077; printf '{"address": "%s", "username": "%s", "password": "%s", "image": "%s"}\n' \
+    "$REGISTRY_ADDR" "$REGISTRY_USER" "$(cat "$REGISTRY_DIR/password")" "$REGISTRY_IMAGE" >"$REGISTRY_FACTS")
+}
+
 start_dns() {
   sed -e "s|@DNS_SVC_IP@|$DNS_SVC_IP|; s|@COREDNS_IMAGE@|$COREDNS_IMAGE|" \
     "$HERE/manifests/coredns.yaml" | kctl apply -f - >"$LOGS/coredns-apply.log" 2>&1 \
@@ -330,19 +368,32 @@ write_kubeconfig() {
 }
 
 main() {
-  if ! healthy && healthy "${COMPONENTS[@]/kube-router/}"; then
-    # Healthy but for the NetworkPolicy engine (a cluster from before it was added, or the
-    # engine died): (re)start only that; it rebuilds its rules from the API.
-    log "cluster up, but its NetworkPolicy engine is not enforcing: (re)starting it"
+  local core=("${COMPONENTS[@]/kube-router/}")
+  core=("${core[@]/registry/}")
+  if ! healthy && healthy "${core[@]}"; then
+    # Healthy but for the NetworkPolicy engine or the registry (a cluster from before they
+    # were added, or one died): (re)start only those. The engine rebuilds its rules from the
+    # API; the registry gets the project image pushed again.
     ensure_packages
-    "$HERE/build.sh" netpol || die "building kube-router failed (see output above)"
-    stop kube-router
-    start_netpol
+    if ! healthy kube-router; then
+      log "cluster up, but its NetworkPolicy engine is not enforcing: (re)starting it"
+      "$HERE/build.sh" netpol || die "building kube-router failed (see output above)"
+      stop kube-router
+      start_netpol
+    fi
+    if ! healthy registry; then
+      log "cluster up, but its image registry is not answering: (re)starting it"
+      "$HERE/build.sh" registry || die "building the registry failed (see output above)"
+      stop registry
+      start_registry
+      [[ "${SKIP_PROJECT_IMAGE:-0}" == 1 ]] || "$HERE/images.sh" push
+    fi
   fi
   if healthy; then
     isolate_service_range  # a cluster brought up before this rule existed gets it too
     mkdir -p "$OUT_DIR"
     install -m 600 "$PKI/admin.kubeconfig" "$KUBECONFIG_OUT"
+    write_registry_facts
     log "cluster already up and healthy: KUBECONFIG=$KUBECONFIG_OUT"
     exit 0
   fi
@@ -369,6 +420,7 @@ main() {
   start_etcd
   start_control_plane
   start_containerd
+  start_registry
   "$HERE/images.sh" load-system
   start_kubelet
   start_kube_proxy
@@ -379,6 +431,7 @@ main() {
     wait "$IMG_PID" || fail_component images "building the project image failed"
     IMG_PID=
     "$HERE/images.sh" load-project
+    "$HERE/images.sh" push
   fi
   log "cluster up in $((SECONDS - t0))s; node $NODE_NAME at $NODE_IP"
   log "admin kubeconfig written to $KUBECONFIG_OUT; use it with:"

@@ -22,6 +22,17 @@ IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
 IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", "0.1.0")
 JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
 
+
+def registry_facts() -> dict[str, str]:
+    """The cluster's own image registry (tests/cluster/up.sh start_registry): address, username,
+    password, from registry.json beside the kubeconfig (or $DASKRUN_E2E_REGISTRY_FACTS)."""
+    default = Path(os.environ.get("KUBECONFIG") or REPO / ".cluster" / "kubeconfig").parent / "registry.json"
+    path = Path(os.environ.get("DASKRUN_E2E_REGISTRY_FACTS") or default)
+    if not path.is_file():
+        raise AssertionError(f"{path} is missing: the cluster has no registry of ours (make cluster-up starts one)")
+    return json.loads(path.read_text())
+
+
 # A small, quick version of the example: 2 challenges x 2 tuners, 2 workers.
 SMALL_RUN = {
     "run": {

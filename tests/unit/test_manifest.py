@@ -229,3 +229,12 @@ def test_the_driver_is_sized_by_dask_cluster_driver():
     driver = spec(config)["spec"]["scheduler"]["spec"]["containers"][1]
     assert driver["resources"] == {"requests": {"memory": "8Gi", "cpu": "2"}, "limits": {"memory": "8Gi", "cpu": "2"}}
     assert "resources" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][1]
+
+
+def test_the_dask_pods_pull_their_image_with_the_launchers_policy():
+    manifest = spec(image_pull_policy="Always")
+    scheduler_pod = manifest["spec"]["scheduler"]["spec"]
+    policies = {c["name"]: c["imagePullPolicy"] for c in scheduler_pod["containers"]}
+    assert set(policies.values()) == {"Always"} and "driver" in policies
+    assert worker(manifest)["imagePullPolicy"] == "Always"
+    assert worker(spec())["imagePullPolicy"] == "IfNotPresent"  # the default
