@@ -37,7 +37,7 @@ lint: venv ## ruff, mypy and the import-layering contract (import-linter) on run
 	$(VENV)/bin/lint-imports
 
 test-unit: venv browser lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
-	$(PYTEST) tests/unit -q
+	$(PYTEST) tests/unit -q --durations=15
 
 test-chart: venv tools chart-tools ## helm lint, render tests, helm-docs drift, ct lint, kubeconform: Helm 3 and 4
 	HELM=$(CURDIR)/.tools/bin/helm3 $(PYTEST) tests/chart -q
@@ -63,7 +63,8 @@ test: test-unit test-chart test-cluster ## everything CI runs
 
 CLUSTER_BIN = $(shell bash -c '. tests/cluster/lib.sh >/dev/null 2>&1; echo $$BIN')
 LOCAL_KUBECONFIG := $(CURDIR)/.cluster/kubeconfig
-E2E_PYTEST_ARGS ?=
+# The slowest cases in CI's log: where the next minutes of the 60-minute budget are.
+E2E_PYTEST_ARGS ?= --durations=15
 
 # Against $$KUBECONFIG when given; else the local cluster, brought up (idempotent) first.
 e2e: venv tools ## end-to-end suite (tests/e2e) against the cluster of KUBECONFIG, or the local one
