@@ -119,7 +119,7 @@ def slow_to_close(marker, seconds=5.0):
     return pd.DataFrame({"x": [1, 2, 3]})
 
 
-def busy_squares(n=4, seconds=0.3):
+def report_load(n=4, seconds=0.3):
     """Tasks that compute for `seconds` each: long enough for the workers' profiler (a sample
     every 10 ms) to see them, so a performance report has a worker profile to show."""
     import time

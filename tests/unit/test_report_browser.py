@@ -20,7 +20,7 @@ ARTIFACTS = REPO / "test-artifacts"
 # Each worker computes for 1.5 s: a worker's profile (distributed's get_profile) is empty
 # until a profile cycle (1 s) completed since the report began, however busy the worker was.
 BUSY = {
-    "run": {"function": "sample_functions.busy_squares", "args": {"n": 4, "seconds": 0.75}},
+    "run": {"function": "sample_functions.report_load", "args": {"n": 4, "seconds": 0.75}},
     "dask_cluster": {"workers": 2},
     "output": {"path": "out/busy.csv"},
 }
