@@ -207,10 +207,7 @@ def test_in_a_real_terminal_the_bar_moves_the_eta_appears_and_the_end_names_the_
 
 
 def test_through_a_pipe_it_writes_plain_timestamped_lines_and_exits_with_the_runs_code(run):
-    out = io.StringIO()
-    code: list[int] = []
-    watcher = threading.Thread(target=lambda: code.append(watch_run(out)))
-    watcher.start()
+    out, code, watcher = watching()
     wait_for(lambda: "10/40 tasks" in out.getvalue(), 30, "the first line")
     run.advance(20, 20)
     wait_for(lambda: "20/40 tasks" in out.getvalue(), 30, "the second count")
@@ -229,6 +226,15 @@ def watch_run(out) -> int:
     from daskrun.watch import watch
 
     return watch("bench", "runs", out=out, terminal=False, poll=0.05)
+
+
+def watching() -> tuple[io.StringIO, list[int], threading.Thread]:
+    """`daskrun watch bench` into a pipe-like buffer, in a thread: its output, its exit code
+    (once it ended) and the thread to join."""
+    out, code = io.StringIO(), []
+    watcher = threading.Thread(target=lambda: code.append(watch_run(out)))
+    watcher.start()
+    return out, code, watcher
 
 
 def test_ctrl_c_stops_the_watching_and_leaves_the_run_alone(run):
@@ -254,10 +260,7 @@ def test_a_release_with_no_run_is_a_clear_error(run):
 
 
 def test_a_run_removed_while_watched_ends_the_watch_and_says_so(run):
-    out = io.StringIO()
-    code: list[int] = []
-    watcher = threading.Thread(target=lambda: code.append(watch_run(out)))
-    watcher.start()
+    out, code, watcher = watching()
     wait_for(lambda: "10/40 tasks" in out.getvalue(), 30, "the first line")
     del run.kube.jobs[JOB]
     watcher.join(30)
@@ -265,10 +268,7 @@ def test_a_run_removed_while_watched_ends_the_watch_and_says_so(run):
 
 
 def test_an_api_server_away_for_a_moment_is_said_and_the_watch_goes_on(run):
-    out = io.StringIO()
-    code: list[int] = []
-    watcher = threading.Thread(target=lambda: code.append(watch_run(out)))
-    watcher.start()
+    out, code, watcher = watching()
     wait_for(lambda: "10/40 tasks" in out.getvalue(), 30, "the first line")
     run.kube.unavailable = True
     wait_for(lambda: "(cannot read the run: " in out.getvalue(), 30, "the watch to say it cannot read the run")
