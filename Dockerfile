@@ -18,7 +18,8 @@ FROM ${BASE_IMAGE}
 # SIGTERM so the run can delete its cluster.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git openssh-client tini ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
  && groupadd --gid 10001 daskrun \
  && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/daskrun daskrun
 # Owned by the run's user so worker setup can pip-install into the same environment.

@@ -35,7 +35,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 RUN = {
     "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-            "args": {"iterations": 1, "challenges": ["iris"], "tuners": ["random"]}},
+            "args": {"iterations": 1, "challenges": ["blobs"], "tuners": ["random"]}},
     "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
 }
 JOB_TIMEOUT = 600.0

@@ -411,3 +411,41 @@ def test_the_registry_serves_the_project_image_to_its_user_only(kubectl: Kubectl
     assert status(facts["username"], "wrong") == 401
     assert status(facts["username"], facts["password"]) == 200
     assert facts["image"] == f"{facts['address']}/{IMAGE}"
+
+
+# What a node pulls and unpacks for every Dask pod, measured from the registry (the bytes a
+# pull transfers, and the same layers decompressed). A ceiling just above today's image
+# (1,055.6 MB / 329.1 MB after the example lost scikit-learn and scipy, from 1,346.9 / 441.6)
+# so that no dependency creeps in unnoticed; issue 23's targets, 400 MB / 130 MB, need the
+# launcher-only clients and pyarrow out of the workers' image (benchmarks/README.md).
+IMAGE_CEILING_BYTES = 1_100_000_000
+IMAGE_CEILING_COMPRESSED_BYTES = 345_000_000
+
+
+def test_the_image_the_dask_pods_pull_stays_under_its_size_ceiling(kubectl: Kubectl) -> None:
+    import base64
+    import urllib.request
+    import zlib
+
+    facts = json.loads((Path(kubectl.env["KUBECONFIG"]).parent / "registry.json").read_text())
+    repository, tag = IMAGE.split(":")
+    token = base64.b64encode(f"{facts['username']}:{facts['password']}".encode()).decode()
+
+    def get(path: str, accept: str = "*/*"):
+        request = urllib.request.Request(f"http://{facts['address']}/v2/{repository}/{path}",
+                                         headers={"Authorization": f"Basic {token}", "Accept": accept})
+        return urllib.request.urlopen(request, timeout=60)
+
+    with get(f"manifests/{tag}", "application/vnd.docker.distribution.manifest.v2+json, "
+                                 "application/vnd.oci.image.manifest.v1+json") as response:
+        layers = json.load(response)["layers"]
+    compressed = sum(layer["size"] for layer in layers)
+    unpacked = 0
+    for layer in layers:
+        inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # gzip
+        with get(f"blobs/{layer['digest']}") as response:
+            while chunk := response.read(1 << 20):
+                unpacked += len(inflate.decompress(chunk))
+    figures = f"{unpacked / 1e6:,.1f} MB unpacked, {compressed / 1e6:,.1f} MB pulled"
+    assert unpacked <= IMAGE_CEILING_BYTES, f"{IMAGE} grew past its ceiling: {figures}"
+    assert compressed <= IMAGE_CEILING_COMPRESSED_BYTES, f"{IMAGE} grew past its ceiling: {figures}"

@@ -146,7 +146,8 @@ def test_adaptive_workers_scale_up_under_load(namespace, release):
         "run": {"function": "daskrun.examples.benchmark.run_benchmark",
                 # Long enough to outlast the autoscaler's cooldown after its first scale-up
                 # (0 -> minimum): a shorter load is done before the autoscaler may act again.
-                "args": {"iterations": 80, "challenges": ["iris", "wine", "branin", "ackley"],
+                # (About 10 CPU-seconds of tasks, twelve of them.)
+                "args": {"iterations": 160, "challenges": ["blobs", "moons", "friedman", "circles"],
                          "tuners": ["random", "grid", "gp"]}},
         "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
                          "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
@@ -167,7 +168,7 @@ def test_deleted_worker_mid_run_still_completes_correctly(namespace, release):
     rel = release()
     config = {
         "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-                "args": {"iterations": 20, "challenges": ["iris", "wine", "branin", "ackley"],
+                "args": {"iterations": 40, "challenges": ["blobs", "friedman", "branin", "ackley"],
                          "tuners": ["random", "grid"]}},
         "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
     }

@@ -37,7 +37,7 @@ def registry_facts() -> dict[str, str]:
 SMALL_RUN = {
     "run": {
         "function": "daskrun.examples.benchmark.run_benchmark",
-        "args": {"iterations": 3, "challenges": ["iris", "branin"], "tuners": ["random", "grid"]},
+        "args": {"iterations": 3, "challenges": ["blobs", "branin"], "tuners": ["random", "grid"]},
     },
     "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
 }

@@ -34,7 +34,7 @@ def test_values_example_runs_locally_and_writes_the_seed_shape(tmp_path):
     table = pd.read_csv(tmp_path / "results" / "benchmark.csv", index_col="challenge")
     example = yaml.safe_load((REPO / "values.example.yaml").read_text())
     assert list(table.columns) == example["run"]["args"]["tuners"]
-    assert {"iris", "wine", "branin"} <= set(table.index)
+    assert {"blobs", "moons", "branin"} <= set(table.index)
     assert table.notna().all().all()
     # The example starts once one worker joined (wait_for_workers.minimum); locally both are quick.
     assert re.search(r"workers joined: [12]/1", result.stderr) and "stored at" in result.stderr
