@@ -18,7 +18,7 @@ from daskrun import context as ctx
 from daskrun import exit_guard
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter, TextFilter
-from daskrun.errors import ConfigError, DaskrunError, ExitCode, ResultNotFound, Stopped, exit_code_summary
+from daskrun.errors import DaskrunError, ExitCode, ResultNotFound, Stopped, exit_code_summary
 from daskrun.result_block import defang
 
 STOP_SIGNALS = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
@@ -256,29 +256,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, Any]:
-    """The run's config and its Dask pods' settings from one file, every bad key reported at once.
-    Without a release and with `default_release`, the one `daskrun submit` would choose."""
-    from daskrun.config import parse_config, read_config_file
-    from daskrun.dask_pods import check_read_only_root, parse_dask_pods
-    from daskrun.submit import default_release as release_for
+    """The run's config and its Dask pods' settings (daskrun.values_check, as every command)."""
+    from daskrun.values_check import check_values
 
-    data = read_config_file(path)
-    errors = []
-    config = None
-    try:
-        config = parse_config(data, path)
-    except ConfigError as exc:
-        errors += exc.errors
-    if config is not None and release is None and default_release:
-        release = release_for(config.run.function)
-    try:
-        pods = parse_dask_pods(data, release, path)
-    except ConfigError as exc:
-        errors += exc.errors
-    if errors or config is None:
-        raise ConfigError(errors, path)
-    check_read_only_root(pods, config.dask_cluster.worker_config.setup, path)
-    return config, pods
+    checked = check_values(path, release, default_release_name=default_release)
+    return checked.config, checked.pods
 
 
 def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:

@@ -24,9 +24,10 @@ from typing import Any, NamedTuple, TextIO
 
 from daskrun import context as ctx
 from daskrun import kube
-from daskrun.config import ConfigError, load_config
+from daskrun.config import ConfigError
 from daskrun.controller_choice import foreign_marks, other_controller
 from daskrun.errors import ExitCode
+from daskrun.values_check import check_values
 
 DASK_GROUP = "kubernetes.dask.org"
 DASK_VERSION = "v1"
@@ -288,7 +289,7 @@ def cli_preflight(
     print(f"preflight of release {release} in namespace {namespace} (controller: {controller})", file=out)
 
     try:
-        config = load_config(config_path)
+        config = check_values(config_path, None if release == "(unknown)" else release).config
     except ConfigError as exc:
         report.fail("config", str(exc))
         return exc.exit_code

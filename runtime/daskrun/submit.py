@@ -26,9 +26,10 @@ import yaml
 
 from daskrun import kube
 from daskrun.chart_path import chart_path
-from daskrun.config import ConfigError, load_config, read_config_file
+from daskrun.config import ConfigError
 from daskrun.context import current_namespace
 from daskrun.errors import SubmitError
+from daskrun.values_check import check_values
 
 
 def find_helm() -> str:
@@ -70,15 +71,6 @@ def find_kubeconfig() -> str:
     )
 
 
-def default_release(function: str) -> str:
-    """A release name from the function: `pkg.mod.run_benchmark` -> `run-benchmark`."""
-    name = re.split(r"[.:]", function)[-1].lower()
-    name = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
-    if not name or not name[0].isalpha():
-        name = f"daskrun-{name}".rstrip("-")
-    return name[:53].rstrip("-")
-
-
 def _check_release(release: str) -> str:
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", release) or len(release) > 53:
         raise SubmitError(
@@ -86,16 +78,6 @@ def _check_release(release: str) -> str:
             "starting and ending with a letter or digit"
         )
     return release
-
-
-def _values(config: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-    """The values for the chart: the whole dict (config keys and any chart keys)."""
-    if isinstance(config, dict):
-        values = config
-    else:
-        values = read_config_file(config)
-    load_config(values)  # raises ConfigError naming every bad key
-    return values
 
 
 def _job_name(release_json: dict[str, Any]) -> str | None:
@@ -122,8 +104,9 @@ def run_on_kubernetes(
     or the chart is missing or Helm refuses the install.
     """
     out = out or sys.stdout
-    values = _values(config)
-    release = _check_release(release or default_release(str(values["run"]["function"])))
+    checked = check_values(config, release, default_release_name=True)  # raises ConfigError naming every bad key
+    values = checked.values
+    release = _check_release(str(checked.release))
     helm = find_helm()
     find_kubeconfig()
     namespace = current_namespace(namespace)

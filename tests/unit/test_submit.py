@@ -10,7 +10,7 @@ import pytest
 
 from cli_runner import REPO as ROOT
 
-from daskrun import preflight, submit
+from daskrun import preflight, submit, values_check
 from daskrun.chart_path import chart_path
 from daskrun.context import CONTROLLER_MODES
 
@@ -119,7 +119,7 @@ def test_helm_failure_is_reported(kubeconfig, tmp_path, monkeypatch, capsys):
     ],
 )
 def test_default_release_name(function, release):
-    assert submit.default_release(function) == release
+    assert values_check.default_release(function) == release
 
 
 def test_invalid_release_name(kubeconfig, capsys):
