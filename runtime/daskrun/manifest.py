@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dask_kubernetes.operator import make_cluster_spec
-
 from daskrun import driver_files, kube, run_tls, watchdog, worker_drain
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
@@ -200,6 +198,10 @@ def _env(config: Config) -> list[dict[str, str]]:
 
 def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     """The DaskCluster object this run creates: make_cluster_spec, then our edits."""
+    # Here, not at the top: dask_kubernetes.operator (with kr8s and httpx) takes 1.3-1.7 s to
+    # import, and a local run, which imports this module through the runner, never uses it.
+    from dask_kubernetes.operator import make_cluster_spec
+
     context = context.with_name()
     worker_cfg = config.dask_cluster.worker_config
     spec = make_cluster_spec(
