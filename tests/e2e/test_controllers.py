@@ -160,6 +160,37 @@ class TestBesideTheDaskOperator:
         assert decided < 0.1 * external_start
         assert "ok    controller: the dask operator will drive runs" in helm_test(auto)
 
+    def test_the_operator_scales_an_adaptive_run_across_its_tls_and_network_policy(self, namespace, release,
+                                                                                   dask_operator):
+        """The operator's autoscaler asks the scheduler's HTTP API how many workers it wants: from its
+        own namespace, let in to that port only by the NetworkPolicy, while every Dask connection
+        of the run is TLS with the run's certificates, which the operator does not have."""
+        rel = release("adaptive")
+        config = {
+            "run": {"function": "daskrun.examples.benchmark.run_benchmark",
+                    # About 10 CPU-seconds in twelve tasks: longer than the autoscaler's cooldown.
+                    "args": {"iterations": 160, "challenges": ["blobs", "moons", "friedman", "circles"],
+                             "tuners": ["random", "grid", "gp"]}},
+            "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
+                             "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
+        }
+        with WorkerCounter(namespace) as counter:
+            rel.install(config, controller={"mode": "external"}, networkPolicy={"operatorNamespace": dask_operator})
+            assert rel.wait() == "Complete", rel.launcher_log()
+        log = rel.launcher_log()
+        assert "controller: the installed dask operator drives the run (controller.mode external)" in log, log
+        assert "TLS: certificates of this run only" in log, log
+        assert "adaptive scaling between 1 and 3 workers" in log, log
+        most = max(pods for _, pods in counter.samples[rel.name])
+        print(f"\nadaptive under the operator: at most {most} live worker pods")
+        assert most >= 2, "the operator never scaled the run up"
+        # The operator itself scaled it, from the scheduler's answer (not daskrun's embedded one).
+        operator_log = kubectl("-n", dask_operator, "logs", "deploy/dask-operator-dask-kubernetes-operator",
+                               "--tail=4000", check=False).stdout
+        scaled = re.findall(r"Autoscaler updated (\S+) worker count from (\d+) to (\d+)", operator_log)
+        assert any(name.startswith(rel.name) and int(new) > int(old) for name, old, new in scaled), operator_log[-3000:]
+        assert "Unable to get desired number of workers" not in operator_log
+
     def test_explicit_embedded_beside_the_operator_stops_with_no_pods_left(self, namespace, release):
         rel = release()
         rel.install(SMALL_RUN, controller={"mode": "embedded"}, job={"backoffLimit": 0})
