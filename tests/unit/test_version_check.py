@@ -52,7 +52,7 @@ def test_equal_required_versions_never_fail(versions):
 def test_any_differing_required_version_fails_naming_both(versions, package, other, where):
     launcher_version = versions["client"]["packages"][package]
     if MUST_MATCH[package](other) == MUST_MATCH[package](launcher_version):
-        other = launcher_version + "1"  # a version that differs in the compared part too
+        other = "9" + launcher_version  # another first number: differs in any compared part
     versions = copy.deepcopy(versions)
     if where == "scheduler":
         versions["scheduler"]["packages"][package] = other
