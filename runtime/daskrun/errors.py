@@ -63,9 +63,11 @@ EXIT_CODES: tuple[Outcome, ...] = (
     ),
     Outcome(
         ExitCode.BAD_CONFIG,
-        "bad config, function not importable, bad args, launcher setup failed — nothing started",
+        "bad config, function not importable, bad args, launcher setup failed — nothing started; "
+        "or the Dask images differ from the launcher in a package that must match (dask, "
+        "distributed, ...) — the cluster is deleted before the function starts",
         JobAction.FAILS,
-        "bad config or setup, nothing started",
+        "bad config, setup or image versions; function not started",
     ),
     Outcome(
         ExitCode.NOT_STORED,
@@ -191,6 +193,14 @@ class ClusterStartError(DaskrunError):
 
     exit_code = ExitCode.CLUSTER_FAILED
     headline = "the Dask cluster did not come up: "
+
+
+class VersionMismatch(DaskrunError):
+    """Launcher, scheduler or workers run another version of a package every Dask process of a
+    run must share (daskrun.version_check): the message names it, both versions, where each
+    runs and the image to change. 2, not 4: the same images differ again on a retry."""
+
+    exit_code = ExitCode.BAD_CONFIG
 
 
 class FunctionFailed(DaskrunError):

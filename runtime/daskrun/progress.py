@@ -1,4 +1,4 @@
-"""What a person following the log needs: version mismatches and periodic task progress."""
+"""What a person following the log needs: periodic task progress (versions: daskrun.version_check)."""
 
 from __future__ import annotations
 
@@ -9,43 +9,6 @@ from typing import Any
 from daskrun import launcher_metrics
 
 log = logging.getLogger(__name__)
-
-_CHECKED = ("python", "dask", "distributed", "pandas", "numpy", "cloudpickle", "msgpack", "toolz")
-
-
-def version_mismatches(versions: dict[str, Any]) -> list[str]:
-    """One line per package whose version differs between client, scheduler and workers."""
-    seen: dict[str, dict[str, set[str]]] = {}
-
-    def add(where: str, info: dict[str, Any] | None) -> None:
-        for package, version in ((info or {}).get("packages") or {}).items():
-            if package in _CHECKED:
-                seen.setdefault(package, {}).setdefault(str(version), set()).add(where)
-
-    add("launcher", versions.get("client"))
-    add("scheduler", versions.get("scheduler"))
-    for address, info in (versions.get("workers") or {}).items():
-        add(f"worker {address}", info)
-    return [
-        f"{package}: "
-        + "; ".join(f"{version} on {', '.join(sorted(places))}" for version, places in sorted(by.items()))
-        for package, by in sorted(seen.items())
-        if len(by) > 1
-    ]
-
-
-def report_versions(client: Any) -> dict[str, Any]:
-    versions = client.get_versions(check=False)
-    mismatches = version_mismatches(versions)
-    if mismatches:
-        log.warning(
-            "package versions differ between launcher, scheduler and workers "
-            "(results may be wrong or tasks fail to unpickle):\n  %s",
-            "\n  ".join(mismatches),
-        )
-    else:
-        log.info("package versions match on launcher, scheduler and workers")
-    return versions
 
 
 def task_counts(dask_scheduler: Any = None) -> dict[str, int]:

@@ -187,7 +187,8 @@ def run_dask_function(
     `started` (epoch seconds, default now) is where the run's phase timeline begins; the CLI
     gives its process start.
 
-    Raises ConfigError / InvokeError (bad config, nothing started), ClusterStartError,
+    Raises ConfigError / InvokeError (bad config, nothing started), VersionMismatch (the Dask
+    processes differ in a package that must match; the function did not start), ClusterStartError,
     FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
     """
     line = timeline.begin(started)
@@ -216,8 +217,11 @@ def run_dask_function(
     finally:
         record.finish(failure)
         # Bad input stops the run before anything started: it leaves nothing behind, no report.
-        # Nor does a pod that found the result kept: the earlier pod's report stays as it was.
-        if record.exit_code != EXIT_BAD_CONFIG and kept_before is None:
+        # A version mismatch (exit 2 as well) is found on a cluster that started: its record,
+        # with the versions it read, says why. Nor does a pod that found the result kept
+        # report: the earlier pod's report stays as it was.
+        started = record.exit_code != EXIT_BAD_CONFIG or record.versions is not None
+        if started and kept_before is None:
             record.store()
         log.info("phases of this run:\n%s", line.table())
 
@@ -258,7 +262,7 @@ def _run_here(
         target = config.dask_cluster.workers_to_wait_for
         if target:
             clusters.wait_for_workers(client, target, None, config.dask_cluster.wait_for_workers.timeout)
-        record.versions = progress.report_versions(client)
+        _check_versions(client, record)
         log.info("running %s(%s)", config.run.function, describe_args(config.run.args))
         # The report is made after the result is stored: the result never waits for it.
         with record.observe(client):
@@ -269,6 +273,15 @@ def _run_here(
             result = invoke.check_result(raw, config.run.function, config.output is not None)
             record.result = result_shape(result)
             return keep_result(result, config)
+
+
+def _check_versions(client: Any, record: RunRecord) -> None:
+    """Before the function starts: the processes share the versions that must match, and any
+    worker that joins later with others is refused (daskrun.version_guard)."""
+    from daskrun import version_guard  # imports distributed, as the cluster's start does
+
+    record.versions, names = version_guard.read(client)  # in run.json whatever the check finds
+    version_guard.guard(client, record.versions, names)
 
 
 def _run_in_driver(
@@ -294,7 +307,7 @@ def _run_in_driver(
             target = config.dask_cluster.workers_to_wait_for
             if target:
                 clusters.wait_for_workers(client, target, run.context, config.dask_cluster.wait_for_workers.timeout)
-            record.versions = progress.report_versions(client)
+            _check_versions(client, record)
             log.info(
                 "running %s(%s) in the driver beside the scheduler", config.run.function, describe_args(config.run.args)
             )
@@ -302,6 +315,9 @@ def _run_in_driver(
             clusters.mark_started(run.context)
         else:
             log.info("%s", attach.reattached_line(client, run.context.name, status))
+            from daskrun import version_guard
+
+            version_guard.relay_refusals(client)  # the guard itself lives on in the scheduler
         relay = attach.LogRelay()
         with record.observe(client):
             with progress.ProgressReporter(client, progress_interval):
