@@ -20,6 +20,7 @@ from daskrun import version_check
 log = logging.getLogger(__name__)
 
 TOPIC = "daskrun-version-refused"  # the scheduler's events the launcher relays to its log
+SUBSCRIBE_TIMEOUT = 30.0
 
 
 def read(client: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -42,6 +43,20 @@ def relay_refusals(client: Any) -> None:
     """The scheduler's refusals, as errors in this process's log (the user reads the launcher's,
     seldom the scheduler's); a launcher that re-attaches to a running cluster calls it too."""
     client.subscribe_topic(TOPIC, _tell)
+    # The subscription travels on the client's batched stream, which can reach the scheduler
+    # after a later call (the plugin's registration, whose start refuses the workers already
+    # there): a refusal published before it lands goes to nobody. So wait until it has landed.
+    deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
+    while not client.run_on_scheduler(_subscribed, client.id):
+        if time.monotonic() > deadline:
+            log.warning("the scheduler did not confirm the subscription to %s within %ss", TOPIC, SUBSCRIBE_TIMEOUT)
+            return
+        time.sleep(0.02)
+
+
+def _subscribed(client_id: str, dask_scheduler: Any = None) -> bool:
+    """On the scheduler: whether `client_id` is subscribed to the refusals."""
+    return client_id in dask_scheduler._broker._topics[TOPIC].subscribers
 
 
 def _tell(event: tuple[float, Any]) -> None:

@@ -177,7 +177,9 @@ def test_a_worker_joining_with_other_versions_gets_no_task_and_is_closed(caplog)
             client.register_plugin(version_guard.VersionGuard(_other_launcher(client)))
             future = client.submit(time.time)
             cluster.scale(1)  # a worker joins the running cluster, as a scaled-up pod does
-            _wait(lambda: "joined with packages that differ" in caplog.text)
+            # Twice: the scheduler's own line, then the launcher's relay of its event, which
+            # comes later over the comm (waiting for the first only was a race).
+            _wait(lambda: caplog.text.count("joined with packages that differ") >= 2)
             _wait(lambda: not client.scheduler_info()["workers"])
             assert not future.done()
             running = client.get_versions()["client"]["packages"]["distributed"]
