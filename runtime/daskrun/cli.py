@@ -161,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="log task progress this often; 0 turns it off",
     )
+    run.add_argument(
+        "--plain",
+        action="store_true",
+        help="with --local: the log only, no live status line below it on a terminal (none is drawn "
+        "anyway into a pipe or a file, or with TERM=dumb)",
+    )
 
     validate = commands.add_parser("validate", help="check a config file; exit 0, or 2 with every error")
     validate.add_argument("config")
@@ -328,6 +334,11 @@ def _run(args: argparse.Namespace) -> int:
     context = None if args.local else _context(args, pods)
     if context is not None:
         _serve_metrics(context)
+    else:
+        from daskrun import local_display
+
+        # Ended in _main, once the exit code (and its error line in the log) is known.
+        args.display = local_display.start(config, args.config, args.plain)
     for stop in STOP_SIGNALS:
         signal.signal(stop, _on_stop_signal)
     log = logging.getLogger("daskrun")
@@ -589,6 +600,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     _configure_logging(args.verbose)
+    code = None
+    try:
+        code = _exit_code(args)
+        return code
+    finally:
+        display = getattr(args, "display", None)
+        if display is not None:
+            display.end(code)
+
+
+def _exit_code(args: argparse.Namespace) -> int:
     log = logging.getLogger("daskrun")
     try:
         return _dispatch(args)

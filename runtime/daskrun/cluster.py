@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from daskrun import reattach, run_secret, run_tls, timeline
+from daskrun import progress, reattach, run_secret, run_tls, timeline
 from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
@@ -106,6 +106,7 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
     while True:
         workers = client.scheduler_info(n_workers=-1).get("workers", {})
         joined = len(workers)
+        progress.count(joined)
         if joined != announced:
             log.info("workers joined: %d/%d%s", joined, target, _worker_resources(workers))
             announced = joined

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Sequence
 
 from daskrun.errors import ExitCode
+from daskrun.terminal_status import ERASE
 
 ENV_MARKER = "DASKRUN_KEPT_MARKER"
 _KEPT = b"kept"
@@ -68,6 +69,14 @@ def _stop_with_the_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _clear_status_line() -> None:
+    """A child that ended past its own clean-up (a signal, os._exit) may have left a local
+    run's status line (daskrun.local_display) on the terminal: not the prompt's row."""
+    if sys.stderr.isatty():
+        sys.stderr.write(ERASE)
+        sys.stderr.flush()
+
+
 def run_guarded(argv: Sequence[str]) -> int:
     """Run `daskrun <argv>` as a child; its exit code, or FUNCTION_FAILED for an exit 0
     with no result kept, or 128 + the signal that killed it."""
@@ -87,10 +96,12 @@ def run_guarded(argv: Sequence[str]) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if code < 0:
+            _clear_status_line()
             return 128 - code
         if code == 0:
             with open(marker, "rb") as kept:
                 if kept.read() != _KEPT:
+                    _clear_status_line()
                     print(f"daskrun: {ENDED_EARLY}", file=sys.stderr, flush=True)
                     return ExitCode.FUNCTION_FAILED
         return code

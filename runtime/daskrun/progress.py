@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from daskrun import launcher_metrics
@@ -22,6 +24,36 @@ def task_counts(dask_scheduler: Any = None) -> dict[str, int]:
 def done_and_total(counts: dict[str, int]) -> tuple[int, int]:
     done = counts.get("memory", 0) + counts.get("released", 0) + counts.get("forgotten", 0)
     return done, sum(counts.values())
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the run counted last: workers joined and, once the function runs, tasks done/total."""
+
+    at: float  # epoch seconds
+    workers: int
+    done: int | None = None
+    total: int | None = None
+
+
+# One run per process, as daskrun.timeline: the counts are module state, read by a local run's
+# status line (daskrun.local_display) from its own thread.
+_counted: Counted | None = None
+
+
+def count(workers: int, done: int | None = None, total: int | None = None) -> None:
+    global _counted
+    _counted = Counted(time.time(), workers, done, total)
+
+
+def counted() -> Counted | None:
+    return _counted
+
+
+def forget_counts() -> None:
+    """A new run counts from nothing (a process may run several, as tests do)."""
+    global _counted
+    _counted = None
 
 
 class ProgressReporter:
@@ -52,6 +84,7 @@ class ProgressReporter:
             except Exception as exc:  # noqa: BLE001 - progress is best effort; the run goes on
                 log.debug("progress unavailable: %s", exc)
                 continue
+            count(workers, *done_and_total(counts))
             state = (tuple(sorted(counts.items())), workers)
             if state == self._last:
                 continue

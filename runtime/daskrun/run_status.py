@@ -130,14 +130,18 @@ def unplaced_reason(log: str) -> str:
     return unplaced["reason"]
 
 
-def running_phase(log: str) -> str:
-    """The status word for the newest phase line of a running launcher's log."""
-    seen = {m["phase"] for m in _PHASE.finditer(log)}
+def phase_word(seen: set[str]) -> str:
+    """The status word of a running launcher that has marked the timeline phases `seen`."""
     word = "setting up"
     for phases, words in _PHASE_WORDS:
         if seen & phases:
             word = words
     return word
+
+
+def running_phase(log: str) -> str:
+    """The status word for the newest phase line of a running launcher's log."""
+    return phase_word({m["phase"] for m in _PHASE.finditer(log)})
 
 
 def _release(job: dict[str, Any]) -> str:

@@ -192,6 +192,7 @@ def run_dask_function(
     FunctionFailed, or ResultNotStored (the result is in the log and in `.result`).
     """
     line = timeline.begin(started)
+    progress.forget_counts()
     config = load_config(config)
     timeline.mark(timeline.CONFIG_LOADED)
     record = RunRecord(config, "local" if local else "kubernetes")

@@ -1,6 +1,7 @@
 """What `daskrun watch` shows of a run: a bar with rate and ETA on a terminal, plain timestamped
 lines elsewhere, and at the end the outcome with the command to type next. Pure: it draws
-daskrun.run_status's RunStatus; daskrun.watch fetches them.
+daskrun.run_status's RunStatus; daskrun.watch fetches them. A local run's status line
+(daskrun.local_display) is drawn from the same parts.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from dataclasses import dataclass
 
 from daskrun.errors import ExitCode
 from daskrun.run_status import RunStatus, duration
+from daskrun.run_summary import RunSummary
+from daskrun.terminal_status import fit
 
 ENDED = ("succeeded", "failed")
 # A rate over the last minutes follows a run whose speed changes (a slow stage, workers lost)
 # and still spans several of the launcher's progress lines (every 10 s by default).
 RATE_WINDOW_SECONDS = 180.0
+BAR_WIDTH, NARROWEST_BAR = 30, 10
 _LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"
 
 
@@ -38,11 +42,16 @@ class Rate:
         if status.progress_at is None or status.tasks_done is None:
             return
         at = _seconds(status.progress_at)
-        if at is None or (self._counts and at <= self._counts[-1][0]):
+        if at is not None:
+            self.count(at, status.tasks_done)
+
+    def count(self, at: float, done: int) -> None:
+        """`done` tasks counted at `at` (epoch seconds); a count no newer than the last is one seen already."""
+        if self._counts and at <= self._counts[-1][0]:
             return
-        if self._counts and status.tasks_done < self._counts[-1][1]:
+        if self._counts and done < self._counts[-1][1]:
             self._counts.clear()  # a new attempt counts from zero
-        self._counts.append((at, status.tasks_done))
+        self._counts.append((at, done))
         while len(self._counts) > 2 and at - self._counts[1][0] >= self.window:
             self._counts.popleft()
 
@@ -53,7 +62,7 @@ class Rate:
         return (last - first) / (last_at - first_at)
 
 
-def eta_seconds(status: RunStatus, rate: float | None) -> float | None:
+def eta_seconds(status: RunSummary, rate: float | None) -> float | None:
     """Time to finish the tasks known now; the function may submit more."""
     if rate is None or rate <= 0 or status.tasks_done is None or status.tasks_total is None:
         return None
@@ -74,7 +83,7 @@ def _phase(status: RunStatus) -> str:
     return words
 
 
-def _workers(status: RunStatus) -> str:
+def _workers(status: RunSummary) -> str:
     if status.workers is None:
         return "workers -"
     return f"workers {status.workers}" + (f"/{status.workers_wanted}" if status.workers_wanted else "")
@@ -87,10 +96,19 @@ def _speed(rate: float | None, eta: float | None) -> str:
     return text + (f", ETA {duration(eta)}" if eta is not None else "")
 
 
-def _tasks(status: RunStatus) -> str:
+def _tasks(status: RunSummary) -> str:
     if status.tasks_total is None:
         return "tasks -"
     return f"{status.tasks_done}/{status.tasks_total} tasks"
+
+
+def progress_text(status: RunSummary, rate: float | None, bar_width: int = BAR_WIDTH) -> str:
+    """Workers joined/wanted, the bar of tasks done/total (none when `bar_width` is 0), the rate and the ETA."""
+    tasks = _tasks(status)
+    if status.tasks_total is not None and status.tasks_done is not None and bar_width > 0:
+        tasks = f"{bar(status.tasks_done, status.tasks_total, bar_width)} {tasks}"
+    speed = _speed(rate, eta_seconds(status, rate))
+    return f"{_workers(status)}  {tasks}" + (f"  {speed}" if speed else "")
 
 
 def terminal_lines(status: RunStatus, rate: float | None, columns: int) -> list[str]:
@@ -98,14 +116,22 @@ def terminal_lines(status: RunStatus, rate: float | None, columns: int) -> list[
     redraw in place."""
     head = f"{status.release} revision {status.revision} ({status.namespace}): {_phase(status)}"
     head += f" · {duration(status.elapsed_seconds)}"
-    tasks = _tasks(status)
-    if status.tasks_total is not None and status.tasks_done is not None:
-        tasks = f"{bar(status.tasks_done, status.tasks_total, 30)} {tasks}"
-    speed = _speed(rate, eta_seconds(status, rate))
-    lines = [head, f"{_workers(status)}  {tasks}" + (f"  {speed}" if speed else "")]
+    lines = [head, progress_text(status, rate)]
     if status.reason and status.phase == "waiting for workers":
         lines.append(f"waiting: {status.reason}")
-    return [line[: max(columns - 1, 10)] for line in lines]
+    return [fit(line, columns) for line in lines]
+
+
+def status_line(title: str, status: RunSummary, rate: float | None, columns: int) -> str:
+    """The display in one line (a local run's, below its scrolling log): the bar gives up
+    columns, then its place, before the rate and the ETA are cut."""
+    head = f"{title}: {status.phase} · {duration(status.elapsed_seconds)}  "
+    line = head + progress_text(status, rate)
+    over = len(line) - (columns - 1)
+    if over > 0:
+        narrower = BAR_WIDTH - over
+        line = head + progress_text(status, rate, narrower if narrower >= NARROWEST_BAR else 0)
+    return fit(line, columns)
 
 
 def plain_line(status: RunStatus, rate: float | None) -> str:
@@ -129,11 +155,17 @@ class Outcome:
     exit_code: int  # what `daskrun watch` exits with: the run's own code
 
 
-def outcome(status: RunStatus) -> Outcome:
-    """The end of the display: what happened, the exit code and its meaning, what to type next."""
+def end_line(title: str, status: RunSummary) -> tuple[str, int]:
+    """What happened to the run `title` names, with its exit code and the code's meaning."""
     code = status.exit_code if status.exit_code is not None else (0 if status.phase == "succeeded" else 1)
     said = f"{status.phase} (exit {code}" + (f": {status.reason})" if status.reason else ")")
-    lines = [f"{status.release} revision {status.revision} {said} after {duration(status.elapsed_seconds)}"]
+    return f"{title} {said} after {duration(status.elapsed_seconds)}", code
+
+
+def outcome(status: RunStatus) -> Outcome:
+    """The end of the display: what happened, the exit code and its meaning, what to type next."""
+    said, code = end_line(f"{status.release} revision {status.revision}", status)
+    lines = [said]
     lines.append(f"result: {status.result}")
     where = f" -n {status.namespace}" if status.namespace else ""
     fetch = f"daskrun result {status.release}{where} -o FILE"

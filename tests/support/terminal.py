@@ -50,6 +50,14 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "t")
 
+    def history(self) -> str:
+        """The screen and every line scrolled off it, lines the terminal wrapped joined again."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "t")
+
+    def resize(self, columns: int) -> None:
+        self._tmux("resize-window", "-t", "t", "-x", str(columns), "-y", str(self.rows))
+        self.columns = columns
+
     def exit_status(self) -> int | None:
         """None while the command runs; its exit code once it ended, 128 + N if signal N ended it."""
         try:
