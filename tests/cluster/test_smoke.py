@@ -13,8 +13,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from cluster_helpers import IMAGE, PAUSE_IMAGE, REPO_ROOT, Kubectl
+
+from daskrun.manifest import IMAGE_UID
 
 
 def pod(name: str, args: list[str], *, image: str = IMAGE, labels: dict | None = None,
@@ -200,7 +201,7 @@ def test_restricted_namespace_admits_only_restricted_pods(kubectl: Kubectl, name
                      pod_security={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}})
     phase, logs = run_pod(kubectl, namespace, restricted)
     assert phase == "Succeeded", logs
-    assert "uid 10001" in logs
+    assert f"uid {IMAGE_UID}" in logs
 
 
 def test_pod_reaches_a_server_on_the_host(kubectl: Kubectl, namespace: str) -> None:

@@ -13,6 +13,7 @@ import json
 import pandas as pd
 
 from cluster_tools import IMAGE_REPOSITORY, IMAGE_TAG, kjson, kubectl, wait_until
+from daskrun.manifest import IMAGE_UID
 
 # Run in the pod and here: the same frame on both sides.
 FRAME = r'''
@@ -46,7 +47,7 @@ def test_log_blocks_survive_the_kubelet_and_kubectl_timestamps(namespace):
     from daskrun.output import serialise
     from daskrun.result_block import recover_block
 
-    restricted = {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
+    restricted = {"runAsNonRoot": True, "runAsUser": IMAGE_UID, "allowPrivilegeEscalation": False,
                   "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "log-fallback"},
            "spec": {"restartPolicy": "Never", "containers": [{

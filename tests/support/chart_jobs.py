@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
+from daskrun.manifest import IMAGE_UID
+
 RELEASE, NAMESPACE = "demo", "runs"
 FUNCTION = {"function": "sample_functions:squares"}
 
@@ -63,9 +65,9 @@ def chart_job(
                 "spec": {
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": 10001,
-                        "runAsGroup": 10001,
-                        "fsGroup": 10001,
+                        "runAsUser": IMAGE_UID,
+                        "runAsGroup": IMAGE_UID,
+                        "fsGroup": IMAGE_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [

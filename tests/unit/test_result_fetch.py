@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from daskrun.config import parse_config
 from daskrun.errors import ConfigError, ExitCode, ResultNotFound, ResultTargetError
+from daskrun.manifest import IMAGE_UID
 from daskrun.output import print_result
 from daskrun.reader_pod import READER_SCRIPT, ReaderPodError, decode_reader_output, reader_pod_manifest, reader_pod_name
 from daskrun.result_fetch import (
@@ -257,9 +258,9 @@ def test_the_reader_pod_is_restricted_and_mounts_the_claim_read_only():
     assert pod["metadata"]["namespace"] == NAMESPACE and container["image"] == job.image
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert spec["securityContext"]["runAsUser"] == 10001
+    assert spec["securityContext"]["runAsUser"] == IMAGE_UID
     # fsGroup would let the kubelet change the claim's ownership: a supplemental group reads alike.
-    assert "fsGroup" not in spec["securityContext"] and spec["securityContext"]["supplementalGroups"] == [10001]
+    assert "fsGroup" not in spec["securityContext"] and spec["securityContext"]["supplementalGroups"] == [IMAGE_UID]
     assert container["securityContext"] == {
         "runAsNonRoot": True,
         "privileged": False,
