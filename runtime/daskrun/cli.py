@@ -76,9 +76,14 @@ def _configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
-        # Only the block writers may print marker text (they write to stdout directly).
-        handler.addFilter(TextFilter(defang))
+        # Once per handler: called again in one process (the Python API, tests), a filter per
+        # call made every record pass through hundreds of redactions.
+        kinds = {type(f) for f in handler.filters}
+        if RedactingFilter not in kinds:
+            handler.addFilter(RedactingFilter())
+        if TextFilter not in kinds:
+            # Only the block writers may print marker text (they write to stdout directly).
+            handler.addFilter(TextFilter(defang))
     for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -154,6 +154,13 @@ def test_cli_logging_redacts():
     try:
         cli._configure_logging(False)
         assert all(any(isinstance(f, credentials.RedactingFilter) for f in h.filters) for h in root.handlers)
+        # Again in the same process (the Python API, tests): still one filter of each kind, or
+        # every record would pass through one more redaction per call.
+        for _ in range(3):
+            cli._configure_logging(False)
+        for handler in root.handlers:
+            kinds = [type(f) for f in handler.filters]
+            assert kinds.count(credentials.RedactingFilter) == 1 and kinds.count(credentials.TextFilter) == 1
     finally:
         root.handlers = saved
 
