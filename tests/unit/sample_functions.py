@@ -81,6 +81,19 @@ def environment_value(name):
     return pd.DataFrame({"value": [os.environ.get(name, "<unset>")]})
 
 
+def _environment_value(name):
+    return os.environ.get(name, "<unset>")
+
+
+def worker_environment_value(name, resources=None):
+    """`name` in the environment of the worker that runs a task asking for `resources`."""
+    from distributed import get_client
+
+    # A function of this module: a bound os.environ.get would carry the launcher's environment.
+    future = get_client().submit(_environment_value, name, resources=resources, pure=False)
+    return pd.DataFrame({"value": [future.result(timeout=60)]})
+
+
 def raises_with(text):
     raise ValueError(text)
 
