@@ -61,7 +61,7 @@ def _import(module: str, path: str):
             ) from None
         raise FunctionNotFound(
             f"run.function {_q(path)}: importing module {_q(module)} failed because its "
-            f"dependency {_q(exc.name)} is missing; add it to setup.pip_packages"
+            f"dependency {_q(exc.name or '')} is missing; add it to setup.pip_packages"
         ) from exc
     except USER_CODE_ERRORS as exc:
         raise FunctionNotFound(
