@@ -55,6 +55,10 @@ class Unprintable:
     __repr__ = __str__
 
 
+def unprintable_cell():
+    return pd.DataFrame({"x": [1, 2], "cell": ["fine", Unprintable()]})
+
+
 def lone_surrogate():
     return pd.DataFrame({"text": ["ok", "\ud800 alone"]}, dtype=object)
 

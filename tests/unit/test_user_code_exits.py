@@ -76,6 +76,19 @@ def test_a_lone_surrogate_gets_its_block_whatever_the_streams_encoding(tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("output", [None, {"path": "r.csv"}, {"path": "r.parquet"}])
+def test_a_cell_whose_str_raises_is_the_functions_failure_not_a_retried_one(tmp_path, output):
+    # issue 18: the preview crashed (exit 4, no block); with an output the log fallback did.
+    config = {"run": {"function": "sample_functions.unprintable_cell"}, **({"output": output} if output else {})}
+    result = _run(tmp_path, config)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "sample_functions.unprintable_cell returned a DataFrame that cannot be written as CSV: " \
+           "RuntimeError: no text for this cell" in result.stderr
+    assert "unexpected error" not in result.stderr and "END DASKRUN RESULT" not in result.stdout
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.parquet").exists()
+
+
+@pytest.mark.slow
 def test_a_sliced_result_keeps_its_row_labels_in_the_block(tmp_path):
     result = _run(tmp_path, {"run": {"function": "sample_functions.sliced"}})
     assert result.returncode == 0, result.stderr
