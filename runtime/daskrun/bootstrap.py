@@ -7,9 +7,11 @@ The same script prepares a worker pod (then ``exec``s the dask worker) and the l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -338,14 +340,39 @@ def _credential_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
 def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
     """Run `argv` with its output on our stderr, line by line, credentials redacted (git and
     pip may echo URLs, and an install command may print anything)."""
+    # In a process group of its own, so a stop ends the whole step (a hung git and its helpers)
+    # instead of waiting for it: Popen's own exit waits for the child.
     with subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        process_group=0,
     ) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            sys.stderr.write(defang(credentials.redact(line)))
-            sys.stderr.flush()
+        try:
+            for line in process.stdout:
+                sys.stderr.write(defang(credentials.redact(line)))
+                sys.stderr.flush()
+        except BaseException:  # SIGTERM/SIGINT (daskrun's Terminated), or our own output failing
+            _stop_group(process)
+            raise
     return process.returncode
+
+
+def _stop_group(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """SIGTERM to the step's process group, SIGKILL after `grace` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+        try:
+            process.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_launcher_setup(setup: Setup, workdir: Path) -> LauncherCode:

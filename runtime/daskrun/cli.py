@@ -599,6 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
+        exit_guard.mark_exit(code)
         os._exit(code)
     return code
 

@@ -19,7 +19,7 @@ from daskrun.config import Config, WorkerRange
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError, OwnershipError, Stopped
-from daskrun.manifest import autoscaler_spec, build_cluster_spec, labels, worker_target
+from daskrun.manifest import autoscaler_spec, build_cluster_spec, dask_resources, labels, worker_target
 from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
 from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, STARTED_ANNOTATION
 from daskrun.scheduling import SchedulingWatch, pending_reasons
@@ -39,12 +39,24 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
 
     worker = config.dask_cluster.worker_config
     workers = config.dask_cluster.workers
+    # What the pods' workers get, so the function sees the same: worker_config.env in each
+    # worker's environment, and the extended resources (GPU=1) that tasks may ask for; a
+    # task asking for a resource no worker offers waits forever.
+    resources = dask_resources(config)
+    if worker.env or resources:
+        log.info(
+            "local workers get worker_config.env (%s) and resources %s, as pods would",
+            ", ".join(sorted(worker.env)) or "none",
+            resources or "none",
+        )
     cluster = LocalCluster(
         n_workers=worker_target(config),
         threads_per_worker=worker.threads,
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
         preload=list(preloads),
+        env=dict(worker.env),
+        resources=resources or None,
         # The same switch as on Kubernetes: a local run's ports are open to this host's users.
         security=run_tls.issue("local").security() if config.dask_cluster.tls else None,
     )

@@ -175,8 +175,25 @@ _IMAGE = (
 _PIP_PACKAGE = r"^[^-\s]"
 
 
+# git's remote helpers that are no repository address: `fd::N` talks over file descriptors
+# the clone inherits (it waited forever), `ext::CMD` runs a command (git refuses it anyway).
+_GIT_FD_OR_EXT = re.compile(r"^(fd|ext)::", re.IGNORECASE)
+
+
+def _a_repository(url: str) -> str:
+    if _GIT_FD_OR_EXT.match(url):
+        raise ValueError(
+            f"{clip(url)!r} uses git's {url.split('::')[0]}:: transport, which is no repository address "
+            "(fd:: waits on file descriptors, ext:: runs a command); give an https://, ssh:// or git@host: URL, "
+            "or a path"
+        )
+    return url
+
+
 class GitRepository(Strict):
-    url: StrictStr = Field(min_length=1, max_length=2048, pattern=_GIT_URL, description="Repository to clone.")
+    url: Annotated[StrictStr, AfterValidator(_a_repository)] = Field(
+        min_length=1, max_length=2048, pattern=_GIT_URL, description="Repository to clone."
+    )
     reference: StrictStr | None = Field(
         None,
         min_length=1,

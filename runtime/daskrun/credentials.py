@@ -9,6 +9,7 @@ must hold no credential, so URLs with one are refused and anything resembling on
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -49,8 +50,31 @@ _SECRET_QUERY = re.compile(
 )
 
 
+MASKED = "***"
+# The variables whose values are secrets (not the user names or known_hosts): a command of
+# the user's (git_repository.install, a script) may print one, which no pattern recognises.
+SECRET_VALUE_ENV = (GIT_TOKEN, GIT_SSH_KEY, PIP_PASSWORD, "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Shorter values would redact ordinary words of the log.
+_SHORTEST_SECRET = 6
+
+
+def _secret_values() -> list[str]:
+    """The secret values in this process's environment, longest first; a key file line by line."""
+    values = {
+        line.strip()
+        for name in SECRET_VALUE_ENV
+        for line in os.environ.get(name, "").splitlines()
+        if len(line.strip()) >= _SHORTEST_SECRET
+    }
+    return sorted(values, key=len, reverse=True)
+
+
 def redact(text: str) -> str:
-    """`text` with URL credentials and secret-looking query values replaced by ***."""
+    """`text` with URL credentials, secret-looking query values and the values of the secret
+    variables of this process's environment replaced by ***."""
+    # The values first: a pattern's rewrite could cut one so that it is no longer found.
+    for value in _secret_values():
+        text = text.replace(value, MASKED)
     text = _CREDENTIAL_URL.sub(lambda m: f"{m['scheme'] or m['scheme2']}***@", text)
     return _SECRET_QUERY.sub(lambda m: f"{m['name']}=***", text)
 
@@ -58,7 +82,6 @@ def redact(text: str) -> str:
 # Argument names that say their value is a secret: printed and recorded as *** (the function
 # still gets the value).
 _SECRET_NAME = re.compile(r"(?i)(passw(or)?d|secret|token|api_?key|access_?key|credential|private_?key)")
-MASKED = "***"
 
 
 def masked_args(args: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,8 @@ EXIT_CODES: tuple[Outcome, ...] = (
         ExitCode.FUNCTION_FAILED,
         "the function raised (traceback in the log; `sys.exit` and `KeyboardInterrupt` too), "
         "returned something other than a DataFrame, or `None` although `output` is set, or user "
-        "code ended the process before the result was kept (e.g. `os._exit(0)`)",
+        "code ended the process before the result was kept (e.g. `os._exit(0)`, or `os._exit(3)`: "
+        "a code daskrun did not choose is never passed on)",
         JobAction.FAILS,
         "the function failed",
     ),

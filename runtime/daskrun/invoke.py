@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from daskrun.errors import USER_CODE_ERRORS, FunctionFailed, InvokeError
+from daskrun.errors import USER_CODE_ERRORS, FunctionFailed, InvokeError, clip
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ class BadResult(FunctionFailed):
     """The function ran but did not return a DataFrame (or None)."""
 
 
+def _q(text: str) -> str:
+    """A name from the config, quoted short: a 100,000-character path made a 200 KB message."""
+    return repr(clip(text, 200))
+
+
 def _split(path: str) -> tuple[str, list[str]]:
     if ":" in path:
         module, _, attrs = path.partition(":")
@@ -51,33 +56,62 @@ def _import(module: str, path: str):
     except ModuleNotFoundError as exc:
         if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise FunctionNotFound(
-                f"run.function {path!r}: module {exc.name!r} not found; install it with "
+                f"run.function {_q(path)}: module {_q(exc.name)} not found; install it with "
                 "dask_cluster.worker_config.setup.pip_packages or git_repository, or fix the path"
             ) from None
         raise FunctionNotFound(
-            f"run.function {path!r}: importing module {module!r} failed because its "
-            f"dependency {exc.name!r} is missing; add it to setup.pip_packages"
+            f"run.function {_q(path)}: importing module {_q(module)} failed because its "
+            f"dependency {_q(exc.name or '')} is missing; add it to setup.pip_packages"
         ) from exc
     except USER_CODE_ERRORS as exc:
         raise FunctionNotFound(
-            f"run.function {path!r}: importing module {module!r} raised {type(exc).__name__}: {exc}"
+            f"run.function {_q(path)}: importing module {_q(module)} raised {type(exc).__name__}: {exc}"
         ) from exc
 
 
+def _import_dotted(module_name: str, attrs: list[str], path: str) -> tuple[Any, str, list[str]]:
+    """The module of a dotted path, and the attributes after it: 'pkg.mod.Class.method' is
+    the attribute Class.method of pkg.mod when there is no module pkg.mod.Class."""
+    try:
+        return _import(module_name, path), module_name, attrs
+    except FunctionNotFound as not_found:
+        parts = module_name.split(".")
+        missing = not_found.__cause__ is None and f"module {_q(module_name)} not found" in str(not_found)
+        for cut in range(len(parts) - 1, 0, -1) if missing else ():
+            prefix = ".".join(parts[:cut])
+            try:
+                module = importlib.import_module(prefix)
+            except ImportError:
+                continue
+            except USER_CODE_ERRORS:
+                break
+            if hasattr(module, parts[cut]):
+                return module, prefix, parts[cut:] + attrs
+            # Neither a module nor an attribute: name what is there.
+            raise AttributeMissing(
+                f"run.function {_q(path)}: there is no module {_q(module_name)}, and module {_q(prefix)} "
+                f"has no attribute {_q(parts[cut])}{_suggest(parts[cut], module)}"
+            ) from None
+        raise
+
+
 def resolve(path: str) -> Callable[..., Any]:
-    """The callable named by 'pkg.module.attr' or 'pkg.module:attr[.attr]'."""
+    """The callable named by 'pkg.module.attr', 'pkg.module.Class.attr' or 'pkg.module:attr[.attr]'."""
     module_name, attrs = _split(path)
-    target: Any = _import(module_name, path)
+    if ":" in path:
+        target: Any = _import(module_name, path)
+    else:
+        target, module_name, attrs = _import_dotted(module_name, attrs, path)
     for index, attr in enumerate(attrs):
         try:
             target = getattr(target, attr)
         except AttributeError:
             owner = ".".join([module_name, *attrs[:index]])
             raise AttributeMissing(
-                f"run.function {path!r}: {owner!r} has no attribute {attr!r}{_suggest(attr, target)}"
+                f"run.function {_q(path)}: {_q(owner)} has no attribute {_q(attr)}{_suggest(attr, target)}"
             ) from None
     if not callable(target):
-        raise NotCallable(f"run.function {path!r} is a {type(target).__name__}, not a function")
+        raise NotCallable(f"run.function {_q(path)} is a {type(target).__name__}, not a function")
     return target
 
 

@@ -168,6 +168,12 @@ def _temp_beside(path: Path) -> tuple[Path, BinaryIO]:
     return tmp, os.fdopen(fd, "wb")
 
 
+def _through_links(path: Path) -> Path:
+    """Where a file written at `path` goes: a symlink's target, which is written (as `cp`
+    would), not the link replaced by a file of its own."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def _write_local(write: Callable[[BinaryIO], object], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(write, path)
@@ -176,6 +182,7 @@ def _write_local(write: Callable[[BinaryIO], object], path: Path) -> None:
 def write_atomically(write: Callable[[BinaryIO], object], path: Path) -> None:
     """`write` into a hidden file beside `path`, renamed onto it once whole; removed on failure."""
     # Write then rename in the same directory, so a reader never sees half a file.
+    path = _through_links(path)
     tmp, handle = _temp_beside(path)
     try:
         with handle:
@@ -304,6 +311,7 @@ def recover_to_file(log_pieces: Iterable[bytes], path: Path) -> Found:
 
     Raises RecoverError when no block is intact (before any write error), OSError when
     `path` cannot be written."""
+    path = _through_links(path)
     live: dict[BinaryIO, Path] = {}
     refused: list[OSError] = []
 

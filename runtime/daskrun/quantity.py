@@ -33,7 +33,7 @@ def quantity_value(text: str | int | float) -> float:
     number, suffix = float(match["number"]), match["suffix"] or ""
     if suffix in _BINARY:
         return number * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
+    if suffix[:1] in ("e", "E") and len(suffix) > 1:  # an exponent; a bare E is exa (10^18)
         return number * 10 ** int(suffix[1:])
     return number * _DECIMAL[suffix]
 

@@ -139,6 +139,17 @@ def _print_too(result: pd.DataFrame, config: Config, where: str) -> None:
         log.warning("could not print the result too: %s: %s", type(exc).__name__, exc)
 
 
+def _print_or_fail(result: pd.DataFrame, config: Config, fmt: str = "csv") -> None:
+    """The result block, or FunctionFailed when the DataFrame cannot be written at all (a
+    cell's own __str__ raising, say): the function's failure, not a cluster's to retry."""
+    try:
+        output.print_result(result, fmt=fmt)
+    except USER_CODE_ERRORS as exc:
+        raise FunctionFailed(
+            f"{config.run.function} returned a DataFrame that cannot be written as CSV: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str, ...] | None) -> pd.DataFrame | None:
     if result is None:
         log.info("the function returned None and no output is configured: nothing to store")
@@ -146,12 +157,7 @@ def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str
     if config.output is None:
         log.info("no output configured; the result (%d rows) follows", len(result))
         _preview(result)
-        try:
-            output.print_result(result)
-        except USER_CODE_ERRORS as exc:  # a cell's own __str__ or __fspath__ raising, say
-            raise FunctionFailed(
-                f"{config.run.function} returned a DataFrame that cannot be written as CSV: {type(exc).__name__}: {exc}"
-            ) from exc
+        _print_or_fail(result, config)
         timeline.mark(timeline.RESULT_STORED)  # the log is where it is kept
         launcher_metrics.result(len(result), None)
         return result
@@ -165,7 +171,7 @@ def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str
             config.output.path,
             exc,
         )
-        output.print_result(result, fmt=output.result_format(config.output))
+        _print_or_fail(result, config, output.result_format(config.output))
         raise ResultNotStored(f"result not stored: {exc}", result) from exc
     timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)

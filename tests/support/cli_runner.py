@@ -10,6 +10,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def cli_env(env: dict | None = None) -> dict:
+    """The environment of a CLI subprocess: this checkout's runtime first on PYTHONPATH, so
+    the daskrun under test is the one beside these tests (not whichever checkout the venv's
+    editable install points at), also when a test sets PYTHONPATH for its own modules."""
+    merged = {**os.environ, **(env or {})}
+    paths = [str(REPO / "runtime"), *filter(None, merged.get("PYTHONPATH", "").split(os.pathsep))]
+    merged["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return merged
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
     """`python -m daskrun ARGS` in a subprocess: real exit codes, real stdout/stderr."""
     return subprocess.run(
@@ -17,6 +27,6 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         cwd=cwd or REPO,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=cli_env(env),
         timeout=timeout,
     )

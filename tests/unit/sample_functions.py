@@ -55,6 +55,10 @@ class Unprintable:
     __repr__ = __str__
 
 
+def unprintable_cell():
+    return pd.DataFrame({"x": [1, 2], "cell": ["fine", Unprintable()]})
+
+
 def lone_surrogate():
     return pd.DataFrame({"text": ["ok", "\ud800 alone"]}, dtype=object)
 
@@ -79,6 +83,19 @@ def hard_exit_from_a_thread():
 
 def environment_value(name):
     return pd.DataFrame({"value": [os.environ.get(name, "<unset>")]})
+
+
+def _environment_value(name):
+    return os.environ.get(name, "<unset>")
+
+
+def worker_environment_value(name, resources=None):
+    """`name` in the environment of the worker that runs a task asking for `resources`."""
+    from distributed import get_client
+
+    # A function of this module: a bound os.environ.get would carry the launcher's environment.
+    future = get_client().submit(_environment_value, name, resources=resources, pure=False)
+    return pd.DataFrame({"value": [future.result(timeout=60)]})
 
 
 def raises_with(text):

@@ -2,6 +2,7 @@
 redacted in every log line, and passed to Dask pods only as Secret references."""
 
 import logging
+import os
 import re
 import string
 
@@ -263,3 +264,32 @@ def test_the_run_record_error_is_redacted_like_the_log():
     record = RunRecord.__new__(RunRecord)
     record.finish(RuntimeError("cannot reach https://user:pa55@host/x?token=abc123"))
     assert "pa55" not in record.error and "abc123" not in record.error
+
+
+# issue 18: a command of the user's may print a credential the environment holds.
+@settings(max_examples=200)
+@given(secret=st.text(st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=6, max_size=40),
+       before=st.text(max_size=30), after=st.text(max_size=30),
+       name=st.sampled_from(credentials.SECRET_VALUE_ENV))
+def test_the_value_of_a_secret_variable_never_survives_redaction(secret, before, after, name):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(name, secret)
+        assert secret not in credentials.redact(f"{before}{secret}{after}")
+        assert credentials.redact("nothing secret here") == "nothing secret here"
+
+
+def test_short_secret_values_and_non_secret_variables_are_left_alone(monkeypatch):
+    monkeypatch.setenv(credentials.GIT_TOKEN, "abc")
+    monkeypatch.setenv(credentials.GIT_USERNAME, "deploy-bot")
+    monkeypatch.setenv(credentials.GIT_SSH_KEY, "-----BEGIN KEY-----\nAAAAkeyline1\nAAAAkeyline2\n-----END KEY-----\n")
+    assert credentials.redact("user deploy-bot, abc, AAAAkeyline2 ok") == "user deploy-bot, abc, *** ok"
+
+
+def test_an_install_command_that_prints_the_token_shows_it_redacted(monkeypatch, capfd):
+    from daskrun.bootstrap import _run_redacted
+
+    monkeypatch.setenv(credentials.GIT_TOKEN, TOKEN)
+    code = _run_redacted(["sh", "-c", f'echo "token is ${credentials.GIT_TOKEN}"; env >&2'], dict(os.environ))
+    assert code == 0
+    err = capfd.readouterr().err
+    assert "token is ***" in err and TOKEN not in err

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli_runner import REPO, run_cli
+from cli_runner import REPO, cli_env, run_cli
 from servers import free_port
 
 HERE = Path(__file__).parent
@@ -251,3 +251,34 @@ def test_recover_refuses_to_write_over_its_own_log(tmp_path):
         result = run_cli("recover", str(log), "-o", str(target))
         assert result.returncode == 2 and "is the log itself" in result.stderr, result.stderr
     assert log.read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_during_a_setup_step_ends_the_step_and_the_run(tmp_path, signum, code):
+    # issue 18: the launcher waited for the step to end (a hung git clone: forever).
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "code_mod.py").write_text("def f():\n    return None\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    step_pid = tmp_path / "step.pid"
+    config = _write(tmp_path, {"run": {"function": "code_mod.f"}, "dask_cluster": {"workers": 1, "worker_config": {
+        "setup": {"git_repository": {"url": f"file://{repo}", "install": f"echo $$ > {step_pid}; exec sleep 300"}}}}})
+    launcher = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(config), "--local"],
+                                cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not step_pid.exists() or not step_pid.read_text().strip():
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
+        time.sleep(0.2)
+    stopped = time.monotonic()
+    launcher.send_signal(signum)
+    _, stderr = launcher.communicate(timeout=60)
+    assert launcher.returncode == code, stderr
+    assert time.monotonic() - stopped < 15, "the step's end was waited for"
+    deadline = time.monotonic() + 10  # its orphaned process is reaped by init, a moment later
+    while _alive(int(step_pid.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(int(step_pid.read_text())), "the setup step outlived the launcher"

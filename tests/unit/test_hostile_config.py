@@ -347,3 +347,21 @@ def test_the_index_keys_named_in_the_pip_message_exist():
     from daskrun.config import Setup
 
     assert set(PIP_INDEX_KEYS) <= set(Setup.model_fields)
+
+
+# issue 18: `fd::0` cloned forever (the clone waited on the launcher's stdin); `ext::` runs a command.
+@pytest.mark.parametrize("url", ["fd::0", "fd::17", "FD::3/x", "ext::sh -c touch% /tmp/x", "ext::git %s"])
+def test_a_git_transport_that_is_no_repository_is_refused_naming_the_key(url):
+    with pytest.raises(ConfigError) as caught:
+        load_config({"run": {"function": "a.b"},
+                     "dask_cluster": {"worker_config": {"setup": {"git_repository": {"url": url}}}}})
+    (key, message), = caught.value.errors
+    assert key == "dask_cluster.worker_config.setup.git_repository.url"
+    assert "transport" in message and "https://" in message
+
+
+@pytest.mark.parametrize("url", ["https://git.example.com/me/r.git", "git@github.com:me/r.git", "/srv/repo",
+                                 "codecommit::eu-west-1://repo", "file:///srv/repo"])
+def test_other_git_urls_and_remote_helpers_pass(url):
+    load_config({"run": {"function": "a.b"},
+                 "dask_cluster": {"worker_config": {"setup": {"git_repository": {"url": url}}}}})

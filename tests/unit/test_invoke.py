@@ -54,3 +54,28 @@ def test_result_must_be_a_dataframe():
         invoke.check_result(None, "m.f", True)
     with pytest.raises(invoke.BadResult, match="returned builtins.list, expected a pandas.DataFrame"):
         invoke.check_result([1, 2], "m.f", False)
+
+
+# issue 18: messages about the function's path.
+def test_a_dotted_path_to_a_static_method_resolves(tmp_path, monkeypatch):
+    (tmp_path / "tasks_mod.py").write_text(
+        "class Jobs:\n    @staticmethod\n    def run():\n        return 1\n    @classmethod\n    def again(cls):\n"
+        "        return 2\n\ndef fünf():\n    return 5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert invoke.resolve("tasks_mod.Jobs.run")() == 1
+    assert invoke.resolve("tasks_mod.Jobs.again")() == 2
+    assert invoke.resolve("tasks_mod:Jobs.run")() == 1
+    assert invoke.resolve("tasks_mod.fünf")() == 5  # a valid unicode identifier
+    with pytest.raises(invoke.AttributeMissing, match="'tasks_mod.Jobs' has no attribute 'nope'.*callables there: again, run"):
+        invoke.resolve("tasks_mod.Jobs.nope")
+    with pytest.raises(invoke.AttributeMissing,
+                       match="there is no module 'tasks_mod.Job', and module 'tasks_mod' has no attribute 'Job'; "
+                             "did you mean Jobs"):
+        invoke.resolve("tasks_mod.Job.run")
+
+
+@pytest.mark.parametrize("path", ["a." + "b" * 100_000, ".".join(["pkg"] * 25_000), "json." + "x" * 100_000])
+def test_a_huge_function_path_gives_a_short_message(path):
+    with pytest.raises(invoke.InvokeError) as caught:
+        invoke.resolve(path)
+    assert len(str(caught.value)) < 1_000 and "characters)" in str(caught.value)

@@ -226,3 +226,31 @@ def test_store_to_s3_and_through_the_log_carry_the_same_bytes(table, moto_server
         store(table, Output(path=f"r.{fmt}", bucket="results", endpoint_url=moto_server))
         stored = s3.get_object(Bucket="results", Key=f"r.{fmt}")["Body"].read()
         assert stored == serialise(table, fmt) == recover_block(_log_of_blocks((table, fmt)).decode()).data
+
+
+def test_a_symlink_at_output_path_is_followed_not_replaced(table, tmp_path):
+    # issue 18: the link was replaced by a file of its own, and the file it points at kept
+    # its old content.
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "r1.csv"
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    store(table, Output(path=str(link)))
+    assert link.is_symlink() and link.resolve() == target
+    assert pd.read_csv(target, index_col="challenge").equals(table)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.csv", "runs"]
+    assert [p.name for p in target.parent.iterdir()] == ["r1.csv"]
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_recover_writes_through_a_symlink_at_o(table, tmp_path, dangling):
+    target = tmp_path / "kept.csv"
+    if not dangling:
+        target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    found = recover_to_file(io.BytesIO(_log_of_blocks((table, "csv"))), link)
+    assert found.rows == 2 and link.is_symlink()
+    assert pd.read_csv(target, index_col="challenge").equals(table)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv", "link.csv"]

@@ -100,3 +100,17 @@ def test_bad_kwargs_exit_2(tmp_path):
 def test_bad_config_exits_2(tmp_path):
     result = run_local(tmp_path, {"run": {"function": "sample_functions.squares"}, "dask_cluster": {"workers": -2}})
     assert result.returncode == 2 and "dask_cluster.workers" in result.stderr
+
+
+@pytest.mark.slow
+def test_local_workers_get_the_env_and_the_extended_resources_pods_would(tmp_path):
+    # Ignored without a word before: the env never reached a local worker, and a task asking
+    # for the GPU the config gives each worker waited forever (issue 18).
+    result = run_local(tmp_path, {
+        "run": {"function": "sample_functions.worker_environment_value",
+                "args": {"name": "MY_SETTING", "resources": {"GPU": 1}}},
+        "dask_cluster": {"workers": 1, "worker_config": {"env": {"MY_SETTING": "from the config"},
+                                                          "resources": {"nvidia.com/gpu": 1}}}})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert recover(result.stdout) == "value\nfrom the config\n"
+    assert "local workers get worker_config.env (MY_SETTING) and resources {'GPU': 1}" in result.stderr

@@ -10,8 +10,11 @@ import os
 import pandas as pd
 import pytest
 import yaml
-from cli_runner import run_cli
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cli_runner import cli_env, run_cli
+from daskrun import exit_guard
 from daskrun.exit_guard import ENDED_EARLY, ENV_MARKER
 from daskrun.output import recover
 
@@ -73,6 +76,19 @@ def test_a_lone_surrogate_gets_its_block_whatever_the_streams_encoding(tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("output", [None, {"path": "r.csv"}, {"path": "r.parquet"}])
+def test_a_cell_whose_str_raises_is_the_functions_failure_not_a_retried_one(tmp_path, output):
+    # issue 18: the preview crashed (exit 4, no block); with an output the log fallback did.
+    config = {"run": {"function": "sample_functions.unprintable_cell"}, **({"output": output} if output else {})}
+    result = _run(tmp_path, config)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "sample_functions.unprintable_cell returned a DataFrame that cannot be written as CSV: " \
+           "RuntimeError: no text for this cell" in result.stderr
+    assert "unexpected error" not in result.stderr and "END DASKRUN RESULT" not in result.stdout
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.parquet").exists()
+
+
+@pytest.mark.slow
 def test_a_sliced_result_keeps_its_row_labels_in_the_block(tmp_path):
     result = _run(tmp_path, {"run": {"function": "sample_functions.sliced"}})
     assert result.returncode == 0, result.stderr
@@ -98,10 +114,38 @@ def test_os_exit_0_in_a_preload_is_a_failure_not_a_success(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_nonzero_hard_exit_passes_through_and_the_marker_is_gone(tmp_path):
-    result = _run(tmp_path, {"run": {"function": "sample_functions.hard_exit", "args": {"code": 7}}})
-    assert result.returncode == 7
+@pytest.mark.parametrize("code", [3, 4, 2, 7, 143])
+def test_a_hard_exit_with_any_code_is_the_functions_failure_and_the_marker_is_gone(tmp_path, code):
+    # 3 would say "the result is in the log", 4 and 143 would have the Job run it again.
+    result = _run(tmp_path, {"run": {"function": "sample_functions.hard_exit", "args": {"code": code}}})
+    assert result.returncode == 1, result.stderr
+    assert f"exited {code}, a code daskrun did not choose" in result.stderr
+    assert f"os._exit({code})" in result.stderr
+    assert "BEGIN DASKRUN RESULT" not in result.stdout
     assert not list(tmp_path.glob("daskrun-kept-*")), "the parent removes its marker file"
+
+
+def test_a_code_daskrun_chose_passes_through_the_guard(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("run: {function: sample_functions.squares}\ndask_cluster: {workers: 0}\n")
+    result = run_cli("run", str(path), "--local", cwd=tmp_path, env=ENV)
+    assert result.returncode == 2, result.stderr
+    assert "did not choose" not in result.stderr
+
+
+@given(kept=st.booleans(), codes=st.lists(st.integers(0, 255), max_size=3))
+def test_the_marker_tells_the_parent_what_the_child_chose(tmp_path_factory, kept, codes):
+    marker = tmp_path_factory.mktemp("m") / "marker"
+    marker.write_bytes(b"")
+    exit_guard._marker = str(marker)
+    try:
+        if kept:
+            exit_guard.mark_kept()
+        for code in codes:
+            exit_guard.mark_exit(code)
+    finally:
+        exit_guard._marker, exit_guard._kept = None, False
+    assert exit_guard._read_marker(str(marker)) == (kept, codes[-1] if codes else None)
 
 
 @pytest.mark.slow
@@ -125,7 +169,7 @@ def test_the_run_stops_when_its_parent_is_killed(tmp_path):
                                     "run": {"function": "sample_functions.waits_for_a_signal",
                                             "args": {"pid_file": str(pid_file)}}}))
     parent = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(path), "--local"], cwd=tmp_path,
-                              env={**os.environ, **ENV, "TMPDIR": str(tmp_path)},
+                              env=cli_env({**ENV, "TMPDIR": str(tmp_path)}),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not pid_file.exists() and time.monotonic() < deadline:
