@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_tools import SMALL_RUN, dask_clusters, dask_pods, exit_code, helm, kjson, kubectl, wait_until
+from cluster_tools import ADAPTIVE_RUN, SMALL_RUN, dask_clusters, dask_pods, exit_code, helm, kjson, kubectl, wait_until
 
 OPERATOR_IMAGE = "daskrun-operator:0.1.0"
 OPERATOR_SELECTOR = "app.kubernetes.io/name=dask-kubernetes-operator"
@@ -166,16 +166,8 @@ class TestBesideTheDaskOperator:
         own namespace, let in to that port only by the NetworkPolicy, while every Dask connection
         of the run is TLS with the run's certificates, which the operator does not have."""
         rel = release("adaptive")
-        config = {
-            "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-                    # About 10 CPU-seconds in twelve tasks: longer than the autoscaler's cooldown.
-                    "args": {"iterations": 160, "challenges": ["blobs", "moons", "friedman", "circles"],
-                             "tuners": ["random", "grid", "gp"]}},
-            "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
-                             "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
-        }
         with WorkerCounter(namespace) as counter:
-            rel.install(config, controller={"mode": "external"}, networkPolicy={"operatorNamespace": dask_operator})
+            rel.install(ADAPTIVE_RUN, controller={"mode": "external"}, networkPolicy={"operatorNamespace": dask_operator})
             assert rel.wait() == "Complete", rel.launcher_log()
         log = rel.launcher_log()
         assert "controller: the installed dask operator drives the run (controller.mode external)" in log, log

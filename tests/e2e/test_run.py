@@ -10,7 +10,7 @@ import boto3
 import pandas as pd
 import yaml
 
-from cluster_tools import REPO, SMALL_RUN, assert_retried_never_after, dask_clusters, dask_pods, kjson, kubectl, wait_until
+from cluster_tools import ADAPTIVE_RUN, REPO, SMALL_RUN, assert_retried_never_after, dask_clusters, dask_pods, kjson, kubectl, wait_until
 from servers import free_port
 
 
@@ -142,16 +142,7 @@ def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release,
 
 def test_adaptive_workers_scale_up_under_load(namespace, release):
     rel = release()
-    config = {
-        "run": {"function": "daskrun.examples.benchmark.run_benchmark",
-                # Long enough to outlast the autoscaler's cooldown after its first scale-up
-                # (0 -> minimum): a shorter load is done before the autoscaler may act again.
-                # (About 10 CPU-seconds of tasks, twelve of them.)
-                "args": {"iterations": 160, "challenges": ["blobs", "moons", "friedman", "circles"],
-                         "tuners": ["random", "grid", "gp"]}},
-        "dask_cluster": {"workers": {"minimum": 1, "maximum": 3},
-                         "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}}},
-    }
+    config = ADAPTIVE_RUN
     rel.install(config)
     seen = set()
 

@@ -42,6 +42,24 @@ SMALL_RUN = {
     "dask_cluster": {"workers": 2, "worker_config": {"resources": {"memory": "700M", "cpu": "250m"}}},
 }
 
+# Load for an autoscaler, 1 to 3 workers: about 10 CPU-seconds in twelve tasks, long enough to
+# outlast the autoscaler's cooldown after its first scale-up (0 -> minimum); a shorter load is
+# done before the autoscaler may act again.
+ADAPTIVE_RUN = {
+    "run": {
+        "function": "daskrun.examples.benchmark.run_benchmark",
+        "args": {
+            "iterations": 160,
+            "challenges": ["blobs", "moons", "friedman", "circles"],
+            "tuners": ["random", "grid", "gp"],
+        },
+    },
+    "dask_cluster": {
+        "workers": {"minimum": 1, "maximum": 3},
+        "worker_config": {"resources": {"memory": "600M", "cpu": "200m"}},
+    },
+}
+
 
 def sh(*argv: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
