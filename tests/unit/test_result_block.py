@@ -622,3 +622,30 @@ def test_marker_lines_with_colour_codes_or_stripped_spaces_still_read():
     coloured = "\n".join(f"\x1b[32m{line}\x1b[0m  " if "DASKRUN RESULT" in line
                          else f"\x1b[2m{line}\x1b[0m" if PREFIX in line else line for line in log.split("\n"))
     assert recover(coloured) == csv.decode()
+
+
+# What Parquet changes, as README says (each is pyarrow's doing; the test keeps README true).
+def _parquet_round_trip(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(serialise(df, "parquet")))
+
+
+def test_parquet_gives_dicts_back_as_records_with_every_key():
+    back = _parquet_round_trip(pd.DataFrame({"a": [{"x": 1}, {"y": 2}]}))
+    assert back["a"].tolist() == [{"x": 1.0, "y": None}, {"x": None, "y": 2.0}]
+
+
+def test_parquet_gives_timestamps_of_several_zones_back_as_one_utc_column():
+    stamps = [pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2020-01-01", tz="Europe/Paris")]
+    back = _parquet_round_trip(pd.DataFrame({"a": stamps}, dtype=object))
+    assert str(back["a"].dtype).endswith(", UTC]") and back["a"].tolist() == [s.tz_convert("UTC") for s in stamps]
+
+
+def test_parquet_gives_pd_na_in_an_object_column_back_as_a_string_column_with_nan():
+    back = _parquet_round_trip(pd.DataFrame({"a": ["x", pd.NA]}, dtype=object))
+    assert isinstance(back["a"].dtype, pd.StringDtype) and back["a"].iloc[0] == "x" and pd.isna(back["a"].iloc[1])
+
+
+def test_parquet_gives_seconds_back_as_milliseconds_with_the_same_values():
+    seconds = pd.DataFrame({"a": pd.Series(pd.to_datetime(["2020-01-01 12:00:01"])).astype("datetime64[s]")})
+    back = _parquet_round_trip(seconds)
+    assert back["a"].dtype == "datetime64[ms]" and back["a"].tolist() == seconds["a"].tolist()
