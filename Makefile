@@ -30,11 +30,12 @@ browser: ## headless Chromium for the report's browser test (tests/unit/test_rep
 run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
-lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/
+lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/; README's hostile counts
 	$(VENV)/bin/ruff check runtime tests/support
 	$(VENV)/bin/ruff format --check runtime tests/support
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(PYTHON) tests/support/hostile_counts.py --check
 
 test-unit: venv browser lint ## lint, then unit tests: config, bootstrap (real sh/git/pip), output (real S3), local runs, submit/preflight
 	$(PYTEST) tests/unit -q --durations=15

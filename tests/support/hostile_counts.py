@@ -3,7 +3,8 @@
 Hand-written cases are the collected test items (each parametrized case counts once) of
 the hostile suites that are not hypothesis properties; a property counts its
 `max_examples`, the most it generates per run. `make docs` writes the sentence into
-README.md; tests/unit/test_hostile_counts.py fails when the two differ.
+README.md; tests/chart/test_hostile_counts.py and `make lint` (`--check`, so a commit that
+adds a case fails in the first minute of CI, not after the unit suite) fail when the two differ.
 """
 
 from __future__ import annotations
@@ -90,5 +91,11 @@ def with_counts(text: str) -> str:
 
 if __name__ == "__main__":
     readme = REPO / "README.md"
-    readme.write_text(with_counts(readme.read_text()))
-    print("wrote the hostile counts in README.md")
+    text = readme.read_text()
+    if sys.argv[1:] == ["--check"]:
+        if with_counts(text) != text:
+            sys.exit("README.md's hostile counts are stale: run `make docs` and commit README.md")
+        print("README.md's hostile counts match the suites")
+    else:
+        readme.write_text(with_counts(text))
+        print("wrote the hostile counts in README.md")
