@@ -20,9 +20,11 @@ from pandas.api import types as dtypes
 from daskrun.config import Output
 from daskrun.result_block import (
     CsvBlockWriter,
+    CsvRecords,
     Found,
     ParquetBlockWriter,
     RecoverError,
+    encode_text,
     log_lines,
     read_last_block,
     recover,
@@ -106,6 +108,15 @@ def keeps_index(df: pd.DataFrame) -> bool:
     index = df.index
     unnamed_default = isinstance(index, pd.RangeIndex) and index.name is None
     return not (unnamed_default and index.start == 0 and (index.step == 1 or len(index) <= 1))
+
+
+def header_lines(df: pd.DataFrame) -> int:
+    """How many records the header of `write_csv`'s text takes: one, or under a MultiIndex of
+    columns one a level and maybe one of the row labels' names. Counted from pandas' own header
+    (the text of no rows), since which frames get the names' line is pandas' rule, not ours."""
+    records = CsvRecords()
+    records.add(encode_text(df.iloc[:0].to_csv(index=keeps_index(df), lineterminator="\n")))
+    return records.count()
 
 
 def write_csv(df: pd.DataFrame, handle: TextIO | io.TextIOBase) -> None:
@@ -288,6 +299,7 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
         buffer = io.BytesIO()
         try:
             serialise_into(df, "parquet", buffer)
+            import pyarrow.parquet as pq
         except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
             log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
         else:
@@ -295,12 +307,13 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
             with buffer.getbuffer() as view:
                 for start in range(0, len(view), _CHUNK):
                     parquet_block.write(view[start : start + _CHUNK])
-            parquet_block.end(len(df))
+            # The rows the file holds: a frame of no columns is a Parquet file of none (README).
+            parquet_block.end(pq.read_metadata(buffer).num_rows)
             stream.flush()
             return
     csv_block = CsvBlockWriter(stream, getattr(stream, "encoding", None) or "utf-8")
     write_csv(df, csv_block)
-    csv_block.end(len(df))
+    csv_block.end(len(df), header_lines(df))
     stream.flush()
 
 

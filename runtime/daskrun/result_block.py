@@ -8,7 +8,12 @@ character that any tool could read as a line break.
     ----- BEGIN DASKRUN RESULT (csv) -----
     daskrun-result| challenge,score
     daskrun-result| iris,0.9
-    ----- END DASKRUN RESULT (csv) rows=1 sha256=<of the file's bytes> -----
+    ----- END DASKRUN RESULT (csv) rows=1 header=1 sha256=<of the file's bytes> -----
+
+The end marker's counts are checked when the block is read: a CSV block's records (its
+unquoted line ends) must be `rows` + `header` (the header's lines: one, or more under a
+MultiIndex of columns; only the sum can be checked), a Parquet file's footer must hold
+`rows`. A CSV block of a version before `header=` has its row count taken as written.
 
 A CSV payload is the CSV text split at "\\n" only, each piece escaped: backslash as ``\\\\``;
 C0/C1 controls, DEL, U+2028/U+2029, U+FEFF and lone surrogates as ``\\xHH``/``\\uHHHH``
@@ -37,7 +42,9 @@ PREFIX = "daskrun-result| "
 FORMATS = ("csv", "parquet")
 _MARK = "----- {edge} DASKRUN RESULT ({format}) "
 _BEGIN = re.compile(r"----- BEGIN DASKRUN RESULT \((csv|parquet)\) -----$")
-_END = re.compile(r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+) sha256=([0-9a-f]{64}) -----$")
+_END = re.compile(
+    r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+)(?: header=(\d+))? sha256=([0-9a-f]{64}) -----$"
+)
 _BASE64_WIDTH = 76
 _BASE64_LINE_BYTES = _BASE64_WIDTH // 4 * 3  # 57 bytes make one full line
 # How much of a block is handled at once, writing or reading: large enough that Python's
@@ -58,6 +65,31 @@ _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
 
 class RecoverError(Exception):
     pass
+
+
+# A Parquet footer (the file's metadata) is read from the last bytes of the file: a MiB holds
+# that of any table short of some thousands of columns, whose row count then goes unchecked.
+_FOOTER_KEPT = 1 << 20
+
+
+def _parquet_rows(tail: bytes) -> int | None:
+    """The row count in the footer of a Parquet file ending in `tail`; None when the footer is
+    not all in `tail` or pyarrow is not installed. A footer that does not parse is a count of
+    -1: the file cannot be the table its block names."""
+    if len(tail) < 12 or tail[-4:] != b"PAR1":
+        return -1
+    length = int.from_bytes(tail[-8:-4], "little")
+    if length + 8 > len(tail):
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    try:
+        return int(pq.ParquetFile(pa.BufferReader(b"PAR1" + tail[-(length + 8) :])).metadata.num_rows)
+    except Exception:  # noqa: BLE001 -- pyarrow raises several kinds for a footer that is not one
+        return -1
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -119,15 +151,17 @@ def _begin_line(fmt: str) -> str:
     return _MARK.format(edge="BEGIN", format=fmt) + "-----"
 
 
-def _end_line(fmt: str, rows: int, sha256: str) -> str:
-    return _MARK.format(edge="END", format=fmt) + f"rows={rows} sha256={sha256} -----"
+def _end_line(fmt: str, rows: int, sha256: str, header: int | None = None) -> str:
+    counts = f"rows={rows}" if header is None else f"rows={rows} header={header}"
+    return _MARK.format(edge="END", format=fmt) + f"{counts} sha256={sha256} -----"
 
 
 class CsvBlockWriter(io.TextIOBase):
     """A text file whose content (CSV text) is printed to `stream` as a block while it is written.
 
-    The begin line is printed at once, each payload line once its "\\n" arrived; `end(rows)`
-    prints the last piece and the end line. pandas can write to it (`df.to_csv(writer)`).
+    The begin line is printed at once, each payload line once its "\\n" arrived; `end(rows,
+    header)` prints the last piece and the end line (`header`: how many lines the CSV's header
+    takes, see `output.header_lines`). pandas can write to it (`df.to_csv(writer)`).
     """
 
     def __init__(self, stream: TextIO, stream_encoding: str | None = "utf-8"):
@@ -164,11 +198,12 @@ class CsvBlockWriter(io.TextIOBase):
         self._pending = [lines.pop()]
         self._stream.write(PREFIX + ("\n" + PREFIX).join(lines) + "\n")
 
-    def end(self, rows: int) -> None:
+    def end(self, rows: int, header: int = 1) -> None:
         """Print the last piece (empty after a final "\\n") and the end line."""
         self.flush()
         last = "".join(self._pending)
-        self._stream.write(PREFIX + last + "\n" + _end_line("csv", rows, self._digest.hexdigest()) + "\n")
+        end_line = _end_line("csv", rows, self._digest.hexdigest(), header)
+        self._stream.write(PREFIX + last + "\n" + end_line + "\n")
 
 
 class ParquetBlockWriter:
@@ -199,13 +234,15 @@ class ParquetBlockWriter:
         self._stream.write(_end_line("parquet", rows, self._digest.hexdigest()) + "\n")
 
 
-def block_lines(payload: bytes, fmt: str, rows: int, stream_encoding: str | None = "utf-8") -> list[str]:
+def block_lines(
+    payload: bytes, fmt: str, rows: int, stream_encoding: str | None = "utf-8", *, header: int = 1
+) -> list[str]:
     """The log lines that carry `payload` (the bytes of a .csv or .parquet file)."""
     buffer = io.StringIO()
     if fmt == "csv":
         csv_block = CsvBlockWriter(buffer, stream_encoding)
         csv_block.write(payload.decode("utf-8", "surrogatepass"))
-        csv_block.end(rows)
+        csv_block.end(rows, header)
     elif fmt == "parquet":
         parquet_block = ParquetBlockWriter(buffer)
         for start in range(0, len(payload), _BATCH_CHARS):
@@ -214,6 +251,30 @@ def block_lines(payload: bytes, fmt: str, rows: int, stream_encoding: str | None
     else:
         raise ValueError(f"unknown result format {fmt!r}")
     return buffer.getvalue().split("\n")[:-1]
+
+
+class CsvRecords:
+    """Counts the records of CSV bytes given piece by piece, as a CSV reader reads them."""
+
+    def __init__(self) -> None:
+        self._ended = 0  # line ends outside quotes so far
+        self._quoted = False  # the bytes so far leave a quoted field open
+        self._last = b""
+
+    def add(self, data: bytes) -> None:
+        # Every '"' opens or closes a quoted field ('""' inside one does both), and only a line
+        # end outside quotes ends a record.
+        for n, piece in enumerate(data.split(b'"')):
+            if n:
+                self._quoted = not self._quoted
+            if not self._quoted:
+                self._ended += piece.count(b"\n")
+        if data:
+            self._last = data[-1:]
+
+    def count(self) -> int:
+        """Records so far: the last one counts when no line end closed it yet."""
+        return self._ended + (1 if self._last not in (b"", b"\n") else 0)
 
 
 class _Payload:
@@ -230,6 +291,8 @@ class _Payload:
         self._started = False  # a CSV batch was written: the next one starts after a "\n"
         self._carry = ""  # base64 characters short of a group of 4
         self._padded = False  # base64 padding seen: nothing may follow
+        self._records = CsvRecords()
+        self._tail = b""  # Parquet: the file's last bytes, where its footer is
 
     def add(self, line: str) -> None:
         self._lines.append(line)
@@ -246,6 +309,28 @@ class _Payload:
         self._digest.update(data)
         if self.sink is not None:
             self.sink.write(data)
+        if not data:
+            return
+        if self.format == "csv":
+            self._records.add(data)
+        else:
+            self._tail = (self._tail + data)[-_FOOTER_KEPT:]
+
+    def count_problem(self, rows: int, header: int | None) -> str | None:
+        """What contradicts the end marker's counts, once the block is read whole (None: nothing)."""
+        if self.format == "csv":
+            if header is None:  # written before header= existed: nothing to check against
+                return None
+            records = self._records.count()
+            if records != rows + header:
+                return f"has {records} CSV records, not the {rows} rows and {header} header line(s) its end marker says"
+            return None
+        found = _parquet_rows(self._tail)
+        if found == -1:
+            return "is not a Parquet file: its bytes do not end in a Parquet footer"
+        if found is not None and found != rows:
+            return f"holds a Parquet file of {found} rows, not the {rows} its end marker says"
+        return None
 
     def _decode(self, final: bool) -> None:
         lines, self._lines, self._chars = self._lines, [], 0
@@ -328,13 +413,17 @@ def read_last_block(
             continue
         end = _END.search(line)
         if end and current is not None and end.group(1) == current.format:
-            actual, expected = current.sha256(), end.group(3)
+            actual, expected = current.sha256(), end.group(4)
+            rows, header = int(end.group(2)), None if end.group(3) is None else int(end.group(3))
+            count_problem = None if current.broken else current.count_problem(rows, header)
             if current.broken or actual != expected:
                 give_up(current, f"is damaged: sha256 {actual} != {expected} from the log")
+            elif count_problem:
+                give_up(current, f"is damaged: it {count_problem}")
             else:
                 if best is not None and best.sink is not None:
                     drop_sink(best.sink)
-                best, problems = Found(current.format, int(end.group(2)), current.sink), []
+                best, problems = Found(current.format, rows, current.sink), []
             current = None
     if current is not None:
         give_up(current, "is cut off: its end marker is missing")

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -352,13 +353,18 @@ def reference_csv_text(df: pd.DataFrame) -> str:
 
 
 def reference_block_lines(payload: bytes, fmt: str, rows: int, ascii_only: bool) -> list[str]:
+    """The block as a whole file makes it; `rows` is the frame's, the counts the file's (a CSV
+    reader's records, a Parquet footer's rows)."""
     if fmt == "csv":
-        body = [escape_line(piece, ascii_only) for piece in payload.decode("utf-8", "surrogatepass").split("\n")]
+        text = payload.decode("utf-8", "surrogatepass")
+        body = [escape_line(piece, ascii_only) for piece in text.split("\n")]
+        counts = f"rows={rows} header={len(list(csv.reader(io.StringIO(text, newline='')))) - rows}"
     else:
         encoded = base64.b64encode(payload).decode("ascii")
         body = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+        counts = f"rows={pq.read_metadata(io.BytesIO(payload)).num_rows}"
     return ([f"----- BEGIN DASKRUN RESULT ({fmt}) -----"] + [PREFIX + line for line in body]
-            + [f"----- END DASKRUN RESULT ({fmt}) rows={rows} sha256={hashlib.sha256(payload).hexdigest()} -----"])
+            + [f"----- END DASKRUN RESULT ({fmt}) {counts} sha256={hashlib.sha256(payload).hexdigest()} -----"])
 
 
 def reference_recover(log_text: str) -> tuple:
@@ -376,7 +382,7 @@ def reference_recover(log_text: str) -> tuple:
             current = {"format": begin.group(1), "body": [], "sha256": None}
             blocks.append(current)
             continue
-        end = re.search(r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+) sha256=([0-9a-f]{64}) -----$", line)
+        end = re.search(r"----- END DASKRUN RESULT \((csv|parquet)\) rows=(\d+)(?: header=\d+)? sha256=([0-9a-f]{64}) -----$", line)
         if end and current is not None and end.group(1) == current["format"]:
             current["rows"], current["sha256"] = int(end.group(2)), end.group(3)
             current = None
@@ -446,7 +452,9 @@ def test_the_block_printed_while_writing_is_the_block_of_the_whole_file(df, fmt,
         print_result(df, stream, fmt)
     printed = raw.getvalue().decode("utf-8").split("\n")[:-1]
     assert printed == reference_block_lines(serialise(df, fmt), fmt, len(df), ascii_stream)
-    assert block_lines(serialise(df, fmt), fmt, len(df), stream.encoding) == printed
+    payload = serialise(df, fmt)
+    rows = len(df) if fmt == "csv" else pq.read_metadata(io.BytesIO(payload)).num_rows
+    assert block_lines(payload, fmt, rows, stream.encoding, header=output.header_lines(df)) == printed
 
 
 @PROPERTY
@@ -649,3 +657,110 @@ def test_parquet_gives_seconds_back_as_milliseconds_with_the_same_values():
     seconds = pd.DataFrame({"a": pd.Series(pd.to_datetime(["2020-01-01 12:00:01"])).astype("datetime64[s]")})
     back = _parquet_round_trip(seconds)
     assert back["a"].dtype == "datetime64[ms]" and back["a"].tolist() == seconds["a"].tolist()
+
+
+# The end marker's counts are checked (issue 18: `rows=` was taken on trust).
+
+
+def _end_line_changed(log: str, change) -> str:
+    """`log` with the counts of its (last) end marker rewritten by `change(rows, header)`."""
+    def rewrite(match: re.Match) -> str:
+        rows, header = change(int(match.group(1)), None if match.group(2) is None else int(match.group(2)))
+        counts = f"rows={rows}" if header is None else f"rows={rows} header={header}"
+        return f"{counts} sha256="
+    return re.sub(r"rows=(\d+)(?: header=(\d+))? sha256=", rewrite, log)
+
+
+def _printed(df: pd.DataFrame, fmt: str) -> str:
+    buffer = io.StringIO()
+    print_result(df, buffer, fmt)
+    return buffer.getvalue()
+
+
+TABLE = pd.DataFrame({"challenge": ["a", "b\nc", 'd"e'], "score": [1.0, 2.5, 3.0]})
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda rows, header: (rows + 1, header), "has 4 CSV records, not the 4 rows and 1 header line(s)"),
+        (lambda rows, header: (rows - 1, header), "has 4 CSV records, not the 2 rows and 1 header line(s)"),
+        (lambda rows, header: (rows, header + 1), "has 4 CSV records, not the 3 rows and 2 header line(s)"),
+        (lambda rows, header: (rows, header - 1), "has 4 CSV records, not the 3 rows and 0 header line(s)"),
+    ],
+)
+def test_a_csv_block_whose_counts_do_not_match_its_records_is_damaged(change, says):
+    log = _printed(TABLE, "csv")
+    assert "rows=3 header=1 sha256=" in log  # quoted line ends inside a cell are no records
+    with pytest.raises(RecoverError, match=re.escape(f"the result block is damaged: it {says}")):
+        recover_block(_end_line_changed(log, change))
+
+
+def test_a_parquet_block_whose_rows_are_not_its_footers_is_damaged():
+    log = _end_line_changed(_printed(TABLE, "parquet"), lambda rows, header: (rows + 5, header))
+    with pytest.raises(RecoverError, match="holds a Parquet file of 3 rows, not the 8 its end marker says"):
+        recover_block(log)
+
+
+def test_a_block_with_wrong_counts_gives_way_to_the_intact_one_before_it():
+    earlier = _printed(TABLE.iloc[:1], "csv")
+    later = _end_line_changed(_printed(TABLE, "csv"), lambda rows, header: (rows * 10, header))
+    recovered = recover_block(earlier + later)
+    assert recovered.rows == 1 and recovered.data == serialise(TABLE.iloc[:1], "csv")
+    assert recovered.notes == ("skipped result block 2 of 2: it is damaged: it has 4 CSV records, "
+                               "not the 30 rows and 1 header line(s) its end marker says",)
+
+
+def test_a_csv_block_of_a_version_before_header_counts_is_recovered_as_written():
+    log = _end_line_changed(_printed(TABLE, "csv"), lambda rows, header: (rows, None))
+    assert "rows=3 sha256=" in log
+    assert recover_block(log).data == serialise(TABLE, "csv")
+
+
+def test_a_parquet_block_that_is_no_parquet_file_is_damaged():
+    log = "\n".join(block_lines(b"not a parquet file at all", "parquet", 1)) + "\n"
+    with pytest.raises(RecoverError, match="is not a Parquet file: its bytes do not end in a Parquet footer"):
+        recover_block(log)
+
+
+def test_a_frame_without_columns_is_a_parquet_block_of_the_rows_the_file_holds():
+    df = pd.DataFrame(index=range(3))  # Parquet keeps no rows of it (README)
+    recovered = recover_block(_printed(df, "parquet"))
+    assert recovered.rows == 0 == len(pd.read_parquet(io.BytesIO(recovered.data)))
+
+
+@pytest.mark.parametrize("index_names", [None, "i", 0, "", ("i", "j"), ("", ""), ("", "j")])
+def test_every_header_shape_pandas_writes_is_counted(index_names):
+    columns = pd.MultiIndex.from_tuples([("a", "x"), ("a", "y\nz"), ("b", "x")], names=["top", None])
+    for df in (pd.DataFrame([[1, 2, 3]] * 4, columns=columns), pd.DataFrame([[1, 2, 3]] * 4, columns=list("abc"))):
+        if isinstance(index_names, tuple):
+            df.index = pd.MultiIndex.from_tuples([(n, -n) for n in range(4)], names=index_names)
+        else:
+            df.index.name = index_names
+        recovered = recover_block(_printed(df, "csv"))
+        text = recovered.data.decode()
+        assert recovered.rows == 4 and output.header_lines(df) == len(list(csv.reader(io.StringIO(text)))) - 4
+
+
+@PROPERTY
+@given(df=frames(), fmt=st.sampled_from(["csv", "parquet"]), wrong=st.integers(0, 10**6))
+def test_any_changed_count_of_any_frame_is_found(df, fmt, wrong):
+    log = _printed(df, fmt)
+    rows = recover_block(log).rows
+    assume(wrong != rows)
+    with pytest.raises(RecoverError, match="is damaged: it "):
+        recover_block(_end_line_changed(log, lambda _, header: (wrong, header)))
+
+
+@PROPERTY
+@given(df=frames(), cuts=st.lists(st.integers(0, 10**4), max_size=6))
+def test_csv_records_counted_piece_by_piece_are_a_csv_readers(df, cuts):
+    data = serialise(df, "csv")
+    counter = result_block.CsvRecords()
+    start = 0
+    for cut in sorted(cut % (len(data) + 1) for cut in cuts):
+        counter.add(data[start:cut])
+        start = max(start, cut)
+    counter.add(data[start:])
+    text = data.decode("utf-8", "surrogatepass")
+    assert counter.count() == len(list(csv.reader(io.StringIO(text, newline=""))))
