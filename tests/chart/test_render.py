@@ -25,6 +25,7 @@ from daskrun.context import (
 from daskrun.job_logs import RUN_CONTAINER
 from daskrun.manifest import IMAGE_HOME, IMAGE_UID
 from daskrun.ownership import job_cluster_name
+from daskrun.run_labels import INSTANCE_LABEL, MANAGED_BY_LABEL, RUN_HASH_LABEL
 from chart_render import (
     CHART,
     NAMESPACE,
@@ -448,17 +449,17 @@ def test_labels_and_selectors():
     for obj in objects:
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "daskrun"
-        assert labels["app.kubernetes.io/instance"] == RELEASE
-        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels[INSTANCE_LABEL] == RELEASE
+        assert labels[MANAGED_BY_LABEL] == "Helm"
         assert labels["helm.sh/chart"] == "daskrun-0.1.0"
     job = run_job(objects)
     # The full set on the pods too (the Job's pods and the helm test pod): the Job's
     # selector is generated from its uid, so no selector ever carries these.
     for pod_labels in (job["spec"]["template"]["metadata"]["labels"], one(objects, "Pod")["metadata"]["labels"]):
-        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-                    "app.kubernetes.io/managed-by", "helm.sh/chart"):
+        for key in ("app.kubernetes.io/name", INSTANCE_LABEL, "app.kubernetes.io/version", MANAGED_BY_LABEL,
+                    "helm.sh/chart"):
             assert pod_labels[key] == job["metadata"]["labels"][key], key
-    assert job["spec"]["template"]["metadata"]["labels"]["daskrun.io/run-hash"] == job["metadata"]["labels"]["daskrun.io/run-hash"]
+    assert job["spec"]["template"]["metadata"]["labels"][RUN_HASH_LABEL] == job["metadata"]["labels"][RUN_HASH_LABEL]
     prefixes = {key.split("/")[0] for obj in objects for key in obj["metadata"].get("labels", {}) | obj["metadata"].get("annotations", {})}
     assert not any(p.startswith("daskrun") and p != "daskrun.io" for p in prefixes), prefixes
     assert "selector" not in run_job(objects)["spec"], "the Job controller generates its own selector"

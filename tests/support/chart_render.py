@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from daskrun.run_labels import COMPONENT_LABEL
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
 RELEASE = "demo"
@@ -114,22 +116,14 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def launcher_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """The launcher's Role or RoleBinding (the Dask pods' own are labelled component dask)."""
-    found = [
-        o
-        for o in by_kind(objects, kind)
-        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "dask"
-    ]
+    found = [o for o in by_kind(objects, kind) if o["metadata"].get("labels", {}).get(COMPONENT_LABEL) != "dask"]
     assert len(found) == 1, f"expected one launcher {kind}, got {len(found)}"
     return found[0]
 
 
 def dask_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """The Dask pods' Role or RoleBinding (role-dask.yaml)."""
-    found = [
-        o
-        for o in by_kind(objects, kind)
-        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "dask"
-    ]
+    found = [o for o in by_kind(objects, kind) if o["metadata"].get("labels", {}).get(COMPONENT_LABEL) == "dask"]
     assert len(found) == 1, f"expected one Dask pods' {kind}, got {len(found)}"
     return found[0]
 
