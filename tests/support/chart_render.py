@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
 RELEASE = "demo"
 NAMESPACE = "runs"
+FULLNAME = f"{RELEASE}-daskrun"  # the chart's daskrun.fullname of RELEASE
+# <fullname>-r<revision>-<hash of the values>; test_job_naming.py checks the hash part.
+JOB_PATTERN = re.compile(rf"^{FULLNAME}-r1-[0-9a-f]{{8}}$")
+# An S3 output, and credentials given as values (the secret key with `$`, a backtick and a
+# backslash: characters a template or a shell could mangle).
+S3 = {"path": "results/out.csv", "bucket": "my-bucket"}
+KEY, SECRET_KEY = "AKIAEXAMPLEKEY0001", "wJalr/XUtnFEMI+K7MDENG$bPx`RfiCYEX\\KEY"
 
 
 def helm_binary() -> str:
