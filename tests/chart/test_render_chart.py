@@ -83,7 +83,7 @@ def test_full_name_overrides():
 
 
 def test_crds_are_the_pinned_packages():
-    from gen import crds
+    from gen_chart import crds
 
     wanted = crds()
     assert sorted(p.name for p in (CHART / "crds").glob("*.yaml")) == sorted(wanted), "run `make crds`"

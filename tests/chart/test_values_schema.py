@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chart_render import CHART, render_chart, render_error
-from gen import SCHEMA_FILE, schema, schema_text
+from gen_chart import SCHEMA_FILE, schema, schema_text
 
 BAD_VALUES = sorted((Path(__file__).parent / "bad_values").glob("*.yaml"))
 
