@@ -31,8 +31,8 @@ run: venv ## run values.example.yaml on a local Dask cluster; writes results/ben
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
 lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/; README's hostile counts
-	$(VENV)/bin/ruff check runtime tests/support
-	$(VENV)/bin/ruff format --check runtime tests/support
+	$(VENV)/bin/ruff check runtime tests/support tools
+	$(VENV)/bin/ruff format --check runtime tests/support tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PYTHON) tests/support/hostile_counts.py --check

@@ -58,10 +58,10 @@ $(TOOLS_BIN)/helm4-$(HELM4_VERSION):
 	$@ version --short
 
 crds: ## regenerate chart/crds from the pinned dask-kubernetes in .venv
-	$(TOOLS_PYTHON) tests/chart/gen.py crds
+	$(TOOLS_PYTHON) tools/gen_chart.py crds
 
 schema: ## regenerate chart/values.schema.json (chart-keys.json + the config model) and chart/templates/_contract.tpl (the runtime's constants)
-	$(TOOLS_PYTHON) tests/chart/gen.py schema
+	$(TOOLS_PYTHON) tools/gen_chart.py schema
 
 # Chart checks (make test-chart): helm-docs (chart/README.md from values.yaml), chart-testing
 # `ct lint` and kubeconform, each built from the Go module proxy like Helm. ct calls yamllint
@@ -114,6 +114,6 @@ $(CT_ETC)/lintconf.yaml:
 	cp "$$(cd tools/ct && go list -m -f '{{.Dir}}' github.com/helm/chart-testing/v3)"/etc/*.yaml $(CT_ETC)/
 	chmod u+w $(CT_ETC)/*.yaml
 docs: chart-tools ## regenerate the exit-code tables of README.md and chart/README.md from runtime/daskrun/errors.py, and README's hostile-input counts from the suites
-	$(TOOLS_PYTHON) tests/chart/gen.py docs
+	$(TOOLS_PYTHON) tools/gen_chart.py docs
 	$(TOOLS_PYTHON) tests/support/hostile_counts.py
 	$(HELM_DOCS_CMD)

@@ -23,4 +23,14 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 {{- define "daskrun.contract.manifest.IMAGE_HOME" -}}/home/daskrun{{- end }}
 {{- define "daskrun.contract.manifest.SCHEDULER_DASHBOARD_PORT" -}}8787{{- end }}
 {{- define "daskrun.contract.manifest.WORKER_DASHBOARD_PORT" -}}8788{{- end }}
+{{- define "daskrun.contract.dask_pods.POD_KEYS" -}}["imagePullSecrets", "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName", "podLabels", "podAnnotations", "extraVolumes", "extraVolumeMounts", "extraEnv"]{{- end }}
+{{- define "daskrun.contract.dask_pods.PLACEMENT_KEYS" -}}["nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"]{{- end }}
+{{- define "daskrun.contract.run_labels.INSTANCE_LABEL" -}}app.kubernetes.io/instance{{- end }}
 {{- define "daskrun.contract.run_labels.REVISION_LABEL" -}}daskrun.io/revision{{- end }}
+{{- define "daskrun.contract.run_labels.COMPONENT_LABEL" -}}app.kubernetes.io/component{{- end }}
+{{- define "daskrun.contract.run_labels.SCHEDULER_COMPONENT" -}}dask-scheduler{{- end }}
+{{- define "daskrun.contract.run_labels.WORKER_COMPONENT" -}}dask-worker{{- end }}
+{{- define "daskrun.contract.run_labels.MANAGED_BY_LABEL" -}}app.kubernetes.io/managed-by{{- end }}
+{{- define "daskrun.contract.run_labels.MANAGED_BY" -}}daskrun{{- end }}
+{{- define "daskrun.contract.run_labels.RUN_HASH_LABEL" -}}daskrun.io/run-hash{{- end }}
+{{- define "daskrun.contract.run_labels.CONTROLLER_MODE_ANNOTATION" -}}daskrun.io/controller-mode{{- end }}

@@ -37,12 +37,12 @@ version change on upgrade and must never be part of a selector.
 helm.sh/chart: {{ include "daskrun.chart" . }}
 {{ include "daskrun.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{ include "daskrun.contract.run_labels.MANAGED_BY_LABEL" . }}: {{ .Release.Service }}
 {{- end }}
 
 {{- define "daskrun.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "daskrun.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "daskrun.contract.run_labels.INSTANCE_LABEL" . }}: {{ .Release.Name }}
 {{- end }}
 
 {{/*
@@ -159,7 +159,7 @@ settings given at the top level and daskPods, with the ServiceAccount's name res
 */}}
 {{- define "daskrun.daskPodValues" -}}
 {{- $values := dict }}
-{{- range $key := list "imagePullSecrets" "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "podLabels" "podAnnotations" "extraVolumes" "extraVolumeMounts" "extraEnv" }}
+{{- range $key := include "daskrun.contract.dask_pods.POD_KEYS" $ | fromJsonArray }}
 {{- with get $.Values $key }}
 {{- $_ := set $values $key . }}
 {{- end }}

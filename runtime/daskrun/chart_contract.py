@@ -13,7 +13,7 @@ import json
 import re
 from types import ModuleType
 
-from daskrun import context, credentials, errors, job_logs, manifest, run_labels
+from daskrun import context, credentials, dask_pods, errors, job_logs, manifest, run_labels
 
 FILE = "templates/_contract.tpl"  # in the chart
 
@@ -38,7 +38,21 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
     errors: ("FAIL_JOB_CODES",),  # the podFailurePolicy's FailJob codes
     job_logs: ("RUN_CONTAINER",),  # submit and recover read this container's exit code and log
     manifest: ("IMAGE_HOME", "SCHEDULER_DASHBOARD_PORT", "WORKER_DASHBOARD_PORT"),
-    run_labels: ("REVISION_LABEL",),
+    # The values keys the chart hands to the runtime for the Dask pods (daskrun.daskPodValues).
+    dask_pods: ("POD_KEYS", "PLACEMENT_KEYS"),
+    # Labels the runtime selects on or reads (the release, the revision, the Dask pods' role
+    # and maker, which the NetworkPolicy selects), and the chart's own daskrun.io/ names.
+    run_labels: (
+        "INSTANCE_LABEL",
+        "REVISION_LABEL",
+        "COMPONENT_LABEL",
+        "SCHEDULER_COMPONENT",
+        "WORKER_COMPONENT",
+        "MANAGED_BY_LABEL",
+        "MANAGED_BY",
+        "RUN_HASH_LABEL",
+        "CONTROLLER_MODE_ANNOTATION",
+    ),
 }
 
 # Written into YAML and template text unquoted, so nothing that YAML or Go templates would read

@@ -62,6 +62,9 @@ class PodSettings(Strict):
 
 
 POD_KEYS = tuple(PodSettings.model_fields)
+# The settings that are pod spec fields of the same name, copied as given: into the Dask pods
+# (daskrun.manifest) and the launcher's pod (the chart's job.yaml, through the contract).
+PLACEMENT_KEYS = ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName")
 # The chart's defaults for "nothing" at the top level; in a role override an empty value replaces.
 _UNSET: tuple[Any, ...] = (None, "", [], {})
 

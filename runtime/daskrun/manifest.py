@@ -11,8 +11,19 @@ from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
 from daskrun.config import Config, Resources, Setup, WorkerRange
 from daskrun.context import RunContext
 from daskrun.credentials import secret_env
-from daskrun.dask_pods import DaskPods, PodSettings, dask_resource_name
-from daskrun.run_labels import CONTROLLER_LABEL, INSTANCE_LABEL, JOB_LABEL, REVISION_LABEL, RUN_LABEL
+from daskrun.dask_pods import PLACEMENT_KEYS, DaskPods, PodSettings, dask_resource_name
+from daskrun.run_labels import (
+    COMPONENT_LABEL,
+    CONTROLLER_LABEL,
+    INSTANCE_LABEL,
+    JOB_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    REVISION_LABEL,
+    RUN_LABEL,
+    SCHEDULER_COMPONENT,
+    WORKER_COMPONENT,
+)
 
 IMAGE_UID = 10001  # the Dockerfile's USER
 IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
@@ -73,8 +84,8 @@ _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 def labels(context: RunContext) -> dict[str, str]:
     result = {
         "app.kubernetes.io/name": "daskrun",
-        "app.kubernetes.io/component": "dask-cluster",
-        "app.kubernetes.io/managed-by": "daskrun",
+        COMPONENT_LABEL: "dask-cluster",
+        MANAGED_BY_LABEL: MANAGED_BY,
         "app.kubernetes.io/version": __version__,
         RUN_LABEL: context.name,
     }
@@ -169,7 +180,7 @@ def _apply_pod_settings(role: dict[str, Any], settings: PodSettings, pods: DaskP
     pod["automountServiceAccountToken"] = False
     if settings.imagePullSecrets:
         pod["imagePullSecrets"] = [s.model_dump() for s in settings.imagePullSecrets]
-    for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"):
+    for key in PLACEMENT_KEYS:
         value = getattr(settings, key)
         if value:  # an override to [] or {} means "none" for this role
             pod[key] = value
@@ -234,7 +245,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     worker_pod["restartPolicy"] = "Always"
     worker["lifecycle"] = worker_drain.pre_stop_hook()
     worker_pod["terminationGracePeriodSeconds"] = worker_drain.GRACE_PERIOD
-    spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-worker"}}
+    spec["spec"]["worker"]["metadata"] = {"labels": {**run_labels, COMPONENT_LABEL: WORKER_COMPONENT}}
 
     scheduler_pod = spec["spec"]["scheduler"]["spec"]
     scheduler = scheduler_pod["containers"][0]
@@ -248,7 +259,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
         scheduler["env"] += secret_env(context.credentials_secret)
     scheduler["resources"] = container_resources(config.dask_cluster.scheduler.resources)
     scheduler["securityContext"] = _security_context(False)
-    spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, "app.kubernetes.io/component": "dask-scheduler"}}
+    spec["spec"]["scheduler"]["metadata"] = {"labels": {**run_labels, COMPONENT_LABEL: SCHEDULER_COMPONENT}}
     # After the clean-up: the user's own values (an `emptyDir: {}`) are kept as given.
     spec = _drop_empty(spec)
     scheduler_pod = spec["spec"]["scheduler"]["spec"]

@@ -27,6 +27,7 @@ from daskrun import kube
 from daskrun.config import ConfigError
 from daskrun.controller_choice import foreign_marks, other_controller
 from daskrun.errors import ExitCode
+from daskrun.run_labels import COMPONENT_LABEL
 from daskrun.values_check import check_values
 
 DASK_GROUP = "kubernetes.dask.org"
@@ -167,7 +168,7 @@ def _probe_worker_group(name: str) -> dict[str, Any]:
         "kind": "DaskWorkerGroup",
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/name": "daskrun", "app.kubernetes.io/component": "preflight-probe"},
+            "labels": {"app.kubernetes.io/name": "daskrun", COMPONENT_LABEL: "preflight-probe"},
         },
         "spec": {
             "cluster": f"{name}-absent",

@@ -21,11 +21,12 @@ from daskrun.errors import DaskrunError
 from daskrun.job_logs import JobLogError, container_log
 from daskrun.manifest import restricted_container
 from daskrun.result_source import FromClaim, LauncherJob
+from daskrun.run_labels import COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
 
 CONTAINER = "reader"
-COMPONENT = "result-reader"  # its app.kubernetes.io/component label, to find a left-over one
+COMPONENT = "result-reader"  # its COMPONENT_LABEL, to find a left-over one
 VOLUME = "result"
 TIMEOUT = 300.0  # seconds for the pod to pull its image, read and end
 POLL = 1.0
@@ -109,7 +110,7 @@ def reader_pod_manifest(job: LauncherJob, source: FromClaim, name: str) -> dict[
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": job.namespace,
-        "labels": {"app.kubernetes.io/name": "daskrun", "app.kubernetes.io/component": COMPONENT},
+        "labels": {"app.kubernetes.io/name": "daskrun", COMPONENT_LABEL: COMPONENT},
     }
     if job.uid:
         # Deleting the Job removes a reader pod that this process could not delete (SIGKILL).

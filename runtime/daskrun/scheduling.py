@@ -14,6 +14,7 @@ from typing import Any
 
 from daskrun.context import RunContext
 from daskrun.manifest import RUN_LABEL
+from daskrun.run_labels import COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def summarize(pods: list[dict[str, Any]]) -> dict[str, str]:
         reason = unschedulable(pod)
         if reason:
             labels = (pod.get("metadata") or {}).get("labels") or {}
-            role = labels.get("dask.org/component") or labels.get("app.kubernetes.io/component") or "dask"
+            role = labels.get("dask.org/component") or labels.get(COMPONENT_LABEL) or "dask"
             by_reason[(role, reason)] = by_reason.get((role, reason), 0) + 1
     return {
         f"{count} {role} pod{'s' if count > 1 else ''} Pending": reason

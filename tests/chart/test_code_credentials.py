@@ -104,7 +104,7 @@ def test_the_chart_and_the_runtime_agree_on_the_keys():
     names = [e["name"] for e in run_container(objects)["env"] if e["name"] in credentials.ENV
              or e["name"].startswith(("DASKRUN_GIT_", "DASKRUN_PIP_"))]
     assert names == list(credentials.ENV)
-    from gen import CHART_KEYS_FILE
+    from gen_chart import CHART_KEYS_FILE
 
     schema = json.loads(CHART_KEYS_FILE.read_text())["properties"]["codeCredentials"]
     assert list(schema["properties"]["values"]["properties"]) == list(credentials.ENV)

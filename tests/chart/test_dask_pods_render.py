@@ -29,7 +29,7 @@ from chart_render import (
 from daskrun import ownership, worker_drain
 from daskrun.context import RunContext
 from daskrun.manifest import IMAGE_HOME, build_cluster_spec
-from daskrun.run_labels import RUN_LABEL
+from daskrun.run_labels import COMPONENT_LABEL, INSTANCE_LABEL, RUN_LABEL, WORKER_COMPONENT
 from daskrun.config import parse_config
 from daskrun.dask_pods import POD_KEYS, dask_account_name, parse_dask_pods
 
@@ -120,8 +120,8 @@ def test_role_override_replaces_lists_and_merges_maps():
 
 
 def test_run_labels_win_over_pod_labels():
-    pods = pods_of(render_chart({**RUN, "podLabels": {"app.kubernetes.io/component": "mine", RUN_LABEL: "x"}}))
-    assert pods["worker"]["metadata"]["labels"]["app.kubernetes.io/component"] == "dask-worker"
+    pods = pods_of(render_chart({**RUN, "podLabels": {COMPONENT_LABEL: "mine", RUN_LABEL: "x"}}))
+    assert pods["worker"]["metadata"]["labels"][COMPONENT_LABEL] == WORKER_COMPONENT
     assert pods["worker"]["metadata"]["labels"][RUN_LABEL] != "x"
 
 
@@ -170,7 +170,7 @@ def test_existing_dask_service_account_needs_a_name():
 def test_runtime_names_the_service_account_as_the_chart_does(release, values):
     objects = render_chart({**RUN, **values}, name=release)
     created = [a["metadata"]["name"] for a in by_kind(objects, "ServiceAccount")
-               if a["metadata"]["labels"].get("app.kubernetes.io/component") == "dask"]
+               if a["metadata"]["labels"].get(COMPONENT_LABEL) == "dask"]
     assert created == [dask_account_name(release, values)]
 
 
@@ -219,11 +219,11 @@ def test_network_policy_on_by_default_and_only_the_release_reaches_dask_pods():
     worker_labels = pods_of(objects)["worker"]["metadata"]["labels"]
     # The policy selects exactly the labels the runtime puts on the Dask pods.
     assert all(worker_labels[k] == v for k, v in selected["matchLabels"].items())
-    assert worker_labels["app.kubernetes.io/component"] in selected["matchExpressions"][0]["values"]
+    assert worker_labels[COMPONENT_LABEL] in selected["matchExpressions"][0]["values"]
     release_only, operator = policy["ingress"]
-    assert release_only == {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}}}]}
+    assert release_only == {"from": [{"podSelector": {"matchLabels": {INSTANCE_LABEL: RELEASE}}}]}
     launcher_labels = run_job(objects)["spec"]["template"]["metadata"]["labels"]
-    assert launcher_labels["app.kubernetes.io/instance"] == RELEASE
+    assert launcher_labels[INSTANCE_LABEL] == RELEASE
     # The operator's namespace reaches the scheduler's HTTP API only (the port the scheduler
     # container names), for adaptive scaling.
     assert operator["from"] == [{"namespaceSelector": {"matchLabels": {

@@ -14,6 +14,7 @@ from chart_render import render_chart, run_job
 
 from daskrun import credentials
 from daskrun.context import MAX_NAME
+from daskrun.run_labels import RUN_HASH_LABEL
 
 NAME = re.compile(r"^(?P<prefix>[a-z0-9-]+)-r(?P<revision>[0-9]+)-(?P<hash>[0-9a-f]{8})$")
 
@@ -49,8 +50,8 @@ def test_image_and_chart_settings_change_the_name_too():
 def test_run_hash_label_matches_the_name():
     job = run_job(render_chart({"runId": "x"}))
     run_hash = NAME.match(job["metadata"]["name"])["hash"]
-    assert job["metadata"]["labels"]["daskrun.io/run-hash"] == run_hash
-    assert job["spec"]["template"]["metadata"]["labels"]["daskrun.io/run-hash"] == run_hash
+    assert job["metadata"]["labels"][RUN_HASH_LABEL] == run_hash
+    assert job["spec"]["template"]["metadata"]["labels"][RUN_HASH_LABEL] == run_hash
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

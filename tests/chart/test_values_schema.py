@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chart_render import CHART, render_chart, render_error
-from gen import SCHEMA_FILE, schema, schema_text
+from gen_chart import SCHEMA_FILE, schema, schema_text
 
 BAD_VALUES = sorted((Path(__file__).parent / "bad_values").glob("*.yaml"))
 
@@ -86,6 +86,21 @@ def test_chart_keys_are_the_ones_the_runtime_ignores():
     chart_keys = set(source["properties"]) | pod_keys
     assert runtime_chart_keys() == chart_keys, "the runtime reads another chart-keys.json than the chart's"
     assert set(schema()["properties"]) == chart_keys | set(CONFIG_KEYS)
+
+
+def test_values_yaml_has_and_documents_every_pod_setting():
+    """values.yaml is read by helm-docs and users, so it spells the keys; checked here against
+    daskrun.dask_pods.POD_KEYS: each has a top-level default, and daskPods.scheduler's
+    comment names them all, in the runtime's order."""
+    import yaml
+
+    from daskrun.dask_pods import POD_KEYS
+
+    text = (CHART / "values.yaml").read_text()
+    assert set(POD_KEYS) <= set(yaml.safe_load(text)), "values.yaml lacks a top-level pod setting"
+    comment = text.partition("\n  scheduler: {}")[0].rpartition("# -- Pod settings of the scheduler")[2]
+    listed = re.findall(r"`(\w+)`", comment.partition(")")[0])  # the parenthesis lists them
+    assert tuple(listed) == POD_KEYS, "daskPods.scheduler's comment in values.yaml lists other pod settings"
 
 
 def test_schema_is_strict_where_we_own_the_shape():

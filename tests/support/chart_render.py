@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,10 +19,19 @@ from typing import Any
 
 import yaml
 
+from daskrun.run_labels import COMPONENT_LABEL
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
 RELEASE = "demo"
 NAMESPACE = "runs"
+FULLNAME = f"{RELEASE}-daskrun"  # the chart's daskrun.fullname of RELEASE
+# <fullname>-r<revision>-<hash of the values>; test_job_naming.py checks the hash part.
+JOB_PATTERN = re.compile(rf"^{FULLNAME}-r1-[0-9a-f]{{8}}$")
+# An S3 output, and credentials given as values (the secret key with `$`, a backtick and a
+# backslash: characters a template or a shell could mangle).
+S3 = {"path": "results/out.csv", "bucket": "my-bucket"}
+KEY, SECRET_KEY = "AKIAEXAMPLEKEY0001", "wJalr/XUtnFEMI+K7MDENG$bPx`RfiCYEX\\KEY"
 
 
 def helm_binary() -> str:
@@ -114,22 +124,14 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def launcher_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """The launcher's Role or RoleBinding (the Dask pods' own are labelled component dask)."""
-    found = [
-        o
-        for o in by_kind(objects, kind)
-        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "dask"
-    ]
+    found = [o for o in by_kind(objects, kind) if o["metadata"].get("labels", {}).get(COMPONENT_LABEL) != "dask"]
     assert len(found) == 1, f"expected one launcher {kind}, got {len(found)}"
     return found[0]
 
 
 def dask_rbac(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """The Dask pods' Role or RoleBinding (role-dask.yaml)."""
-    found = [
-        o
-        for o in by_kind(objects, kind)
-        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "dask"
-    ]
+    found = [o for o in by_kind(objects, kind) if o["metadata"].get("labels", {}).get(COMPONENT_LABEL) == "dask"]
     assert len(found) == 1, f"expected one Dask pods' {kind}, got {len(found)}"
     return found[0]
 

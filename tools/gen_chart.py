@@ -1,16 +1,16 @@
-"""Generate the chart's derived files; `make crds` and `make schema` call this.
+"""Generate the chart's derived files; `make crds`, `make schema` and `make docs` call this.
 
-    python tests/chart/gen.py crds     chart/crds/*.yaml from the installed dask-kubernetes
-    python tests/chart/gen.py schema   chart/values.schema.json from chart/schema/chart-keys.json,
+    python tools/gen_chart.py crds     chart/crds/*.yaml from the installed dask-kubernetes
+    python tools/gen_chart.py schema   chart/values.schema.json from chart/schema/chart-keys.json,
                                        daskrun.config.config_json_schema() and the controller
                                        modes (daskrun.context.CONTROLLER_MODES); and
                                        chart/templates/_contract.tpl from the runtime's constants
                                        (daskrun.chart_contract)
-    python tests/chart/gen.py docs     the exit-code tables of README.md and chart/README.md.gotmpl
+    python tools/gen_chart.py docs     the exit-code tables of README.md and chart/README.md.gotmpl
                                        from daskrun.errors.EXIT_CODES
 
-The render tests import the same functions to check that the committed files are what the
-pinned package and the runtime's config model produce today.
+The chart tests import the same functions (tools/ is on pytest's pythonpath) to check that
+the committed files are what the pinned package and the runtime's config model produce today.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # run as a script too, not only under pytest
+ROOT = Path(__file__).resolve().parents[1]
+# Shared with tests/support/hostile_counts.py, the other generator of `make docs`; on the path
+# when run as a script too, not only under pytest.
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 from generated_docs import replace_between  # noqa: E402
+
 CHART = ROOT / "chart"
 CHART_KEYS_FILE = CHART / "schema" / "chart-keys.json"
 SCHEMA_FILE = CHART / "values.schema.json"
