@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from daskrun import run_tls, user_code
 from daskrun.chart_path import chart_keys
@@ -178,6 +179,9 @@ _PIP_PACKAGE = r"^[^-\s]"
 # git's remote helpers that are no repository address: `fd::N` talks over file descriptors
 # the clone inherits (it waited forever), `ext::CMD` runs a command (git refuses it anyway).
 _GIT_FD_OR_EXT = re.compile(r"^(fd|ext)::", re.IGNORECASE)
+# The same for the chart's schema, so that `helm install` refuses it too: JSON Schema patterns
+# have no flags and RE2 no lookahead, hence the letter classes under a `not`.
+_GIT_FD_OR_EXT_SCHEMA: JsonDict = {"not": {"pattern": "^([fF][dD]|[eE][xX][tT])::"}}
 
 
 def _a_repository(url: str) -> str:
@@ -192,7 +196,11 @@ def _a_repository(url: str) -> str:
 
 class GitRepository(Strict):
     url: Annotated[StrictStr, AfterValidator(_a_repository)] = Field(
-        min_length=1, max_length=2048, pattern=_GIT_URL, description="Repository to clone."
+        min_length=1,
+        max_length=2048,
+        pattern=_GIT_URL,
+        description="Repository to clone: an https://, ssh:// or git@host: URL, or a path (not fd:: or ext::).",
+        json_schema_extra=_GIT_FD_OR_EXT_SCHEMA,
     )
     reference: StrictStr | None = Field(
         None,
