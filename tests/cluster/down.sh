@@ -15,7 +15,7 @@ our_shims() {
   local p
   for p in /proc/[0-9]*; do
     [[ -r "$p/cmdline" ]] || continue
-    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "containerd-shim.*-address $CONTAINERD_SOCK"; then
+    if [[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") =~ containerd-shim.*-address\ "$CONTAINERD_SOCK" ]]; then
       echo "${p#/proc/}"
     fi
   done
@@ -102,8 +102,9 @@ drop_new_nft_tables() {
   nft list tables 2>/dev/null | while read -r _ fam name; do
     grep -qxF "table $fam $name" "$STATE/nft-tables.orig" && continue
     # Rules are the lines that are not table/chain headers, hooks, braces or blank.
-    if ! nft list table "$fam" "$name" 2>/dev/null |
-        grep -vE '^\s*(table|chain|type|\}|$)' | grep -q .; then
+    # Counted, not `grep -q`: under pipefail a reader that stops at the first match leaves the
+    # writer a SIGPIPE, and the pipeline would read as "no rules".
+    if [[ $(nft list table "$fam" "$name" 2>/dev/null | grep -cvE '^\s*(table|chain|type|\}|$)') == 0 ]]; then
       nft delete table "$fam" "$name" 2>/dev/null
     fi
   done
@@ -165,7 +166,9 @@ main() {
   fi
   if [[ -d "$STATE" ]]; then
     # A last check that nothing is mounted below before deleting it.
-    if awk '{print $5}' /proc/self/mountinfo | grep -qE "^${STATE}(/|$)"; then
+    # Counted, not `grep -q` (see above): a SIGPIPE here would read as "no mounts" and the
+    # rm -rf would go through them.
+    if [[ $(awk '{print $5}' /proc/self/mountinfo | grep -cE "^${STATE}(/|$)") != 0 ]]; then
       log "warning: mounts remain under $STATE; not deleting it"
     else
       rm -rf "$STATE"

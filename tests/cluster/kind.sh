@@ -20,7 +20,7 @@ fi
 
 case "${1:-}" in
   up)
-    if ! "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+    if [[ $("$KIND" get clusters 2>/dev/null | grep -cxF "$KIND_CLUSTER") == 0 ]]; then
       "$KIND" create cluster --name "$KIND_CLUSTER" --image "$KIND_NODE_IMAGE" --wait 180s
     fi
     docker build -t "$IMAGE" "$REPO_ROOT"

@@ -104,7 +104,7 @@ isolate_service_range() {
     iptables -C "$hook" -j "$chain" 2>/dev/null || iptables -I "$hook" 1 -j "$chain"
   done
   ip route replace unreachable "$SERVICE_CIDR" table "$NO_SERVICE_TABLE"
-  ip rule show priority "$NO_SERVICE_TABLE" | grep -q . \
+  [[ -n $(ip rule show priority "$NO_SERVICE_TABLE") ]] \
     || ip rule add priority "$NO_SERVICE_TABLE" from "$POD_CLUSTER_CIDR" to "$SERVICE_CIDR" table "$NO_SERVICE_TABLE"
   set_recorded_sysctl net.ipv4.icmp_ratemask "$ICMP_RATEMASK_NO_UNREACHABLE"
   set_recorded_sysctl net.ipv4.route.error_cost 0
@@ -436,7 +436,9 @@ main() {
   log "cluster up in $((SECONDS - t0))s; node $NODE_NAME at $NODE_IP"
   log "admin kubeconfig written to $KUBECONFIG_OUT; use it with:"
   echo "export KUBECONFIG=$KUBECONFIG_OUT"
-  kctl cluster-info | head -1
+  # The first line only, read by sed to the end: `head -1` closes the pipe early, and under
+  # pipefail cluster-info's SIGPIPE failed an up cluster (exit 141).
+  kctl cluster-info | sed -n 1p
 }
 
 IMG_PID=
