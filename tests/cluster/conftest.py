@@ -1,4 +1,7 @@
-"""Fixtures for the smoke tests of the local cluster (make cluster-smoke)."""
+"""Fixtures for the smoke tests of the local cluster (make cluster-smoke).
+
+Their harness is tests/support/cluster_tools.py, the e2e suite's too; pytest puts tests/support
+on sys.path (pyproject.toml: [tool.pytest.ini_options] pythonpath)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import uuid
 
 import pytest
 
-from cluster_helpers import Kubectl
+from cluster_tools import KUBECTL_FAILED, Kubectl, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +27,7 @@ def namespace(kubectl: Kubectl, request) -> str:
     base = request.node.name.replace("_", "-").lower()[:40].strip("-")
     name = f"smoke-{base}-{uuid.uuid4().hex[:6]}"
     kubectl.run("create", "namespace", name)
-    kubectl.wait_until(f"default serviceaccount in {name}",
-                       lambda: kubectl.run("-n", name, "get", "sa", "default", check=False).returncode == 0,
-                       timeout=60)
+    wait_until(lambda: kubectl.run("-n", name, "get", "sa", "default", check=False).returncode == 0,
+               60, interval=1, what=f"default serviceaccount in {name}", retry=KUBECTL_FAILED)
     yield name
     kubectl.run("delete", "namespace", name, "--wait=false", check=False)

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cluster_helpers import IMAGE, PAUSE_IMAGE, REPO_ROOT, Kubectl
 
+from cluster_tools import IMAGE, KUBECTL_FAILED, PAUSE_IMAGE, REPO, Kubectl, cluster_lib_setting, wait_until
 from daskrun.manifest import IMAGE_UID
 
 
@@ -47,7 +47,7 @@ def pinned_version(package: str) -> str | None:
     """The version pyproject.toml pins `package` to (package==X), if it does."""
     import tomllib
 
-    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     for dep in deps:
         name, sep, version = dep.partition("==")
         if sep and name.strip() == package:
@@ -185,7 +185,8 @@ def test_deleting_owner_garbage_collects_dependents(kubectl: Kubectl, namespace:
         names = {i["metadata"]["name"] for i in kubectl.json("-n", namespace, "get", "configmaps")["items"]}
         return not ({"dependent-0", "dependent-1"} & names)
 
-    kubectl.wait_until("dependents of the deleted owner to be collected", dependents_gone, timeout=90)
+    wait_until(dependents_gone, 90, interval=1, what="dependents of the deleted owner to be collected",
+               retry=KUBECTL_FAILED)
     assert kubectl.run("-n", namespace, "get", "configmap", "bystander", check=False).returncode == 0
 
 
@@ -268,7 +269,6 @@ def test_a_cluster_ip_without_a_ready_endpoint_is_refused(kubectl: Kubectl, name
     NetworkPolicy selects, as every Dask pod of a run is: the policy engine ACCEPTs such a
     pod's allowed traffic before kube-proxy's REJECT of a Service without endpoints."""
     import ipaddress
-    import re
 
     if policy:
         kubectl.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -278,7 +278,7 @@ def test_a_cluster_ip_without_a_ready_endpoint_is_refused(kubectl: Kubectl, name
     kubectl.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody-behind"},
                    "spec": {"selector": {"app": "no-such-pod"}, "ports": [{"port": 8786}]}}, namespace)
     endpointless = kubectl.json("-n", namespace, "get", "service", "nobody-behind")["spec"]["clusterIP"]
-    cidr = re.search(r'^SERVICE_CIDR="([^"]+)"', (REPO_ROOT / "tests/cluster/lib.sh").read_text(), re.M).group(1)
+    cidr = cluster_lib_setting("SERVICE_CIDR")
     taken = {s["spec"].get("clusterIP") for s in kubectl.json("get", "services", "-A")["items"]}
     unused = next(str(ip) for ip in reversed(list(ipaddress.ip_network(cidr).hosts())) if str(ip) not in taken)
     phase, logs = run_pod(kubectl, namespace, pod("to-cluster-ips", ["python", "-c", CONNECT_LOOP, unused, endpointless]),
@@ -334,15 +334,13 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
     other = f"{namespace[:50]}-other"
     kubectl.run("create", "namespace", other)
     try:
-        server_ip = kubectl.wait_until(
-            "the server pod's IP",
-            lambda: kubectl.json("-n", namespace, "get", "pod", "server")["status"].get("podIP"), timeout=120)
+        server_ip = wait_until(lambda: kubectl.json("-n", namespace, "get", "pod", "server")["status"].get("podIP"),
+                               120, interval=1, what="the server pod's IP", retry=KUBECTL_FAILED)
         url = f"http://{server_ip}:8080/"
         clients = {("plain", namespace): {}, ("allowed", namespace): {"np-access": "allowed"},
                    ("allowed", other): {"np-access": "allowed"}}
-        kubectl.wait_until(f"default serviceaccount in {other}",
-                           lambda: kubectl.run("-n", other, "get", "sa", "default", check=False).returncode == 0,
-                           timeout=60)
+        wait_until(lambda: kubectl.run("-n", other, "get", "sa", "default", check=False).returncode == 0,
+                   60, interval=1, what=f"default serviceaccount in {other}", retry=KUBECTL_FAILED)
         for (name, ns), labels in clients.items():
             kubectl.apply(pod(name, ["python3", "-c", PROBE_LOOP, url], labels=labels, restart="Always"), ns)
 
@@ -353,8 +351,8 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
             got = last(2, since)
             return all(len(r) == 2 and all(x == f"OK {token}" for x in r) for r in got.values()) and got
 
-        kubectl.wait_until("every client to connect before any policy", lambda: all_connect(0), timeout=120,
-                           interval=0.5)
+        wait_until(lambda: all_connect(0), 120, interval=0.5, what="every client to connect before any policy",
+                   retry=KUBECTL_FAILED)
 
         policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                   "metadata": {"name": "server-ingress"},
@@ -371,16 +369,16 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
                     and all(x == f"OK {token}" for x in got[("allowed", namespace)])
                     and len(got[("allowed", namespace)]) == 3 and got)
 
-        got = kubectl.wait_until("the policy to block the unlabelled and the other namespace's client",
-                                 enforced, timeout=60, interval=0.5)
+        got = wait_until(enforced, 60, interval=0.5, what="the policy to block the unlabelled and the other namespace's client",
+                         retry=KUBECTL_FAILED)
         # Dropped, not answered: the connection times out (or is refused), and the server
         # never sees it.
         assert all("timed out" in x or "Refused" in x for x in got[("plain", namespace)]), got
 
         kubectl.run("-n", namespace, "delete", "networkpolicy", "server-ingress")
         deleted = time.time()
-        kubectl.wait_until("every client to connect again once the policy is gone",
-                           lambda: all_connect(deleted), timeout=60, interval=0.5)
+        wait_until(lambda: all_connect(deleted), 60, interval=0.5,
+                   what="every client to connect again once the policy is gone", retry=KUBECTL_FAILED)
     finally:
         kubectl.run("delete", "namespace", other, "--wait=false", check=False)
 

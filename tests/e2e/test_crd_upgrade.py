@@ -12,14 +12,14 @@ import copy
 
 import yaml
 
-from cluster_tools import CHART, kjson, kubectl, wait_until
+from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, kjson, kubectl, wait_until
 
 CRD = "daskclusters.kubernetes.dask.org"
 UPGRADE = ("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
 
 
 def cluster(name: str, **spec) -> str:
-    pod = {"containers": [{"name": "c", "image": "daskrun:0.1.0"}]}
+    pod = {"containers": [{"name": "c", "image": f"{IMAGE_REPOSITORY}:{IMAGE_TAG}"}]}
     return yaml.safe_dump({
         "apiVersion": "kubernetes.dask.org/v1", "kind": "DaskCluster", "metadata": {"name": name},
         "spec": {"scheduler": {"spec": pod, "service": {}}, "worker": {"replicas": 0, "spec": pod}, **spec},

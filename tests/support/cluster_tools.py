@@ -1,25 +1,49 @@
-"""Talking to the e2e cluster as a user does: kubectl, helm, and waiting for a condition.
+"""Talking to the test cluster as a user does: kubectl, helm, and waiting for a condition.
+
+The one harness of both cluster suites: the e2e suite (tests/e2e, module functions `kubectl`,
+`kjson`, `helm`) and the smoke tests of the local cluster (tests/cluster, the `Kubectl` class).
+Both wait with the one `wait_until(predicate, timeout, interval, what)`.
 
 KUBECTL and HELM name the binaries (defaults: kubectl on PATH, .tools/bin/helm4); $KUBECONFIG
-names the cluster. The image under test is DASKRUN_E2E_IMAGE_REPOSITORY:DASKRUN_E2E_IMAGE_TAG.
+names the cluster. The image under test is DASKRUN_E2E_IMAGE_REPOSITORY:DASKRUN_E2E_IMAGE_TAG
+(e2e), $IMAGE (smoke, as in tests/cluster/lib.sh); the tag defaults to daskrun.__version__,
+which moves with chart/Chart.yaml's appVersion.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from daskrun import __version__
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "chart"
 HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
 IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
-IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", "0.1.0")
+IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", __version__)
+CLUSTER_LIB = REPO / "tests" / "cluster" / "lib.sh"
+# The image the smoke tests run; up.sh loads $IMAGE (lib.sh's default: daskrun:<version>).
+IMAGE = os.environ.get("IMAGE") or f"daskrun:{__version__}"
+
+
+def cluster_lib_setting(name: str) -> str:
+    """A NAME="value" setting of tests/cluster/lib.sh, the local cluster's one source of them."""
+    found = re.search(rf'^{name}="([^"$]+)"', CLUSTER_LIB.read_text(), re.M)
+    if not found:
+        raise AssertionError(f"{CLUSTER_LIB} sets no {name}")
+    return found.group(1)
+
+
+# Present on every node of the local cluster (its sandbox image); tiny, does nothing but sleep.
+PAUSE_IMAGE = cluster_lib_setting("PAUSE_IMAGE")
 JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
 
 
@@ -80,15 +104,73 @@ def helm(*args: str, check: bool = True, timeout: float = 300):
     return sh(HELM, *args, check=check, timeout=timeout)
 
 
-def wait_until(predicate, timeout: float, interval: float = 2, what: str = "condition"):
+def wait_until(
+    predicate, timeout: float, interval: float = 2, what: str = "condition", retry: tuple[type[BaseException], ...] = ()
+):
+    """Poll predicate() until it returns a truthy value, and return that value; fail naming
+    `what` and the last value when `timeout` seconds pass. An exception of a type in `retry`
+    (e.g. AssertionError, a transient kubectl failure) counts as a falsy value."""
     deadline = time.monotonic() + timeout
+    last: Any = None
     while True:
-        value = predicate()
-        if value:
-            return value
+        try:
+            last = predicate()
+        except retry as exc:
+            last = exc
+        else:
+            if last:
+                return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
+
+
+# What a Kubectl call raises when kubectl fails: wait_until(..., retry=KUBECTL_FAILED) polls on
+# through a transient failure (the API server busy, an object not created yet).
+KUBECTL_FAILED = (AssertionError,)
+
+
+class Kubectl:
+    """kubectl for the smoke tests of the local cluster (make cluster-smoke): $KUBECTL, or
+    tests/cluster/kubectl (the binary build.sh made), against $KUBECONFIG (default:
+    <repo>/.cluster/kubeconfig). Its failures raise AssertionError."""
+
+    def __init__(self) -> None:
+        self.cmd = os.environ.get("KUBECTL") or str(REPO / "tests" / "cluster" / "kubectl")
+        self.env = dict(os.environ)
+        self.env.setdefault("KUBECONFIG", str(REPO / ".cluster" / "kubeconfig"))
+
+    def run(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [self.cmd, *args], input=input, capture_output=True, text=True, env=self.env, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def apply(
+        self, manifest: dict | str, namespace: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        ns = ["-n", namespace] if namespace else []
+        return self.run(*ns, "apply", "-f", "-", input=text, check=check)
+
+    def pod_phase(self, ns: str, name: str) -> str:
+        return self.json("-n", ns, "get", "pod", name).get("status", {}).get("phase", "")
+
+    def wait_pod_done(self, ns: str, name: str, timeout: float = 180) -> str:
+        return wait_until(
+            lambda: (p := self.pod_phase(ns, name)) in ("Succeeded", "Failed") and p,
+            timeout,
+            interval=1,
+            what=f"pod {ns}/{name} to finish",
+            retry=KUBECTL_FAILED,
+        )
 
 
 def dask_pods(
