@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def as_at_a_terminal() -> None:
+    """`preexec_fn` of a child that the test interrupts as Ctrl-C would: SIGINT back to its
+    default. Started in the background without job control (`make test &`, nohup, some CI
+    runners), the test process ignores SIGINT; a child inherits that, and a Python whose SIGINT
+    is ignored at start installs no KeyboardInterrupt, so the test's SIGINT did nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_env(env: dict | None = None) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli_runner import REPO, cli_env, run_cli
+from cli_runner import REPO, as_at_a_terminal, cli_env, run_cli
 from servers import free_port
 
 HERE = Path(__file__).parent
@@ -38,7 +38,7 @@ def test_stop_signal_cleans_up_and_exits_with_one_line(tmp_path, signum, code):
                                        "args": {"pid_file": str(pid_file)}},
                                "dask_cluster": {"workers": 1}})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    launcher = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(config), "--local"],
+    launcher = subprocess.Popen(preexec_fn=as_at_a_terminal, args=[sys.executable, "-m", "daskrun", "run", str(config), "--local"],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not pid_file.exists() or not pid_file.read_text():
@@ -66,7 +66,7 @@ def test_a_stop_signal_after_the_result_is_kept_finishes_the_run_with_exit_0(tmp
                                        "args": {"marker": str(closing), "seconds": 5}},
                                "dask_cluster": {"workers": 1}, "output": {"path": "out.csv"}})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    launcher = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(config), "--local"],
+    launcher = subprocess.Popen(preexec_fn=as_at_a_terminal, args=[sys.executable, "-m", "daskrun", "run", str(config), "--local"],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not closing.exists():
@@ -190,7 +190,7 @@ def test_recover_replaces_an_existing_output_and_leaves_no_temporary_file(tmp_pa
 def test_interrupted_validate_is_one_line_exit_130(tmp_path):
     fifo = tmp_path / "values.yaml"
     os.mkfifo(fifo)  # `validate` blocks reading it until the signal comes
-    process = subprocess.Popen([sys.executable, "-m", "daskrun", "validate", str(fifo)], cwd=REPO,
+    process = subprocess.Popen(preexec_fn=as_at_a_terminal, args=[sys.executable, "-m", "daskrun", "validate", str(fifo)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while True:  # opening the write end succeeds once `validate` has the read end open
@@ -267,7 +267,7 @@ def test_a_stop_signal_during_a_setup_step_ends_the_step_and_the_run(tmp_path, s
     step_pid = tmp_path / "step.pid"
     config = _write(tmp_path, {"run": {"function": "code_mod.f"}, "dask_cluster": {"workers": 1, "worker_config": {
         "setup": {"git_repository": {"url": f"file://{repo}", "install": f"echo $$ > {step_pid}; exec sleep 300"}}}}})
-    launcher = subprocess.Popen([sys.executable, "-m", "daskrun", "run", str(config), "--local"],
+    launcher = subprocess.Popen(preexec_fn=as_at_a_terminal, args=[sys.executable, "-m", "daskrun", "run", str(config), "--local"],
                                 cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not step_pid.exists() or not step_pid.read_text().strip():

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli_runner import REPO
+from cli_runner import REPO, as_at_a_terminal
 from fake_kube import FakeKube
 from terminal import Terminal
 
@@ -237,8 +237,20 @@ def watching() -> tuple[io.StringIO, list[int], threading.Thread]:
     return out, code, watcher
 
 
+def test_a_child_started_as_at_a_terminal_gets_ctrl_c_even_when_this_process_ignores_it():
+    probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"]
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under `make test &`
+    try:
+        inherited = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+        restored = subprocess.run(probe, capture_output=True, text=True, check=True,
+                                  preexec_fn=as_at_a_terminal).stdout.strip()
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert (inherited, restored) == ("False", "True")
+
+
 def test_ctrl_c_stops_the_watching_and_leaves_the_run_alone(run):
-    watcher = subprocess.Popen([sys.executable, "-m", "daskrun", "watch", "bench", "-n", "runs"],
+    watcher = subprocess.Popen(preexec_fn=as_at_a_terminal, args=[sys.executable, "-m", "daskrun", "watch", "bench", "-n", "runs"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = watcher.stdout.readline()
     assert "10/40 tasks" in first
