@@ -85,8 +85,10 @@ ADAPTIVE_RUN = {
 }
 
 
-def sh(*argv: str, check: bool = True, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
+def sh(
+    *argv: str, check: bool = True, input: str | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -143,12 +145,7 @@ class Kubectl:
     def run(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [self.cmd, *args], input=input, capture_output=True, text=True, env=self.env, timeout=timeout
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
+        return sh(self.cmd, *args, check=check, input=input, timeout=timeout, env=self.env)
 
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "-o", "json").stdout)
