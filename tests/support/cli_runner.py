@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,6 +18,27 @@ def as_at_a_terminal() -> None:
     runners), the test process ignores SIGINT; a child inherits that, and a Python whose SIGINT
     is ignored at start installs no KeyboardInterrupt, so the test's SIGINT did nothing."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_until_blocked_on(pid: int, path: Path, timeout: float = 60) -> None:
+    """Wait until process `pid` sits in a system call on an open `path` (a read of a FIFO).
+
+    A signal is only sure to interrupt a process already waiting in the call: one that lands
+    between `open` returning and `read` starting sets Python's flag, which nothing checks
+    before the read blocks for good, and the test waits for an exit that never comes. The
+    kernel's /proc/PID/syscall shows the call a sleeping process is in; its first argument is
+    the file descriptor, which /proc/PID/fd names."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+            if len(fields) > 1 and fields[1].startswith("0x") and int(fields[1], 16) < 1 << 20:
+                if os.readlink(f"/proc/{pid}/fd/{int(fields[1], 16)}") == str(path):
+                    return
+        except OSError:
+            pass  # between calls, or the descriptor just closed: look again
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never waited on {path} within {timeout} s")
 
 
 def cli_env(env: dict | None = None) -> dict:

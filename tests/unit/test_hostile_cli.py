@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli_runner import REPO, as_at_a_terminal, cli_env, run_cli
+from cli_runner import REPO, as_at_a_terminal, cli_env, run_cli, wait_until_blocked_on
 from servers import free_port
 
 HERE = Path(__file__).parent
@@ -200,6 +200,7 @@ def test_interrupted_validate_is_one_line_exit_130(tmp_path):
         except OSError:
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.1)
+    wait_until_blocked_on(process.pid, fifo)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     os.close(writer)
