@@ -17,10 +17,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daskrun import credentials, user_code
+from daskrun import credentials, redact_stream, stop_descendants, user_code
 from daskrun.config import GitRepository, Setup
 from daskrun.errors import USER_CODE_ERRORS, SetupError
 from daskrun.result_block import defang
+
+# Programs for the pods' own Python: their images may lack daskrun.
+_REDACT_PROGRAM = Path(redact_stream.__file__).read_text()
+_STOP_PROGRAM = Path(stop_descendants.__file__).read_text()
 
 STEPS = ("apt_packages", "pip_packages", "git_repository", "python_path", "script", "preload")
 # What the launcher and the scheduler need too: the user's packages and code, to unpickle.
@@ -33,8 +37,25 @@ SETUP_FAILED_EXIT = 86
 _PRELUDE = (
     r"""set -eu
 daskrun_step=start
+daskrun_watchdog=
+daskrun_filter=
+daskrun_settle() {
+  if [ -n "$daskrun_watchdog" ]; then
+    kill "$daskrun_watchdog" 2>/dev/null || true
+    wait "$daskrun_watchdog" 2>/dev/null || true
+    daskrun_watchdog=
+  fi
+  if [ -n "$daskrun_filter" ]; then
+    printf '%s\n' "$daskrun_filter_end"
+    exec 1>&3 2>&4 3>&- 4>&-
+    wait "$daskrun_filter" || true
+    daskrun_filter=
+    rm -f "$daskrun_filter_fifo"
+  fi
+}
 daskrun_report() {
   status=$?
+  daskrun_settle
   if [ "$status" -ne 0 ]; then
     echo "daskrun-setup: step '$daskrun_step' failed with exit code $status" >&2
 """
@@ -42,6 +63,9 @@ daskrun_report() {
     + r"""  fi
 }
 trap daskrun_report EXIT
+# A stop (the deadline below, the launcher's, the kubelet's) ends the setup at the running
+# command's end, through the report, instead of going on to the next step.
+trap 'exit 143' TERM
 step() {
   daskrun_step=$1
   echo "daskrun-setup: $(date -u +%H:%M:%S) running step '$1'" >&2
@@ -52,9 +76,38 @@ mkdir -p "$DASKRUN_SETUP_DIR"
 """
 )
 
+# The setup's deadline: a process in the background that stops what the setup started
+# (daskrun.stop_descendants), so the running step fails and the script ends through its
+# report. Its sleep writes nowhere, so a sleep left behind holds no pipe of the launcher's open.
+_WATCHDOG = r"""daskrun_deadline() {
+  trap 'kill "$daskrun_sleep" 2>/dev/null; exit 0' TERM
+  sleep {seconds} </dev/null >/dev/null 2>&1 &
+  daskrun_sleep=$!
+  wait "$daskrun_sleep" || exit 0
+  echo "daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer" >&2
+  "$daskrun_python" -c {stopper} "$$" "$daskrun_filter"
+}
+daskrun_deadline &
+daskrun_watchdog=$!"""
+TIMEOUT_KEY = "dask_cluster.worker_config.setup.timeout"
+
+# Secrets reach the setup through the environment, and git, pip or the user's install command
+# may print one: the setup's output goes through daskrun.redact_stream, run by the pod's own
+# Python, before it reaches the pod's log. The filter ends at a line of this script's own,
+# before the Dask process starts: it must not outlive the setup with the secrets in its
+# environment.
+_FILTER = r"""daskrun_filter_fifo="$DASKRUN_SETUP_DIR/setup-output"
+daskrun_filter_end="daskrun-setup-end:$$:$(date +%s)"
+rm -f "$daskrun_filter_fifo"
+"$daskrun_python" -c 'import os, sys; os.mkfifo(sys.argv[1], 0o600)' "$daskrun_filter_fifo"
+"$daskrun_python" -c {program} "$daskrun_filter_end" <"$daskrun_filter_fifo" >&2 &
+daskrun_filter=$!
+exec 3>&1 4>&2 >"$daskrun_filter_fifo" 2>&1"""
+
 _FINALE = r"""daskrun_step=done
+daskrun_settle
 echo "daskrun-setup: $(date -u +%H:%M:%S) done" >&2
-trap - EXIT
+trap - EXIT TERM
 if command -v daskrun_forget_credentials >/dev/null 2>&1; then daskrun_forget_credentials; fi
 if [ "$#" -gt 0 ]; then exec "$@"; fi
 """
@@ -103,11 +156,22 @@ def _installs(setup: Setup, steps: tuple[str, ...]) -> bool:
     )
 
 
-def bootstrap_script(setup: Setup, steps: tuple[str, ...] = STEPS, *, read_only_root: bool = False) -> str:
+def bootstrap_script(
+    setup: Setup, steps: tuple[str, ...] = STEPS, *, read_only_root: bool = False, redact_output: bool = True
+) -> str:
     """The sh script that performs `steps` of `setup` in order, then execs "$@". With a
-    read-only root filesystem, installs go to an environment in the (writable) setup directory."""
+    read-only root filesystem, installs go to an environment in the (writable) setup directory.
+    `redact_output=False` where the caller redacts the output itself (the launcher)."""
     lines = [_PRELUDE]
-    lines += _credential_lines(setup, steps)
+    credential_lines = _credential_lines(setup, steps)
+    if credential_lines and redact_output:
+        lines.append(_FILTER.replace("{program}", shlex.quote(_REDACT_PROGRAM)))
+    lines.append(
+        _WATCHDOG.replace("{seconds}", str(setup.timeout))
+        .replace("{key}", TIMEOUT_KEY)
+        .replace("{stopper}", shlex.quote(_STOP_PROGRAM))
+    )
+    lines += credential_lines
     if read_only_root and _installs(setup, steps):
         lines += _overlay_lines()
     if "apt_packages" in steps and setup.apt_packages:
@@ -379,7 +443,7 @@ def run_launcher_setup(setup: Setup, workdir: Path) -> LauncherCode:
     """Run the pip, git, python_path and preload steps for this interpreter."""
     if not _has_launcher_steps(setup):
         return LauncherCode()
-    script = bootstrap_script(setup, LAUNCHER_STEPS)
+    script = bootstrap_script(setup, LAUNCHER_STEPS, redact_output=False)
     report = workdir / "launcher-setup.json"
     env = dict(os.environ, DASKRUN_SETUP_DIR=str(workdir))
     # The launcher's own interpreter first on PATH, so `python3` in the script is this one.

@@ -225,6 +225,10 @@ class GitRepository(Strict):
 IndexUrl = Annotated[StrictStr, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
 
 
+# A git clone and pip installs of large packages fit in it; a hung network call does not.
+DEFAULT_SETUP_TIMEOUT = 1800
+
+
 class Setup(Strict):
     """What each worker installs or runs before starting; the launcher and the scheduler
     run the pip, git, python_path and preload parts too (they import the user's code)."""
@@ -256,6 +260,14 @@ class Setup(Strict):
     )
     pip_extra_index_urls: list[IndexUrl] = Field(
         default_factory=list, description="Further package indexes (uv/pip --extra-index-url)."
+    )
+    timeout: StrictInt = Field(
+        DEFAULT_SETUP_TIMEOUT,
+        ge=1,
+        le=MAX_WAIT_SECONDS,
+        description="Seconds the whole setup of one process (a worker, the scheduler, the launcher) "
+        "may take; longer, it is stopped and fails naming this key: a hung git or index fails "
+        "the pod instead of holding it.",
     )
 
     @property

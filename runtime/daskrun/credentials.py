@@ -9,11 +9,12 @@ must hold no credential, so URLs with one are refused and anything resembling on
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+from daskrun import redact_stream
 
 GIT_USERNAME = "DASKRUN_GIT_USERNAME"  # HTTPS basic-auth user; default DEFAULT_GIT_USERNAME
 GIT_TOKEN = "DASKRUN_GIT_TOKEN"  # HTTPS token or password
@@ -32,51 +33,16 @@ DEFAULT_GIT_USERNAME = "x-access-token"
 # The user name PyPI-style token indexes expect.
 DEFAULT_PIP_USERNAME = "__token__"
 
-# Bounded: an unbounded run is tried from every position of a long word (10^5 digits took a
-# minute). A longer scheme still has its user info found, from a later start.
-_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]{0,63}://"
-# Any user info on http(s) (`https://TOKEN@host` is a token), a password on any scheme
-# (`ssh://git@host` is a plain user name and fine).
-_CREDENTIAL_URL = re.compile(
-    rf"(?P<scheme>(?:[A-Za-z0-9+.-]{{0,63}}\+)?https?://)(?P<userinfo>[^/\s@?#]+)@"
-    rf"|(?P<scheme2>{_SCHEME})(?P<userinfo2>[^/\s@:?#]*:[^/\s@?#]*)@",
-    re.IGNORECASE,
-)
-# The keyword is looked for once, ahead, from each `?`/`&`: a keyword between two unbounded
-# runs backtracks quadratically on a long name (10^6 characters took minutes).
-_SECRET_QUERY = re.compile(
-    r"(?P<name>[?&](?=[\w.-]*?(?:token|password|passwd|secret|signature|api[_-]?key))[\w.-]+)=(?P<value>[^&\s#]+)",
-    re.IGNORECASE,
-)
-
-
-MASKED = "***"
-# The variables whose values are secrets (not the user names or known_hosts): a command of
-# the user's (git_repository.install, a script) may print one, which no pattern recognises.
-SECRET_VALUE_ENV = (GIT_TOKEN, GIT_SSH_KEY, PIP_PASSWORD, "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-# Shorter values would redact ordinary words of the log.
-_SHORTEST_SECRET = 6
-
-
-def _secret_values() -> list[str]:
-    """The secret values in this process's environment, longest first; a key file line by line."""
-    values = {
-        line.strip()
-        for name in SECRET_VALUE_ENV
-        for line in os.environ.get(name, "").splitlines()
-        if len(line.strip()) >= _SHORTEST_SECRET
-    }
-    return sorted(values, key=len, reverse=True)
+# The patterns, the secret variables and the masking are daskrun.redact_stream's: Dask pods
+# run that module's source on their setup output, and the two must redact alike.
+MASKED = redact_stream.MASKED
+SECRET_VALUE_ENV = redact_stream.SECRET_VALUE_ENV
 
 
 def redact(text: str) -> str:
     """`text` with URL credentials, secret-looking query values and the values of the secret
     variables of this process's environment replaced by ***."""
-    # The values first: a pattern's rewrite could cut one so that it is no longer found.
-    for value in _secret_values():
-        text = text.replace(value, MASKED)
-    text = _CREDENTIAL_URL.sub(lambda m: f"{m['scheme'] or m['scheme2']}***@", text)
-    return _SECRET_QUERY.sub(lambda m: f"{m['name']}=***", text)
+    return redact_stream.redact_with(text, redact_stream.secret_values())
 
 
 # Argument names that say their value is a secret: printed and recorded as *** (the function

@@ -160,7 +160,9 @@ def test_private_repository_and_index_with_a_token_from_a_secret(namespace, rele
         "dask_cluster": {"workers": 2, "worker_config": {
             "resources": {"memory": "700M", "cpu": "250m"}, "env": {"DASKRUN_E2E_CANARY": CANARY},
             "setup": {"pip_packages": ["private-probe"], "pip_index_url": f"{url}/simple",
-                      "git_repository": {"url": f"{url}/private.git", "reference": "main"}}}},
+                      "git_repository": {"url": f"{url}/private.git", "reference": "main",
+                                         # Printed in every pod's log: it must read ***.
+                                         "install": f'echo "install sees ${credentials.GIT_TOKEN}"'}}}},
     }
     rel = release()
     with Watcher(namespace) as watcher:
@@ -197,6 +199,7 @@ def test_private_repository_and_index_with_a_token_from_a_secret(namespace, rele
     assert schedulers and len(workers) >= 2, sorted(watcher.pods)
     for name in schedulers + workers:
         assert "running step 'git_repository'" in watcher.logs.get(name, ""), (name, watcher.logs.get(name))
+        assert "install sees ***" in watcher.logs[name] and TOKEN not in watcher.logs[name], name
         env = {e["name"]: e for e in watcher.pods[name]["spec"]["containers"][0].get("env", [])}
         assert env[credentials.GIT_TOKEN] == {"name": credentials.GIT_TOKEN, "valueFrom": {"secretKeyRef": {
             "name": SECRET, "key": credentials.GIT_TOKEN, "optional": True}}}

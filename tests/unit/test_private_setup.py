@@ -77,15 +77,19 @@ def test_git_over_http_with_the_token_from_the_environment(tmp_path, private_ser
 def test_git_default_user_name_is_sent_with_the_token(tmp_path):
     fake_git = tmp_path / "bin"
     fake_git.mkdir()
-    # A git that asks for credentials like a real one on a 401 and prints the answers.
+    # A git that asks for credentials like a real one on a 401, and writes the answers down
+    # and prints them: the file shows what git got, the log that the pod's log is redacted.
+    answers = tmp_path / "answers"
     (fake_git / "git").write_text('#!/bin/sh\nu=$("$GIT_ASKPASS" "Username for \'https://h\': ")\n'
-                                  'p=$("$GIT_ASKPASS" "Password for \'https://$u@h\': ")\necho "$u:$p" >&2\n'
+                                  'p=$("$GIT_ASKPASS" "Password for \'https://$u@h\': ")\n'
+                                  f'echo "$u:$p" > {answers}\necho "$u:$p" >&2\n'
                                   'mkdir -p "$5"\n')
     (fake_git / "git").chmod(0o755)
     result = bootstrap(Setup(git_repository={"url": "https://h/x.git"}), tmp_path, path_prefix=fake_git,
                        env={credentials.GIT_TOKEN: TOKEN})
     assert result.returncode == 0, result.stderr
-    assert f"{credentials.DEFAULT_GIT_USERNAME}:{TOKEN}" in result.stderr
+    assert answers.read_text() == f"{credentials.DEFAULT_GIT_USERNAME}:{TOKEN}\n"
+    assert f"{credentials.DEFAULT_GIT_USERNAME}:***" in result.stderr and TOKEN not in result.stderr
 
 
 def test_git_over_http_without_the_token_fails_at_once_and_names_the_step(tmp_path, private_server):
