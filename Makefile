@@ -51,12 +51,14 @@ chart-docs: chart-tools ## regenerate chart/README.md from chart/README.md.gotmp
 APP_VERSION = $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' chart/Chart.yaml)
 
 # The image is built by the cluster scripts' dockerd, saved, and written as an OCI layout.
-package: tools ## dist/: the chart (helm package) and the image as an OCI archive (docker save)
+package: tools ## dist/: the chart (helm package) and the two images as OCI archives (docker save)
 	@mkdir -p dist
 	$(HELM4) package chart -d dist
 	bash tests/cluster/images.sh project
 	bash -c '. tests/cluster/lib.sh && docker save "$$IMAGE" -o dist/.image-docker-save.tar'
 	$(PYTHON_BOOTSTRAP) tools/oci_archive.py dist/.image-docker-save.tar dist/daskrun-image-$(APP_VERSION).oci.tar
+	bash -c '. tests/cluster/lib.sh && docker save "$$WORKER_IMAGE" -o dist/.image-docker-save.tar'
+	$(PYTHON_BOOTSTRAP) tools/oci_archive.py dist/.image-docker-save.tar dist/daskrun-worker-image-$(APP_VERSION).oci.tar
 	rm dist/.image-docker-save.tar
 	@ls -l dist
 

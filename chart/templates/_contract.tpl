@@ -4,6 +4,7 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 (fromJsonArray).
 */}}
 {{- define "daskrun.contract.context.ENV_CONTROLLER" -}}DASKRUN_CONTROLLER{{- end }}
+{{- define "daskrun.contract.context.ENV_SCHEDULER_IMAGE" -}}DASKRUN_SCHEDULER_IMAGE{{- end }}
 {{- define "daskrun.contract.context.ENV_WORKER_IMAGE" -}}DASKRUN_WORKER_IMAGE{{- end }}
 {{- define "daskrun.contract.context.ENV_IMAGE_PULL_POLICY" -}}DASKRUN_IMAGE_PULL_POLICY{{- end }}
 {{- define "daskrun.contract.context.ENV_RELEASE" -}}DASKRUN_RELEASE{{- end }}

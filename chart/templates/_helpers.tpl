@@ -108,17 +108,35 @@ tests check it for several revisions; the Job itself passes .Release.Revision).
 {{- end }}
 
 {{/*
-The chart's image, also the default worker image (daskrun.context.ENV_WORKER_IMAGE):
-[global.imageRegistry/]repository, then @digest when set, else :tag (default: appVersion).
+An image reference: [global.imageRegistry/]repository, then @digest when set, else :tag
+(default: appVersion). Called with dict "root" $ "repository" R "tag" T "digest" D.
+*/}}
+{{- define "daskrun.imageRef" -}}
+{{- $registry := dig "imageRegistry" "" (.root.Values.global | default dict) }}
+{{- $repository := ternary (printf "%s/%s" (trimSuffix "/" $registry) .repository) .repository (ne $registry "") }}
+{{- if .digest }}
+{{- printf "%s@%s" $repository .digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.tag | default .root.Chart.AppVersion | toString) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart's image: the launcher's, the scheduler's and the driver's
+(daskrun.context.ENV_SCHEDULER_IMAGE).
 */}}
 {{- define "daskrun.image" -}}
-{{- $registry := dig "imageRegistry" "" (.Values.global | default dict) }}
-{{- $repository := ternary (printf "%s/%s" (trimSuffix "/" $registry) .Values.image.repository) .Values.image.repository (ne $registry "") }}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" $repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- include "daskrun.imageRef" (dict "root" . "repository" .Values.image.repository "tag" .Values.image.tag "digest" .Values.image.digest) }}
 {{- end }}
+
+{{/*
+The workers' default image (daskrun.context.ENV_WORKER_IMAGE): workerImage, each part
+defaulting to image's (the repository with -worker appended; a digest never carries over).
+*/}}
+{{- define "daskrun.workerImage" -}}
+{{- $w := .Values.workerImage | default dict }}
+{{- $repository := $w.repository | default (printf "%s-worker" .Values.image.repository) }}
+{{- include "daskrun.imageRef" (dict "root" . "repository" $repository "tag" ($w.tag | default .Values.image.tag) "digest" $w.digest) }}
 {{- end }}
 
 {{/*

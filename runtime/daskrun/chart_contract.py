@@ -21,6 +21,7 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
     # The launcher's and the `helm test` pod's environment (read by context.from_flags).
     context: (
         "ENV_CONTROLLER",
+        "ENV_SCHEDULER_IMAGE",
         "ENV_WORKER_IMAGE",
         "ENV_IMAGE_PULL_POLICY",
         "ENV_RELEASE",

@@ -153,7 +153,14 @@ def _parser() -> argparse.ArgumentParser:
         f"default {ctx.DEFAULT_CONTROLLER}]",
     )
     run.add_argument("--namespace", help=f"namespace of the Dask cluster [env {ctx.ENV_NAMESPACE}; default: current]")
-    run.add_argument("--worker-image", help=f"default image of scheduler and workers [env {ctx.ENV_WORKER_IMAGE}]")
+    run.add_argument(
+        "--scheduler-image",
+        help=f"image of the Dask scheduler [env {ctx.ENV_SCHEDULER_IMAGE}; default daskrun:VERSION]",
+    )
+    run.add_argument(
+        "--worker-image",
+        help=f"default image of the Dask workers [env {ctx.ENV_WORKER_IMAGE}; default: the scheduler's]",
+    )
     run.add_argument("--release", help=f"Helm release name, for labels and the cluster name [env {ctx.ENV_RELEASE}]")
     run.add_argument("--run-id", help=f"run number (the Helm revision) [env {ctx.ENV_RUN_ID}]")
     run.add_argument(
@@ -277,7 +284,8 @@ def _load(path: str, release: str | None, default_release: bool) -> tuple[Any, A
 def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:
     context = ctx.from_flags(
         namespace=args.namespace,
-        image=args.worker_image,
+        image=args.scheduler_image,
+        worker_image=args.worker_image,
         release=args.release,
         run_id=args.run_id,
         controller=args.controller,

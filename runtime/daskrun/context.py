@@ -30,6 +30,10 @@ ENV_POD_NAME = "DASKRUN_POD_NAME"
 ENV_RELEASE = "DASKRUN_RELEASE"
 ENV_RUN_ID = "DASKRUN_RUN_ID"
 ENV_CONTROLLER = "DASKRUN_CONTROLLER"
+# The images: the chart's `image` runs the launcher, the scheduler and the driver (they need the
+# Kubernetes clients, Bokeh for the report and dashboard, pyarrow); the workers' default is the
+# slim image of the same build (`workerImage`), holding only what a worker process imports.
+ENV_SCHEDULER_IMAGE = "DASKRUN_SCHEDULER_IMAGE"
 ENV_WORKER_IMAGE = "DASKRUN_WORKER_IMAGE"
 # The chart's image.pullPolicy: the Dask pods pull their image as the launcher does.
 ENV_IMAGE_PULL_POLICY = "DASKRUN_IMAGE_PULL_POLICY"
@@ -56,7 +60,8 @@ class RunContext:
     """Where and as what this run executes; filled from the chart's env vars or CLI flags."""
 
     namespace: str = "default"
-    image: str = f"daskrun:{__version__}"
+    image: str = f"daskrun:{__version__}"  # of the scheduler and the driver
+    worker_image: str | None = None  # the workers' default (worker_config.image wins); None: `image`
     image_pull_policy: str = DEFAULT_IMAGE_PULL_POLICY  # of the scheduler, driver and workers
     release: str | None = None
     run_id: str | None = None
@@ -71,6 +76,11 @@ class RunContext:
     # The launcher pod's mount paths whose files outlive it (daskrun.ownership); None outside
     # a Job's pod, where the output path is the user's own filesystem.
     lasting_mounts: tuple[str, ...] | None = None
+
+    @property
+    def workers_image(self) -> str:
+        """The workers' image unless the config names one: the full image runs a worker too."""
+        return self.worker_image or self.image
 
     def with_name(self) -> RunContext:
         if self.name:
@@ -118,6 +128,7 @@ def from_flags(
     *,
     namespace: str | None = None,
     image: str | None = None,
+    worker_image: str | None = None,
     release: str | None = None,
     run_id: str | None = None,
     controller: str | None = None,
@@ -138,9 +149,10 @@ def from_flags(
         worker_run_as_root=env_flag(ENV_WORKER_RUN_AS_ROOT),
         credentials_secret=env(ENV_CODE_CREDENTIALS_SECRET),
     )
-    image = image or env(ENV_WORKER_IMAGE)
+    image = image or env(ENV_SCHEDULER_IMAGE)
     if image:
         values["image"] = image
+    values["worker_image"] = worker_image or env(ENV_WORKER_IMAGE)
     pull_policy = env(ENV_IMAGE_PULL_POLICY)
     if pull_policy:
         if pull_policy not in IMAGE_PULL_POLICIES:

@@ -229,7 +229,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
 
     worker_pod = spec["spec"]["worker"]["spec"]
     worker = worker_pod["containers"][0]
-    worker["image"] = worker_cfg.image or context.image
+    worker["image"] = worker_cfg.image or context.workers_image
     worker["imagePullPolicy"] = context.image_pull_policy
     worker["args"] = _worker_args(config)
     read_only_root = context.pods.read_only_root_filesystem

@@ -121,10 +121,13 @@ def fix(required: list[Difference], launcher: Mapping[str, str]) -> str:
     }
     steps = []
     if any(where.startswith("worker ") for where in elsewhere):
-        steps.append(f"set dask_cluster.worker_config.image to an image with {wanted}, the versions the launcher runs")
+        steps.append(
+            f"set dask_cluster.worker_config.image (or the chart's workerImage) to an image with {wanted}, "
+            "the versions the launcher runs"
+        )
     if SCHEDULER in elsewhere:
         steps.append(
-            f"run the scheduler from an image with {wanted}: it is the launcher's --worker-image "
+            f"run the scheduler from an image with {wanted}: it is the launcher's --scheduler-image "
             "(the chart's image.repository and image.tag, which the launcher itself runs)"
         )
     return "; ".join(steps) or f"give every Dask process {wanted}"

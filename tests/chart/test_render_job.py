@@ -23,6 +23,7 @@ from daskrun.context import (
     ENV_POD_NAME,
     ENV_RELEASE,
     ENV_RUN_ID,
+    ENV_SCHEDULER_IMAGE,
     ENV_WORKER_IMAGE,
     ENV_WORKER_RUN_AS_ROOT,
 )
@@ -37,7 +38,8 @@ def test_job_runs_daskrun_with_its_environment():
     assert container["image"] == "daskrun:0.1.0"
     env = env_of(container)
     assert env[ENV_CONTROLLER] == "auto"
-    assert env[ENV_WORKER_IMAGE] == "daskrun:0.1.0"
+    assert env[ENV_SCHEDULER_IMAGE] == "daskrun:0.1.0"
+    assert env[ENV_WORKER_IMAGE] == "daskrun-worker:0.1.0"  # the slim image of the same build
     assert env[ENV_RELEASE] == RELEASE
     assert env[ENV_RUN_ID] == "1"
     assert env[ENV_POD_NAME] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -53,7 +55,8 @@ def test_image_tag_and_repository():
     container = run_container(objects)
     assert container["image"] == "registry.example/daskrun:1.2.3"
     assert container["imagePullPolicy"] == "Always"
-    assert env_of(container)[ENV_WORKER_IMAGE] == "registry.example/daskrun:1.2.3"
+    assert env_of(container)[ENV_SCHEDULER_IMAGE] == "registry.example/daskrun:1.2.3"
+    assert env_of(container)[ENV_WORKER_IMAGE] == "registry.example/daskrun-worker:1.2.3"
     assert env_of(container)[ENV_IMAGE_PULL_POLICY] == "Always"  # the Dask pods pull as the launcher does
 
 

@@ -6,7 +6,7 @@ import shutil
 
 from chart_render import CHART, helm, render_chart, render_error, run_container
 
-from daskrun.context import ENV_WORKER_IMAGE
+from daskrun.context import ENV_SCHEDULER_IMAGE, ENV_WORKER_IMAGE
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -23,12 +23,34 @@ def test_digest_replaces_the_tag_everywhere():
     objects = render_chart({"image": {"repository": "daskrun", "tag": "0.1.0", "digest": DIGEST}})
     assert images(objects) == {f"daskrun@{DIGEST}"}
     env = {e["name"]: e.get("value") for e in run_container(objects)["env"]}
-    assert env[ENV_WORKER_IMAGE] == f"daskrun@{DIGEST}"  # the workers run the same image
+    assert env[ENV_SCHEDULER_IMAGE] == f"daskrun@{DIGEST}"
+    # The worker image is another image: the launcher's digest cannot name it.
+    assert env[ENV_WORKER_IMAGE] == "daskrun-worker:0.1.0"
+
+
+def test_the_worker_image_takes_its_own_repository_tag_and_digest():
+    env = {e["name"]: e.get("value") for e in run_container(render_chart({
+        "image": {"repository": "reg.example/daskrun", "tag": "2.0"},
+        "workerImage": {"repository": "reg.example/gpu-worker", "digest": DIGEST},
+    }))["env"]}
+    assert env[ENV_SCHEDULER_IMAGE] == "reg.example/daskrun:2.0"
+    assert env[ENV_WORKER_IMAGE] == f"reg.example/gpu-worker@{DIGEST}"
+    tagged = {e["name"]: e.get("value") for e in run_container(render_chart({
+        "image": {"tag": "2.0"}, "workerImage": {"repository": "daskrun", "tag": "2.1"},
+    }))["env"]}
+    assert tagged[ENV_WORKER_IMAGE] == "daskrun:2.1"  # the full image runs the workers too
+
+
+def test_a_malformed_worker_image_digest_is_rejected_naming_the_key():
+    error = render_error({"workerImage": {"digest": "latest"}})
+    assert "workerImage" in error and "sha256" in error
 
 
 def test_global_image_registry_prefixes_the_repository():
     objects = render_chart({"global": {"imageRegistry": "registry.example.com/ml/"}})
     assert images(objects) == {"registry.example.com/ml/daskrun:0.1.0"}
+    env = {e["name"]: e.get("value") for e in run_container(objects)["env"]}
+    assert env[ENV_WORKER_IMAGE] == "registry.example.com/ml/daskrun-worker:0.1.0"
 
 
 def test_a_malformed_digest_is_rejected_naming_the_key():

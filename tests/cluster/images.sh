@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Images without an outside registry: a private dockerd builds them, containerd (kubelet's)
-# gets them by `ctr images import`, and the project image is pushed to the cluster's own
+# gets them by `ctr images import`, and the project images are pushed to the cluster's own
 # registry too (up.sh start_registry), for the e2e tests that pull with imagePullSecrets.
 # Usage: images.sh dockerd|base|system|project|project-if-missing|image|load-system|load-project|push
 set -euo pipefail
@@ -55,6 +55,20 @@ build_base() {
     chroot "$root" update-ca-certificates >>"$LOGS/debootstrap.log" 2>&1 \
       || fail_component debootstrap "update-ca-certificates in the base image failed"
   fi
+  # Documentation, manuals and translations are a third of a minimal Debian and no process of a
+  # run reads them; dpkg's excludes (as Debian's own slim images have) keep later apt installs,
+  # the images' git and a run's apt_packages, from bringing them back. Licences stay.
+  cat >"$root/etc/dpkg/dpkg.cfg.d/01-daskrun-slim" <<'EXCLUDES'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+EXCLUDES
+  find "$root/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* "$root"/usr/share/lintian/*
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   tar -C "$root" -c . | docker import --change 'CMD ["/bin/bash"]' \
     --change "ENV SSL_CERT_FILE=$ca PIP_CERT=$ca REQUESTS_CA_BUNDLE=$ca UV_NATIVE_TLS=1" \
@@ -91,9 +105,10 @@ build_project() {
   if grep -qiE '^FROM .* AS build\s*$' "$REPO_ROOT/Dockerfile"; then
     stage=(docker build "${args[@]}" --target build -t "${IMAGE%%:*}-buildstage:latest" "$REPO_ROOT")
   fi
-  if ! { "${stage[@]}" && docker build "${args[@]}" -t "$IMAGE" "$REPO_ROOT"; } \
+  if ! { "${stage[@]}" && docker build "${args[@]}" -t "$IMAGE" "$REPO_ROOT" \
+      && docker build "${args[@]}" --target worker -t "$WORKER_IMAGE" "$REPO_ROOT"; } \
       >"$LOGS/image-build.log" 2>&1; then
-    fail_component image-build "docker build of $IMAGE failed"
+    fail_component image-build "docker build of $IMAGE and $WORKER_IMAGE failed"
   fi
   # Drop what earlier builds left behind (stopped build containers, superseded images).
   docker container prune -f >/dev/null 2>&1 || true
@@ -111,7 +126,18 @@ load() {
   done
 }
 
-# push: the project image into the cluster's registry as $REGISTRY_IMAGE. docker logs in with
+# push_one CONFIG IMAGE NAME: IMAGE into the registry as NAME.
+push_one() {
+  log "pushing $2 to the cluster's registry as $3"
+  docker tag "$2" "$3"
+  if ! docker --config "$1" push "$3" >>"$LOGS/registry-push.log" 2>&1; then
+    docker rmi "$3" >/dev/null 2>&1
+    fail_component registry-push "docker push of $3 failed"
+  fi
+  docker rmi "$3" >/dev/null 2>&1 || true
+}
+
+# push: the project images into the cluster's registry ($REGISTRY_IMAGE, $REGISTRY_WORKER_IMAGE). docker logs in with
 # a client config of its own in the registry's state dir (never ~/.docker); the registry tag
 # is dropped again afterwards, so a rebuilt image leaves no old one referenced in the store.
 push() {
@@ -121,14 +147,9 @@ push() {
   docker --config "$cfg" login -u "$REGISTRY_USER" --password-stdin "$REGISTRY_ADDR" \
     <"$REGISTRY_DIR/password" >"$LOGS/registry-push.log" 2>&1 \
     || fail_component registry-push "docker login to $REGISTRY_ADDR failed"
-  log "pushing $IMAGE to the cluster's registry as $REGISTRY_IMAGE"
-  docker tag "$IMAGE" "$REGISTRY_IMAGE"
-  if ! docker --config "$cfg" push "$REGISTRY_IMAGE" >>"$LOGS/registry-push.log" 2>&1; then
-    docker rmi "$REGISTRY_IMAGE" >/dev/null 2>&1
-    fail_component registry-push "docker push of $REGISTRY_IMAGE failed"
-  fi
-  docker rmi "$REGISTRY_IMAGE" >/dev/null 2>&1 || true
-  log "pushed $REGISTRY_IMAGE in $((SECONDS - t0))s"
+  push_one "$cfg" "$IMAGE" "$REGISTRY_IMAGE"
+  push_one "$cfg" "$WORKER_IMAGE" "$REGISTRY_WORKER_IMAGE"
+  log "pushed $REGISTRY_IMAGE and $REGISTRY_WORKER_IMAGE in $((SECONDS - t0))s"
 }
 
 mkdir -p "$LOGS" "$CACHE_ROOT"
@@ -139,11 +160,11 @@ case "${1:-}" in
   project) start_dockerd; build_project ;;
   image) # make image: rebuild, and reload into the cluster when it runs
     start_dockerd; build_project
-    if [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd; then load "$IMAGE"; fi
+    if [[ -S "$CONTAINERD_SOCK" ]] && pid_alive containerd; then load "$IMAGE" "$WORKER_IMAGE"; fi
     if pid_alive registry; then push; fi ;;
-  project-if-missing) start_dockerd; have_image "$IMAGE" || build_project ;;
+  project-if-missing) start_dockerd; { have_image "$IMAGE" && have_image "$WORKER_IMAGE"; } || build_project ;;
   load-system) start_dockerd; build_system; load "$PAUSE_IMAGE" "$COREDNS_IMAGE" ;;
-  load-project) start_dockerd; load "$IMAGE" ;;
+  load-project) start_dockerd; load "$IMAGE" "$WORKER_IMAGE" ;;
   push) start_dockerd; push ;;
   *) die "usage: $0 dockerd|base|system|project|project-if-missing|image|load-system|load-project|push" ;;
 esac

@@ -10,8 +10,10 @@ KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}" # github.com/cloudnativelab
 REGISTRY_VERSION="${REGISTRY_VERSION:-v3.1.2}" # github.com/distribution/distribution/v3, pinned in registry/go.mod
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 COREDNS_IMAGE="localhost/daskrun-coredns:${COREDNS_VERSION}"
-BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm}"
+BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm-slim}"
 IMAGE="${IMAGE:-daskrun:0.1.0}"
+# The Dask workers' image (the Dockerfile's worker target), named as the chart's default names it.
+WORKER_IMAGE="${WORKER_IMAGE:-${IMAGE%%:*}-worker:${IMAGE##*:}}"
 
 # Build outputs and long-lived caches (binaries, dockerd's image store): kept across clusters.
 CACHE_ROOT="${DASKRUN_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/daskrun-cluster}"
@@ -36,8 +38,9 @@ REGISTRY_ADDR="127.0.0.1:$REGISTRY_PORT"
 REGISTRY_USER=daskrun-e2e
 REGISTRY_DIR="$STATE/registry"
 REGISTRY_FACTS="$OUT_DIR/registry.json"
-# The project image's name in the registry.
+# The project images' names in the registry.
 REGISTRY_IMAGE="$REGISTRY_ADDR/${IMAGE%%:*}:${IMAGE##*:}"
+REGISTRY_WORKER_IMAGE="$REGISTRY_ADDR/${WORKER_IMAGE%%:*}:${WORKER_IMAGE##*:}"
 
 # Network layout. The node/API address lives on an interface of our own (a bridge without
 # ports: not every kernel has the dummy driver), so it is routable from pods (through the

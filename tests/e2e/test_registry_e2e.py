@@ -49,9 +49,12 @@ def test_a_run_pulls_every_image_from_the_registry_with_the_charts_pull_secret(n
     assert launcher["spec"]["imagePullSecrets"] == [{"name": GOOD}]
     events = pulled(namespace)
     reference = f"{image['repository']}:{image['tag']}"
-    for role in ("scheduler", "worker"):  # the Dask pods are gone by now; the kubelet's events stay
+    # The workers pull the slim image of the same build, named after the chart's by default.
+    worker_reference = f"{image['repository']}-worker:{image['tag']}"
+    for role, wanted in (("scheduler", reference), ("worker", worker_reference)):
+        # The Dask pods are gone by now; the kubelet's events stay.
         messages = [m for pod, m in events.items() if f"-{role}" in pod]
-        assert messages and all(reference in m for m in messages), f"{role}: {events}"
+        assert messages and all(f'"{wanted}"' in m for m in messages), f"{role}: {events}"
     assert reference in events[launcher["metadata"]["name"]]
 
 

@@ -62,7 +62,7 @@ def test_workers_with_another_distributed_fail_the_run_before_its_function(
     assert launcher, log
     assert launcher.group(2) == OTHER_DISTRIBUTED and launcher.group(1) != OTHER_DISTRIBUTED, log
     assert f"dask: {launcher.group(1)} on launcher, scheduler; {OTHER_DISTRIBUTED} on worker" in log, log
-    assert (f"fix: set dask_cluster.worker_config.image to an image with dask=={launcher.group(1)}, "
+    assert (f"fix: set dask_cluster.worker_config.image (or the chart's workerImage) to an image with dask=={launcher.group(1)}, "
             f"distributed=={launcher.group(1)}, the versions the launcher runs") in log, log
     assert "in the driver beside the scheduler" not in log, "the function must not have started"
     # Exit 2 fails the Job at once (podFailurePolicy FailJob): the same images differ again.

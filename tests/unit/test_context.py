@@ -28,17 +28,20 @@ def test_without_flags_or_environment(clean_env):
                                                                        f"daskrun:{__version__}")
     assert context.release is None and context.pod_name is None and not context.worker_run_as_root
     assert context.name.startswith("daskrun-")
+    assert context.workers_image == context.image  # without a slim image, the full one runs workers
 
 
 def test_the_chart_environment_fills_the_context(clean_env):
     for name, value in {ctx.ENV_NAMESPACE: "runs", ctx.ENV_RELEASE: "bench", ctx.ENV_RUN_ID: "7",
                         ctx.ENV_CONTROLLER: "embedded", ctx.ENV_POD_NAME: "bench-r7-x",
-                        ctx.ENV_WORKER_IMAGE: "reg/img:1", ctx.ENV_WORKER_RUN_AS_ROOT: "true"}.items():
+                        ctx.ENV_SCHEDULER_IMAGE: "reg/img:1", ctx.ENV_WORKER_IMAGE: "reg/img-worker:1",
+                        ctx.ENV_WORKER_RUN_AS_ROOT: "true"}.items():
         clean_env.setenv(name, value)
     context = ctx.from_flags()
     assert (context.namespace, context.release, context.run_id, context.controller, context.pod_name,
             context.image, context.worker_run_as_root) == ("runs", "bench", "7", "embedded", "bench-r7-x",
                                                            "reg/img:1", True)
+    assert context.workers_image == "reg/img-worker:1"
     assert context.name.startswith("bench-r7-")
 
 

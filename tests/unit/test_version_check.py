@@ -92,7 +92,7 @@ def test_the_message_names_package_versions_places_and_the_image_to_change():
         "(run-default-worker-ab12c)"
     ) in message
     assert "dask: 2026.8.0 on launcher" in message
-    assert ("fix: set dask_cluster.worker_config.image to an image with dask==2026.8.0, distributed==2026.8.0, "
+    assert ("fix: set dask_cluster.worker_config.image (or the chart's workerImage) to an image with dask==2026.8.0, distributed==2026.8.0, "
             "the versions the launcher runs") in message
     assert "scheduler from an image" not in message
 
