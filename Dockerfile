@@ -17,8 +17,8 @@ RUN cd /src && /opt/daskrun/bin/pip wheel --no-deps -w /dist . \
  && /opt/daskrun/bin/uv pip freeze --python /opt/daskrun/bin/python | grep -v '^daskrun ' > /dist/launcher-versions.txt
 
 # The workers' environment, at the same path (a venv's scripts name their interpreter), pinned
-# to the launcher's versions. pip stays (setup.pip_packages), setuptools and uv do not; pandas'
-# and numpy's own test suites are a third of their size and never imported.
+# to the launcher's versions. pip stays (setup.pip_packages), setuptools and uv do not; the
+# packages' own test suites (a third of pandas) are never imported: 13 MB of 160.
 FROM ${BASE_IMAGE} AS worker-build
 COPY --from=build /opt/daskrun/bin/uv /usr/local/bin/uv
 COPY --from=build /dist /dist
@@ -28,7 +28,7 @@ RUN python3 -m venv --without-pip /opt/daskrun \
       -c /dist/launcher-versions.txt -r /dist/worker-packages.txt pip \
  && uv pip install --python /opt/daskrun/bin/python --compile-bytecode --no-deps "$(ls /dist/daskrun-*.whl)" \
  && cd /opt/daskrun/lib/python3.*/site-packages \
- && rm -rf pandas/tests numpy/*/tests numpy/tests numpy/f2py/tests
+ && find . -path ./daskrun -prune -o -type d \( -name tests -o -name test \) -prune -exec rm -rf {} +
 
 FROM ${BASE_IMAGE} AS runtime
 # git (+ openssh-client for deploy keys): setup.git_repository; tini: PID 1 that forwards

@@ -101,7 +101,7 @@ bench-result: venv ## peak memory of keeping a 10^6 x 10 result: S3 (moto), the 
 E2E_LOCK ?=
 BENCH_ARGS ?=
 
-bench-cluster: venv tools ## from `helm install`/`kubectl apply` to N workers and to the result: daskrun, DaskJob, floor, uv/pip (BENCH_ARGS=--large: N=32,64, adaptive 1->32)
+bench-cluster: venv tools ## from `helm install`/`kubectl apply` to N workers and to the result: daskrun, DaskJob, floor, uv/pip, TLS, image pull (BENCH_ARGS=--pull-only) (BENCH_ARGS=--large: N=32,64, adaptive 1->32)
 ifeq ($(strip $(KUBECONFIG)),)
 	KUBECONFIG=$(LOCAL_KUBECONFIG) PATH="$(CLUSTER_BIN):$$PATH" $(PYTHON) benchmarks/cluster_startup.py \
 	  $(if $(E2E_LOCK),--lock $(E2E_LOCK)) --prepare 'bash tests/cluster/up.sh && bash tests/cluster/images.sh image && bash tests/e2e/operator_image.sh' $(BENCH_ARGS)

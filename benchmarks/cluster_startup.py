@@ -6,7 +6,8 @@ or `kubectl apply`) to all N workers joined and to the result kept, for
   - daskrun with the external (official) dask operator,
   - a dask-kubernetes DaskJob with the same image, worker count, resources and function,
   - the floor: one pod (cached image) running a scheduler and one `dask worker`, to joined;
-and the worker setup of the same pip_packages with uv against pip. Ratios beside the times.
+and the worker setup of the same pip_packages with uv against pip, TLS on against off, and the
+workers' image pull, full against slim (image_pull.py). Ratios beside the times.
 
 Timestamps come from the pods' logs (the node's clock) and this machine's clock, so against
 a remote cluster the clocks must agree. With --lock FILE each group of measurements holds that
@@ -95,8 +96,11 @@ PREPARE: str | None = None  # --prepare: run at the start of every hold of the l
 @contextlib.contextmanager
 def held(lock: str | None) -> Iterator[None]:
     """The shared lock; inside it, the cluster is prepared again: whoever held the lock
-    before may have loaded an image of other code."""
+    before may have loaded an image of other code. Without a lock the preparation runs too:
+    a plain `make cluster-up` loads neither the operator's image nor a rebuilt one."""
     if not lock:
+        if PREPARE:
+            subprocess.run(["bash", "-c", PREPARE], check=True, cwd=REPO, stdout=sys.stderr)
         yield
         return
     with open(lock, "a") as handle:
@@ -348,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock", help="flock this file around each group of measurements")
     parser.add_argument("--skip-setup", action="store_true", help="leave out uv against pip")
     parser.add_argument("--tls-only", action="store_true", help="only TLS on against off, N = 2 and 8")
+    parser.add_argument("--pull-only", action="store_true", help="only the workers' image pull, full against slim")
     parser.add_argument("--prepare", help="shell command run first in every hold of the lock "
                                           "(make bench-cluster: bring up the local cluster, load the images)")
     args = parser.parse_args(argv)
@@ -356,10 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     counts = (1, 2, 8) + ((32, 64) if args.large else ())
     ns = f"bench-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", ns)
-    if args.tls_only:
+    import image_pull  # beside this file; it builds on this module's helpers
+
+    if args.tls_only or args.pull_only:
         try:
             with held(args.lock):
-                tls_cost(ns)
+                (tls_cost if args.tls_only else image_pull.pull_cost)(ns)
         finally:
             kubectl("delete", "namespace", ns, "--wait=false", check=False)
         return 0
@@ -398,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"{back:.0f} s after the load ended" if back is not None else "not within 600 s"))
         with held(args.lock):
             tls_cost(ns)
+        with held(args.lock):
+            image_pull.pull_cost(ns)
         setup: dict = {}
         if not args.skip_setup:
             packages = os.environ.get("BENCH_PIP_PACKAGES", "sympy==1.13.3").split(",")

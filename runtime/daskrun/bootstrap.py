@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from daskrun import credentials, redact_stream, stop_descendants, user_code
 from daskrun.config import GitRepository, Setup
@@ -76,18 +77,14 @@ mkdir -p "$DASKRUN_SETUP_DIR"
 """
 )
 
-# The setup's deadline: a process in the background that stops what the setup started
-# (daskrun.stop_descendants), so the running step fails and the script ends through its
-# report. Its sleep writes nowhere, so a sleep left behind holds no pipe of the launcher's open.
-_WATCHDOG = r"""daskrun_deadline() {
-  trap 'kill "$daskrun_sleep" 2>/dev/null; exit 0' TERM
-  sleep {seconds} </dev/null >/dev/null 2>&1 &
-  daskrun_sleep=$!
-  wait "$daskrun_sleep" || exit 0
-  echo "daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer" >&2
-  "$daskrun_python" -c {stopper} "$$" "$daskrun_filter"
-}
-daskrun_deadline &
+# The setup's deadline: one process in the background (daskrun.stop_descendants) that waits,
+# then stops what the setup started, so the running step fails and the script ends through its
+# report. One process with SIGTERM's default action, so the kill that ends it when the setup
+# is done works at any instant: a shell function waiting on a sleep ran its TERM trap only
+# when the signal came during the `wait`, and one that came just before it was lost (the
+# setup then waited for the whole deadline, seen under load).
+_WATCHDOG = r"""daskrun_deadline_message="daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer"
+"$daskrun_python" -c {stopper} --after {seconds} "$daskrun_deadline_message" "$$" "$daskrun_filter" </dev/null &
 daskrun_watchdog=$!"""
 TIMEOUT_KEY = "dask_cluster.worker_config.setup.timeout"
 
@@ -183,6 +180,7 @@ def bootstrap_script(
         ]
     if "pip_packages" in steps and setup.pip_packages:
         packages = _quote_all(_index_options(setup) + setup.pip_packages)
+        trusted = "".join(f" --trusted-host {shlex.quote(host)}" for host in _plain_http_index_hosts(setup))
         lines += [
             "step pip_packages",
             # uv is much faster than pip; images without it still work, and
@@ -190,7 +188,7 @@ def bootstrap_script(
             'if [ "${DASKRUN_PIP_INSTALLER:-auto}" != pip ] && command -v uv >/dev/null 2>&1; then',
             f'  uv pip install --python "$daskrun_python" {packages}',
             "else",
-            f'  "$daskrun_python" -m pip install --no-input {packages}',
+            f'  "$daskrun_python" -m pip install --no-input{trusted} {packages}',
             "fi",
         ]
     if "git_repository" in steps and setup.git_repository:
@@ -379,6 +377,24 @@ def _index_hosts(setup: Setup) -> list[str]:
         if word.startswith(("http://", "https://"))
     ]
     return sorted({host for host in map(credentials.url_host, urls) if host})
+
+
+def _plain_http_index_hosts(setup: Setup) -> list[str]:
+    """host[:port] of each http:// index: uv reads an index the user named over plain HTTP, pip
+    ignores it unless told to trust it (but for loopback), so a worker image without uv, or a
+    read-only root where pip installs, would not find the packages the launcher found."""
+    found = []
+    for url in [setup.pip_index_url, *setup.pip_extra_index_urls]:
+        if url and url.lower().startswith("http://"):
+            parts = urlsplit(url)
+            try:
+                port = parts.port
+            except ValueError:  # not a port: pip fails on the URL itself and says so
+                continue
+            host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+            if host:
+                found.append(f"{host}:{port}" if port else host)
+    return sorted(set(found))
 
 
 def _index_options(setup: Setup) -> list[str]:

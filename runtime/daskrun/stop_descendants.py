@@ -5,7 +5,7 @@ may lack daskrun) and of the launcher. Run as a program when the setup is over i
 sends SIGTERM to each descendant of the script's shell, then SIGKILL to any still there after
 a grace period. The shell itself is spared, so its failed step ends through its own report
 (the step's name, exit 86), and so are the processes named on the command line (the output
-filter, which passes on the last lines) and the deadline's own line. Signalling the shell's
+filter, which passes on the last lines) and this process. Signalling the shell's
 process group instead would reach whoever started the script when it leads no group of its
 own (a test, a user's shell). Reads Linux's /proc.
 """
@@ -74,8 +74,17 @@ def _running(pid):
         return False
 
 
+def main(argv):
+    """argv: [--after SECONDS MESSAGE] the shell's pid, then pids to spare (empty words are
+    skipped). With --after, wait that long first and print MESSAGE: the setup's deadline."""
+    if argv[:1] == ["--after"]:
+        time.sleep(float(argv[1]))
+        print(argv[2], file=sys.stderr, flush=True)
+        argv = argv[3:]
+    spare = {int(word) for word in argv[1:] if word}
+    spare.add(os.getpid())
+    stop(int(argv[0]), spare)
+
+
 if __name__ == "__main__":
-    # argv: the shell's pid, then pids to spare (empty words are skipped).
-    spare = {int(word) for word in sys.argv[2:] if word}
-    spare.add(os.getppid())  # the deadline's subshell, and so this process
-    stop(int(sys.argv[1]), spare)
+    main(sys.argv[1:])

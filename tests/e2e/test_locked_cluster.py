@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pandas as pd
 import pytest
 
-from cluster_tools import IMAGE_REPOSITORY, IMAGE_TAG, dask_clusters, kjson, kubectl, wait_until
+from cluster_tools import KUBECTL, IMAGE_REPOSITORY, IMAGE_TAG, dask_clusters, kjson, kubectl, wait_until
+from daskrun.manifest import SCHEDULER_DASHBOARD_PORT
+from servers import free_port
 
 TASKS = 4
 EXPECTED = pd.DataFrame({"task": range(TASKS), "square": [i * i for i in range(TASKS)]})
@@ -141,6 +146,30 @@ def other_namespace(namespace):
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+def assert_dashboard_through_port_forward(namespace: str, cluster: str) -> None:
+    """NOTES.txt's way to the dashboard of a locked run: `kubectl port-forward` to the scheduler's
+    Service enters the scheduler pod itself, which the policy does not stand between."""
+    port = free_port()
+    forward = subprocess.Popen(
+        [KUBECTL, "-n", namespace, "port-forward", f"svc/{cluster}-scheduler", f"{port}:{SCHEDULER_DASHBOARD_PORT}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        def page():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as response:
+                    return response.status == 200 and response.read().decode(errors="replace")
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert forward.poll() is None, f"kubectl port-forward ended: {forward.stdout.read()}"
+                return None
+
+        status = wait_until(page, 60, interval=1, what="the dashboard's /status through kubectl port-forward")
+        assert "Bokeh" in status or "bokeh" in status, status[:500]  # the dashboard itself, drawn by Bokeh
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
 def test_only_the_runs_own_pods_reach_its_scheduler(namespace, other_namespace, release, counter):
     rel = release()
     rel.install({
@@ -168,6 +197,7 @@ def test_only_the_runs_own_pods_reach_its_scheduler(namespace, other_namespace, 
         assert outcome["tcp dashboard"].startswith("blocked"), (where, outcome)
     [launcher] = rel.pods()
     assert_scraped(namespace, host, launcher["status"]["podIP"])
+    assert_dashboard_through_port_forward(namespace, name)
 
     # Without the policy (a cluster whose network plugin enforces none): TLS alone refuses.
     kubectl("-n", namespace, "delete", "networkpolicy", "-l", f"app.kubernetes.io/instance={rel.name}")

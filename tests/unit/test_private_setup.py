@@ -213,6 +213,33 @@ def test_private_index_with_the_password_from_the_environment(tmp_path, private_
     assert "NETRC=" not in result.stdout and "netrc" not in result.stdout.split("files:")[1]
 
 
+def test_pip_reads_a_plain_http_index_that_it_would_not_trust_by_itself(tmp_path, private_server):
+    """uv reads an http:// index; pip ignores one that is not on loopback unless it is trusted.
+    127.1 is loopback to the resolver but a host name to pip, as the cluster's index address is:
+    the worker image has no uv, and a read-only root installs with pip."""
+    url, log = private_server
+    untrusted = url.replace("127.0.0.1", "127.1")
+    venv = tmp_path / "pipvenv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    setup = Setup(pip_packages=["private-probe"], pip_index_url=f"{untrusted}/simple")
+    result = bootstrap(setup, tmp_path, path_prefix=venv / "bin",
+                       env={credentials.PIP_USERNAME: USER, credentials.PIP_PASSWORD: TOKEN,
+                            "DASKRUN_PIP_INSTALLER": "pip"})
+    assert result.returncode == 0, result.stderr
+    assert "not a trusted or secure host" not in result.stderr
+    assert any(line.startswith("200 /packages/") for line in log.read_text().splitlines())
+
+
+def test_only_pip_is_told_to_trust_plain_http_indexes():
+    script = bootstrap_script(Setup(pip_packages=["a"], pip_index_url="http://u@idx.corp:8080/simple",
+                                    pip_extra_index_urls=["https://secure.corp/simple", "http://[fd00::1]/simple"]))
+    [uv] = [line for line in script.splitlines() if line.strip().startswith("uv pip install")]
+    [pip] = [line for line in script.splitlines() if "-m pip install" in line]
+    assert "--trusted-host" not in uv
+    assert "--trusted-host idx.corp:8080" in pip and "--trusted-host '[fd00::1]'" in pip
+    assert "secure.corp" not in pip.split("--index-url")[0]
+
+
 def test_private_index_without_the_password_fails_and_names_the_step(tmp_path, private_server, target_venv):
     url, log = private_server
     setup = Setup(pip_packages=["private-probe"], pip_index_url=f"{url}/simple")
