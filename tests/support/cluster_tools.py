@@ -45,8 +45,12 @@ def cluster_lib_setting(name: str) -> str:
 def cluster_lib_value(name: str) -> str:
     """A setting of tests/cluster/lib.sh as the scripts see it (one made from others, e.g. the
     worker image's name from $IMAGE): lib.sh sourced by bash, in this environment."""
-    found = subprocess.run(["bash", "-c", f'. "$0" >/dev/null 2>&1; printf %s "${name}"', str(CLUSTER_LIB)],
-                           capture_output=True, text=True, check=True).stdout
+    found = subprocess.run(
+        ["bash", "-c", f'. "$0" >/dev/null 2>&1; printf %s "${name}"', str(CLUSTER_LIB)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if not found:
         raise AssertionError(f"{CLUSTER_LIB} sets no {name}")
     return found
