@@ -16,7 +16,7 @@ from pandas.api import types as dtypes
 
 from daskrun.atomic_file import write_atomically
 from daskrun.config import Output
-from daskrun.result_block import CsvBlockWriter, CsvRecords, ParquetBlockWriter, encode_text
+from daskrun.result_block import CsvBlockWriter, CsvRecords, ParquetBlockWriter, encode_text, parquet_rows
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,11 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
         buffer = io.BytesIO()
         try:
             serialise_into(df, "parquet", buffer)
-            import pyarrow.parquet as pq
+            # The rows the file holds: a frame of no columns is a Parquet file of none (README).
+            with buffer.getbuffer() as whole:
+                rows = parquet_rows(whole)
+            if rows is None or rows < 0:  # None: fastparquet wrote it, and no pyarrow reads the count
+                raise ValueError("pyarrow cannot read its row count back")
         except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
             log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
         else:
@@ -253,8 +257,7 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
             with buffer.getbuffer() as view:
                 for start in range(0, len(view), _CHUNK):
                     parquet_block.write(view[start : start + _CHUNK])
-            # The rows the file holds: a frame of no columns is a Parquet file of none (README).
-            parquet_block.end(pq.read_metadata(buffer).num_rows)
+            parquet_block.end(rows)
             stream.flush()
             return
     csv_block = CsvBlockWriter(stream, getattr(stream, "encoding", None) or "utf-8")
