@@ -48,7 +48,7 @@ test-chart: venv tools chart-tools ## helm lint, render tests, helm-docs drift, 
 chart-docs: chart-tools ## regenerate chart/README.md from chart/README.md.gotmpl and values.yaml (helm-docs)
 	$(HELM_DOCS_CMD)
 
-APP_VERSION = $(shell sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' chart/Chart.yaml)
+APP_VERSION = $(shell sh tools/app_version.sh)
 
 # The image is built by the cluster scripts' dockerd, saved, and written as an OCI layout.
 package: tools ## dist/: the chart (helm package) and the two images as OCI archives (docker save)

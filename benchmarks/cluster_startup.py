@@ -40,10 +40,12 @@ from typing import Iterator
 import pandas as pd
 import yaml
 
+from daskrun import __version__
+
 REPO = Path(__file__).resolve().parents[1]
 HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
-IMAGE = os.environ.get("DASKRUN_IMAGE", "daskrun:0.1.0")
-OPERATOR_IMAGE = os.environ.get("OPERATOR_IMAGE", "daskrun-operator:0.1.0")
+IMAGE = os.environ.get("DASKRUN_IMAGE", f"daskrun:{__version__}")
+OPERATOR_IMAGE = os.environ.get("OPERATOR_IMAGE", f"daskrun-operator:{__version__}")
 FUNCTION = "daskrun.examples.benchmark.run_benchmark"
 ARGS = {"iterations": 1, "challenges": ["branin"], "tuners": ["random"]}
 TIMEOUT = 900

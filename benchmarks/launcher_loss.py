@@ -11,7 +11,7 @@ Give several `--image`s to compare builds in one run (e.g. an image built from t
 before resumable runs, tagged `daskrun:before`); the table has a row per image and loss.
 Not in CI.
 
-    python benchmarks/launcher_loss.py [--image daskrun:0.1.0 --image daskrun:before] [--repeats 1]
+    python benchmarks/launcher_loss.py [--image daskrun:VERSION --image daskrun:before] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from cluster_tools import evict, force_delete, kjson, kubectl  # noqa: E402
+from cluster_tools import IMAGE, evict, force_delete, kjson, kubectl  # noqa: E402
 from counter_server import Counter  # noqa: E402
 
 TASKS, SECONDS = 40, 3.0
@@ -98,10 +98,10 @@ def one_run(image: str, loss: str, host: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--image", action="append", help="image to run (repeatable); default daskrun:0.1.0")
+    parser.add_argument("--image", action="append", help=f"image to run (repeatable); default {IMAGE}")
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    images = args.image or ["daskrun:0.1.0"]
+    images = args.image or [IMAGE]
     host = node_address()
     rows = [one_run(image, loss, host) for image in images for loss in LOSSES for _ in range(args.repeats)]
     print(f"{TASKS} tasks of {SECONDS:g} s on 2 workers; launcher lost when half of the tasks started")

@@ -12,7 +12,7 @@ container of every run while it lives (the pods are gone once a run ends), and c
   (its Corefile gets `log . {class denial}` for the run and is restored after), by asker:
   launcher, worker or another pod.
 
-    python benchmarks/worker_starts.py --runs 100 --parallel 4 [--dns-log] [--image daskrun:0.1.0]
+    python benchmarks/worker_starts.py --runs 100 --parallel 4 [--dns-log] [--image daskrun:VERSION]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import uuid
 from pathlib import Path
 
 import yaml
+
+from daskrun import __version__
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = {
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=100, help="runs in all")
     parser.add_argument("--parallel", type=int, default=4, help="runs at a time")
-    parser.add_argument("--image", default="daskrun:0.1.0")
+    parser.add_argument("--image", default=f"daskrun:{__version__}")
     parser.add_argument("--chart", default=str(REPO / "chart"))
     parser.add_argument("--dns-log", action="store_true", help="log CoreDNS's negative answers during the runs")
     parser.add_argument("--log-dir", type=Path, help="keep the whole log of each failed start (and its scheduler's) here")

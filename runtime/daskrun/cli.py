@@ -398,7 +398,7 @@ def _read_lines(handle: Any) -> Iterator[bytes]:
 
 def _recover_into(pieces: Any, output: str | None) -> Any:
     """The log's last intact block written to `output`, or to stdout without one."""
-    from daskrun.output import recover_to_file, recover_to_stream
+    from daskrun.recover_file import recover_to_file, recover_to_stream
 
     if output:
         return recover_to_file(pieces, Path(output))
@@ -414,7 +414,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from daskrun.output import RecoverError
+    from daskrun.result_block import RecoverError
 
     if (args.logfile is None) == (args.job is None):
         print("daskrun recover: give a LOGFILE (or - for stdin), or --job NAME, not both", file=sys.stderr)

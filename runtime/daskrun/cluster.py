@@ -1,7 +1,8 @@
 """Start the run's Dask cluster (Kubernetes or local), wait for its workers, always close it.
 
-The one module on kr8s: dask-kubernetes' KubeCluster is built on it, so the DaskCluster
-objects and the pods of the run are read with the same client (daskrun.kube is for the rest).
+On kr8s: dask-kubernetes' KubeCluster is built on it, so the DaskCluster objects, the pods
+of the run (daskrun.scheduling) and its Secret (daskrun.run_secret) are read with the same
+client (daskrun.kube is for the rest).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError, OwnershipError, Stopped
 from daskrun.manifest import autoscaler_spec, build_cluster_spec, dask_resources, labels, worker_target
-from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
-from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, RUN_LABEL, STARTED_ANNOTATION
-from daskrun.scheduling import SchedulingWatch, pending_reasons
+from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, STARTED_ANNOTATION
+from daskrun.scheduling import SchedulingWatch, pending_reasons, pod_problems, read_pod_starts
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +71,6 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
         timeline.mark(timeline.CLUSTER_DELETED)
 
 
-def _pod_starts(context: RunContext) -> PodStarts:
-    """How the scheduler and worker pods of this run are starting, failures with their logs."""
-    import kr8s
-
-    pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
-    problems: list[str] = []
-    restarts: dict[tuple[str, str, int], str] = {}
-    for pod in pods:
-
-        def logs(container: str, previous: bool, pod: Any = pod) -> str:
-            return "\n".join(pod.logs(container=container, tail_lines=LOG_LINES, previous=previous))
-
-        found = read_pod(pod.name, pod.raw, logs)
-        problems += found.problems
-        restarts.update(found.restarts)
-    return PodStarts(problems, restarts)
-
-
-def _pod_problems(context: RunContext) -> list[str]:
-    return _pod_starts(context).problems
-
-
 def _worker_resources(workers: dict[str, Any]) -> str:
     kinds = sorted(
         {", ".join(f"{k}={v:g}" for k, v in sorted((w.get("resources") or {}).items())) for w in workers.values()}
@@ -130,7 +108,7 @@ def wait_for_workers(client: Any, target: int, context: RunContext | None, timeo
         # The scheduler is asked often (the timeline's resolution), the API server less so.
         if context is not None and time.monotonic() >= next_pod_check:
             next_pod_check = time.monotonic() + POD_CHECK_INTERVAL
-            starts = _pod_starts(context)
+            starts = read_pod_starts(context)
             if starts.problems:
                 raise WorkersMissing("dask pods are failing:\n  " + "\n  ".join(starts.problems))
             for key, notice in starts.restarts.items():
@@ -506,7 +484,7 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext, s
                     quiet=True,
                     resource_timeout=int(RESOURCE_TIMEOUT),
                 ),
-                lambda: _pod_problems(context),
+                lambda: pod_problems(context),
             )
         except PodsFailing as exc:
             raise ClusterStartError(f"DaskCluster {context.name} did not start: {exc}") from None
@@ -519,7 +497,7 @@ def _start(kube_cluster_class: Any, spec: dict[str, Any], context: RunContext, s
                         "operator or run with --controller embedded"
                     )
                 with contextlib.suppress(Exception):
-                    reason += "".join("\n  " + p for p in _pod_problems(context))
+                    reason += "".join("\n  " + p for p in pod_problems(context))
                 with contextlib.suppress(Exception):
                     reason += "".join(f"\n  {pods}: {why}" for pods, why in pending_reasons(context).items())
                 raise ClusterStartError(f"DaskCluster {context.name} did not start: {reason}") from exc

@@ -101,15 +101,6 @@ OUTCOMES = {outcome.code: outcome for outcome in EXIT_CODES}
 # The exit codes the chart's podFailurePolicy turns into FailJob.
 FAIL_JOB_CODES = tuple(int(o.code) for o in EXIT_CODES if o.job is JobAction.FAILS)
 
-# Older names of the codes, still imported elsewhere.
-EXIT_OK = ExitCode.OK
-EXIT_FUNCTION_FAILED = ExitCode.FUNCTION_FAILED
-EXIT_BAD_CONFIG = ExitCode.BAD_CONFIG
-EXIT_NOT_STORED = ExitCode.NOT_STORED
-EXIT_CLUSTER_FAILED = ExitCode.CLUSTER_FAILED
-EXIT_INTERRUPTED = ExitCode.INTERRUPTED
-EXIT_TERMINATED = ExitCode.TERMINATED
-
 
 def exit_code_table() -> str:
     """The exit codes as a Markdown table (README.md and chart/README.md, via `make docs`)."""

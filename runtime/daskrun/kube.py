@@ -2,7 +2,8 @@
 
 In a pod, its ServiceAccount (in-cluster config); elsewhere $KUBECONFIG, else ~/.kube/config,
 as kubectl and helm do. Used by submit (following a run), preflight and ownership.
-kr8s is used only in cluster.py, because dask-kubernetes' KubeCluster is built on it.
+kr8s is used only for the Dask cluster, its pods and Secret (cluster, scheduling, run_secret),
+because dask-kubernetes' KubeCluster is built on it.
 """
 
 from __future__ import annotations

@@ -5,43 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
-import secrets
 import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import pandas as pd
 from pandas.api import types as dtypes
 
+from daskrun.atomic_file import write_atomically
 from daskrun.config import Output
-from daskrun.result_block import (
-    CsvBlockWriter,
-    CsvRecords,
-    Found,
-    ParquetBlockWriter,
-    RecoverError,
-    encode_text,
-    log_lines,
-    read_last_block,
-    recover,
-    recover_block,
-)
-
-__all__ = [
-    "RecoverError",
-    "StoreError",
-    "print_result",
-    "recover",
-    "recover_block",
-    "recover_to_file",
-    "recover_to_stream",
-    "store",
-    "write_atomically",
-]
+from daskrun.result_block import CsvBlockWriter, CsvRecords, ParquetBlockWriter, encode_text, parquet_rows
 
 log = logging.getLogger(__name__)
 
@@ -170,38 +145,9 @@ def s3_location(output: Output) -> tuple[str, str]:
     return location
 
 
-def _temp_beside(path: Path) -> tuple[Path, BinaryIO]:
-    """A new hidden file in `path`'s directory, open for writing, to be renamed onto `path`.
-
-    Created with mode 0666 like any open(): the umask decides, as with pandas.to_csv."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    return tmp, os.fdopen(fd, "wb")
-
-
-def _through_links(path: Path) -> Path:
-    """Where a file written at `path` goes: a symlink's target, which is written (as `cp`
-    would), not the link replaced by a file of its own."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
-
-
 def _write_local(write: Callable[[BinaryIO], object], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(write, path)
-
-
-def write_atomically(write: Callable[[BinaryIO], object], path: Path) -> None:
-    """`write` into a hidden file beside `path`, renamed onto it once whole; removed on failure."""
-    # Write then rename in the same directory, so a reader never sees half a file.
-    path = _through_links(path)
-    tmp, handle = _temp_beside(path)
-    try:
-        with handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _write_s3(data: bytes | BinaryIO, output: Output) -> str:
@@ -299,7 +245,11 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
         buffer = io.BytesIO()
         try:
             serialise_into(df, "parquet", buffer)
-            import pyarrow.parquet as pq
+            # The rows the file holds: a frame of no columns is a Parquet file of none (README).
+            with buffer.getbuffer() as whole:
+                rows = parquet_rows(whole)
+            if rows is None or rows < 0:  # None: fastparquet wrote it, and no pyarrow reads the count
+                raise ValueError("pyarrow cannot read its row count back")
         except Exception as exc:  # noqa: BLE001 -- e.g. no pyarrow, or an object column Parquet cannot hold
             log.error("cannot write the result as %s (%s: %s); printing it as CSV", fmt, type(exc).__name__, exc)
         else:
@@ -307,68 +257,10 @@ def print_result(df: pd.DataFrame, stream: TextIO | None = None, fmt: str = "csv
             with buffer.getbuffer() as view:
                 for start in range(0, len(view), _CHUNK):
                     parquet_block.write(view[start : start + _CHUNK])
-            # The rows the file holds: a frame of no columns is a Parquet file of none (README).
-            parquet_block.end(pq.read_metadata(buffer).num_rows)
+            parquet_block.end(rows)
             stream.flush()
             return
     csv_block = CsvBlockWriter(stream, getattr(stream, "encoding", None) or "utf-8")
     write_csv(df, csv_block)
     csv_block.end(len(df), header_lines(df))
     stream.flush()
-
-
-def recover_to_file(log_pieces: Iterable[bytes], path: Path) -> Found:
-    """Write the file of the log's last intact block at `path`; the log is read piece by piece
-    (e.g. a binary file's lines) and each block written to a hidden file beside `path` as it
-    is read, the intact one renamed onto `path` at the end.
-
-    Raises RecoverError when no block is intact (before any write error), OSError when
-    `path` cannot be written."""
-    path = _through_links(path)
-    live: dict[BinaryIO, Path] = {}
-    refused: list[OSError] = []
-
-    def new_sink() -> BinaryIO | None:
-        try:
-            tmp, handle = _temp_beside(path)
-        except OSError as exc:  # reported once the log is read: a bad log is named first
-            refused.append(exc)
-            return None
-        live[handle] = tmp
-        return handle
-
-    def drop(sink: BinaryIO) -> None:
-        sink.close()
-        live.pop(sink).unlink(missing_ok=True)
-
-    try:
-        found = read_last_block(log_lines(log_pieces), new_sink, drop)
-        if found.sink is None:
-            raise refused[-1]
-        found.sink.close()
-        tmp = live.pop(found.sink)
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return found
-    finally:
-        for sink in list(live):
-            drop(sink)
-
-
-def recover_to_stream(log_pieces: Iterable[bytes], out: BinaryIO) -> Found:
-    """Copy the file of the log's last intact block to `out`, once the whole log was read
-    (blocks are kept in temporary files meanwhile). Raises RecoverError."""
-
-    def drop(sink: BinaryIO) -> None:
-        sink.close()
-
-    found = read_last_block(log_lines(log_pieces), tempfile.TemporaryFile, drop)
-    assert found.sink is not None
-    with found.sink:
-        found.sink.seek(0)
-        shutil.copyfileobj(found.sink, out)
-    out.flush()
-    return found

@@ -72,10 +72,11 @@ class RecoverError(Exception):
 _FOOTER_KEPT = 1 << 20
 
 
-def _parquet_rows(tail: bytes) -> int | None:
-    """The row count in the footer of a Parquet file ending in `tail`; None when the footer is
-    not all in `tail` or pyarrow is not installed. A footer that does not parse is a count of
-    -1: the file cannot be the table its block names."""
+def parquet_rows(tail: bytes | memoryview) -> int | None:
+    """The row count in the footer of a Parquet file ending in `tail` (or all of it); None when
+    the footer is not all in `tail` or pyarrow is not installed. A footer that does not parse is
+    a count of -1: the file cannot be the table its block names. The one reading of the count:
+    the block's end marker is written with it and checked with it."""
     if len(tail) < 12 or tail[-4:] != b"PAR1":
         return -1
     length = int.from_bytes(tail[-8:-4], "little")
@@ -325,7 +326,7 @@ class _Payload:
             if records != rows + header:
                 return f"has {records} CSV records, not the {rows} rows and {header} header line(s) its end marker says"
             return None
-        found = _parquet_rows(self._tail)
+        found = parquet_rows(self._tail)
         if found == -1:
             return "is not a Parquet file: its bytes do not end in a Parquet footer"
         if found is not None and found != rows:

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from daskrun import kube
+from daskrun.atomic_file import write_atomically
 from daskrun.config import Config, parse_config
 from daskrun.config_file import parse_config_text
 from daskrun.credentials import redact
 from daskrun.errors import DaskrunError, ResultNotFound, ResultTargetError
 from daskrun.job_block import NoBlock, newest_block
 from daskrun.job_logs import JobLogError
-from daskrun.output import recover_to_file, recover_to_stream, write_atomically
 from daskrun.reader_pod import ReaderPodError, copy_through_pod
+from daskrun.recover_file import recover_to_file, recover_to_stream
 from daskrun.result_block import Found
 from daskrun.result_source import FromClaim, FromLog, FromS3, LauncherJob, NotFinished, launcher_job, newest, source_for
 from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL

@@ -31,7 +31,7 @@ from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
 from daskrun.context import RunContext
 from daskrun.credentials import masked_args
-from daskrun.errors import EXIT_BAD_CONFIG, USER_CODE_ERRORS, FunctionFailed, ResultNotStored
+from daskrun.errors import USER_CODE_ERRORS, ExitCode, FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
 from daskrun.result_block import defang
 from daskrun.run_record import RunRecord, result_shape
@@ -227,7 +227,7 @@ def run_dask_function(
         # A version mismatch (exit 2 as well) is found on a cluster that started: its record,
         # with the versions it read, says why. Nor does a pod that found the result kept
         # report: the earlier pod's report stays as it was.
-        started = record.exit_code != EXIT_BAD_CONFIG or record.versions is not None
+        started = record.exit_code != ExitCode.BAD_CONFIG or record.versions is not None
         if started and kept_before is None:
             record.store()
         log.info("phases of this run:\n%s", line.table())

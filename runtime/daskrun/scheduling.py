@@ -2,7 +2,9 @@
 
 A worker that cannot be placed (too little CPU, an untolerated taint, no GPU node) stays
 Pending; Kubernetes says why in the pod's PodScheduled condition. The watch logs that reason
-within seconds and again while it lasts, so a run never waits in silence.
+within seconds and again while it lasts, so a run never waits in silence. A pod that was
+placed but whose containers fail to start is judged by daskrun.pod_starts; the run's pods
+are read for it here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from daskrun.context import RunContext
 from daskrun.manifest import RUN_LABEL
+from daskrun.pod_starts import LOG_LINES, PodStarts, read_pod
 from daskrun.run_labels import COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,29 @@ def pending_reasons(context: RunContext) -> dict[str, str]:
 
     pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
     return summarize([pod.raw for pod in pods])
+
+
+def read_pod_starts(context: RunContext) -> PodStarts:
+    """How the scheduler and worker pods of this run are starting, failures with their logs."""
+    import kr8s
+
+    pods = kr8s.get("pods", namespace=context.namespace, label_selector={RUN_LABEL: context.name})
+    problems: list[str] = []
+    restarts: dict[tuple[str, str, int], str] = {}
+    for pod in pods:
+
+        def logs(container: str, previous: bool, pod: Any = pod) -> str:
+            return "\n".join(pod.logs(container=container, tail_lines=LOG_LINES, previous=previous))
+
+        found = read_pod(pod.name, pod.raw, logs)
+        problems += found.problems
+        restarts.update(found.restarts)
+    return PodStarts(problems, restarts)
+
+
+def pod_problems(context: RunContext) -> list[str]:
+    """The run's pods that failed to start in a way no restart mends, one line each."""
+    return read_pod_starts(context).problems
 
 
 class SchedulingWatch:

@@ -1,6 +1,7 @@
 """One values file, one meaning (issue 18): every plain scalar read by `daskrun run --local`
 (the local reader) is what the pod gets from `helm install -f` (the ConfigMap, read by the
-same reader), or the local reader refuses it naming the key.
+same reader), or the local reader refuses it naming the key. The ConfigMap's file is JSON
+(toPrettyJson), and a JSON reader gets from it exactly what the runtime's reader gets.
 
 The property writes generated scalars into one values file per example and renders it with
 the real Helm binary (3 and 4 through `make test-chart`)."""
@@ -8,6 +9,7 @@ the real Helm binary (3 and 4 through `make test-chart`)."""
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import sys
@@ -45,8 +47,11 @@ def _values_file(tmp_path, scalars):
 
 
 def _pod_args(values_path):
-    configmap = one(render_chart(values_files=(values_path,)), "ConfigMap")
-    return safe_yaml.load(configmap["data"]["config.yaml"])["run"]["args"]
+    text = one(render_chart(values_files=(values_path,)), "ConfigMap")["data"]["config.yaml"]
+    pod = safe_yaml.load(text)
+    as_json = json.loads(text)
+    assert _same_tree(as_json, pod), f"read as JSON {as_json!r}, by the runtime {pod!r}"
+    return pod["run"]["args"]
 
 
 def _written_as_an_integer_from_1e21(text):
@@ -60,6 +65,15 @@ def _same(a, b):
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return type(a) is type(b) and a == b
+
+
+def _same_tree(a, b):
+    """Equal, and of the same types all the way down (True is not 1, 1.0 is not 1)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_tree(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b))
+    return _same(a, b)
 
 
 def _check_agree(tmp_path, scalars):

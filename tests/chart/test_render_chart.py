@@ -7,6 +7,7 @@ import re
 
 from chart_render import (
     CHART,
+    CHART_META,
     NAMESPACE,
     RELEASE,
     ROOT,
@@ -60,7 +61,7 @@ def test_labels_and_selectors():
         assert labels["app.kubernetes.io/name"] == "daskrun"
         assert labels[INSTANCE_LABEL] == RELEASE
         assert labels[MANAGED_BY_LABEL] == "Helm"
-        assert labels["helm.sh/chart"] == "daskrun-0.1.0"
+        assert labels["helm.sh/chart"] == f"daskrun-{CHART_META['version']}"
     job = run_job(objects)
     # The full set on the pods too (the Job's pods and the helm test pod): the Job's
     # selector is generated from its uid, so no selector ever carries these.

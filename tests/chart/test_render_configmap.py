@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -43,7 +44,8 @@ def test_configmap_holds_the_config_without_credentials():
 
 def test_configmap_keeps_every_value_type(tmp_path):
     """What the runtime's reader gets back is what the values file said: small and huge
-    floats stay floats, the key `n` stays a string, strings stay strings."""
+    floats stay floats, the key `n` stays a string, strings stay strings. The file is JSON:
+    a JSON reader gets the same."""
     values = tmp_path / "values.yaml"
     values.write_text(
         "run:\n  function: a.b\n  args:\n"
@@ -51,11 +53,15 @@ def test_configmap_keeps_every_value_type(tmp_path):
         '    "n": 3\n    text: "x: 1e-05"\n    lines: "a\\nb: 1e-05"\n    flag: true\n    none: null\n'
         '    version: "1.10"\n'
     )
-    config = safe_yaml.load(one(render_chart(values_files=(values,)), "ConfigMap")["data"]["config.yaml"])
-    assert config["run"]["args"] == {
+    text = one(render_chart(values_files=(values,)), "ConfigMap")["data"]["config.yaml"]
+    expected = {
         "lr": 0.00001, "tiny": 1.5e-7, "huge": 1e21, "neg": -2e-9, "grid": [1e-07, 2], "n": 3,
         "text": "x: 1e-05", "lines": "a\nb: 1e-05", "flag": True, "none": None, "version": "1.10",
     }
+    for config in (safe_yaml.load(text), json.loads(text)):
+        assert config["run"]["args"] == expected
+        assert {key: type(value) for key, value in config["run"]["args"].items()} == {
+            key: type(value) for key, value in expected.items()}
 
 
 def test_configmap_leaves_out_empty_sections():

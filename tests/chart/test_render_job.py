@@ -7,6 +7,8 @@ import shutil
 
 from chart_render import (
     CHART,
+    DEFAULT_IMAGE,
+    DEFAULT_WORKER_IMAGE,
     FULLNAME,
     JOB_PATTERN,
     RELEASE,
@@ -35,11 +37,11 @@ def test_job_runs_daskrun_with_its_environment():
     container = run_container(objects)
     assert "command" not in container, "the image's tini entrypoint must stay"
     assert container["args"] == ["daskrun", "run", "/etc/daskrun/config.yaml"]
-    assert container["image"] == "daskrun:0.1.0"
+    assert container["image"] == DEFAULT_IMAGE
     env = env_of(container)
     assert env[ENV_CONTROLLER] == "auto"
-    assert env[ENV_SCHEDULER_IMAGE] == "daskrun:0.1.0"
-    assert env[ENV_WORKER_IMAGE] == "daskrun-worker:0.1.0"  # the slim image of the same build
+    assert env[ENV_SCHEDULER_IMAGE] == DEFAULT_IMAGE
+    assert env[ENV_WORKER_IMAGE] == DEFAULT_WORKER_IMAGE  # the slim image of the same build
     assert env[ENV_RELEASE] == RELEASE
     assert env[ENV_RUN_ID] == "1"
     assert env[ENV_POD_NAME] == {"fieldRef": {"fieldPath": "metadata.name"}}

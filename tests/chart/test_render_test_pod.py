@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chart_render import (
+    DEFAULT_IMAGE,
     FULLNAME,
     RELEASE,
     env_of,
@@ -36,7 +37,7 @@ def test_helm_test_pod_runs_preflight_restricted():
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     [container] = spec["containers"]
-    assert container["image"] == "daskrun:0.1.0"
+    assert container["image"] == DEFAULT_IMAGE
     assert container["args"] == ["daskrun", "preflight", "--config", "/etc/daskrun/config.yaml"]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from chart_render import CHART, helm, render_chart, render_error, run_container
+from chart_render import CHART, DEFAULT_IMAGE, DEFAULT_WORKER_IMAGE, helm, render_chart, render_error, run_container
 
 from daskrun.context import ENV_SCHEDULER_IMAGE, ENV_WORKER_IMAGE
 
@@ -20,12 +20,12 @@ def images(objects) -> set[str]:
 
 
 def test_digest_replaces_the_tag_everywhere():
-    objects = render_chart({"image": {"repository": "daskrun", "tag": "0.1.0", "digest": DIGEST}})
+    objects = render_chart({"image": {"repository": "daskrun", "tag": "any-tag", "digest": DIGEST}})
     assert images(objects) == {f"daskrun@{DIGEST}"}
     env = {e["name"]: e.get("value") for e in run_container(objects)["env"]}
     assert env[ENV_SCHEDULER_IMAGE] == f"daskrun@{DIGEST}"
-    # The worker image is another image: the launcher's digest cannot name it.
-    assert env[ENV_WORKER_IMAGE] == "daskrun-worker:0.1.0"
+    # The worker image is another image: the launcher's digest cannot name it; its tag carries over.
+    assert env[ENV_WORKER_IMAGE] == "daskrun-worker:any-tag"
 
 
 def test_the_worker_image_takes_its_own_repository_tag_and_digest():
@@ -48,9 +48,9 @@ def test_a_malformed_worker_image_digest_is_rejected_naming_the_key():
 
 def test_global_image_registry_prefixes_the_repository():
     objects = render_chart({"global": {"imageRegistry": "registry.example.com/ml/"}})
-    assert images(objects) == {"registry.example.com/ml/daskrun:0.1.0"}
+    assert images(objects) == {f"registry.example.com/ml/{DEFAULT_IMAGE}"}
     env = {e["name"]: e.get("value") for e in run_container(objects)["env"]}
-    assert env[ENV_WORKER_IMAGE] == "registry.example.com/ml/daskrun-worker:0.1.0"
+    assert env[ENV_WORKER_IMAGE] == f"registry.example.com/ml/{DEFAULT_WORKER_IMAGE}"
 
 
 def test_a_malformed_digest_is_rejected_naming_the_key():
@@ -70,7 +70,7 @@ def test_parent_chart_condition_and_globals(tmp_path):
         "dependencies:\n  - name: daskrun\n    version: '*'\n    condition: daskrun.enabled\n")
     (parent / "values.yaml").write_text("global:\n  imageRegistry: mirror.local\ndaskrun:\n  enabled: true\n")
     on = render_chart(chart=parent)
-    assert images(on) == {"mirror.local/daskrun:0.1.0"}
+    assert images(on) == {f"mirror.local/{DEFAULT_IMAGE}"}
     off = render_chart({"daskrun": {"enabled": False}}, chart=parent)
     assert off == []
     helm("lint", "--strict", str(parent))

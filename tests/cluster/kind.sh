@@ -7,7 +7,7 @@ REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 KIND_VERSION="${KIND_VERSION:-v0.30.0}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.0}"
 KIND_CLUSTER="${KIND_CLUSTER:-daskrun}"
-IMAGE="${IMAGE:-daskrun:0.1.0}"
+IMAGE="${IMAGE:-daskrun:$(sh "$REPO_ROOT/tools/app_version.sh")}"
 TOOLS_BIN="$REPO_ROOT/.tools/bin"
 KIND="$TOOLS_BIN/kind-$KIND_VERSION"
 

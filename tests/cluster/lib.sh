@@ -11,7 +11,8 @@ REGISTRY_VERSION="${REGISTRY_VERSION:-v3.1.2}" # github.com/distribution/distrib
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 COREDNS_IMAGE="localhost/daskrun-coredns:${COREDNS_VERSION}"
 BASE_IMAGE="${BASE_IMAGE:-daskrun-base:bookworm-slim}"
-IMAGE="${IMAGE:-daskrun:0.1.0}"
+APP_VERSION="$(sh "$REPO_ROOT/tools/app_version.sh")"
+IMAGE="${IMAGE:-daskrun:$APP_VERSION}"
 # The Dask workers' image (the Dockerfile's worker target), named as the chart's default names it.
 WORKER_IMAGE="${WORKER_IMAGE:-${IMAGE%%:*}-worker:${IMAGE##*:}}"
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/../cluster/lib.sh"
-OPERATOR_IMAGE="${OPERATOR_IMAGE:-daskrun-operator:0.1.0}"
+OPERATOR_IMAGE="${OPERATOR_IMAGE:-daskrun-operator:$APP_VERSION}"
 
 bash "$HERE/../cluster/images.sh" dockerd
 docker build -q --build-arg "DASKRUN_IMAGE=$IMAGE" -t "$OPERATOR_IMAGE" "$HERE/operator" >/dev/null

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from daskrun import __version__
+
 from cluster_tools import ADAPTIVE_RUN, SMALL_RUN, dask_clusters, dask_pods, exit_code, helm, kjson, kubectl, wait_until
 
-OPERATOR_IMAGE = "daskrun-operator:0.1.0"
+OPERATOR_IMAGE = f"daskrun-operator:{__version__}"  # as tests/e2e/operator_image.sh tags it
 OPERATOR_SELECTOR = "app.kubernetes.io/name=dask-kubernetes-operator"
 WORKERS = SMALL_RUN["dask_cluster"]["workers"]
 

@@ -171,7 +171,7 @@ def test_private_repository_and_index_with_a_token_from_a_secret(namespace, rele
     launcher_log = rel.launcher_log()
     assert outcome == "Complete", launcher_log[-3000:]
 
-    from daskrun.output import recover
+    from daskrun.result_block import recover
 
     table = pd.read_csv(io.StringIO(recover(rel.logs())))
     tasks, function = table[table["where"] == "task"], table[table["where"] == "function"]

@@ -74,7 +74,7 @@ def setup_config(served, **extra_setup):
 
 
 def result_table(release) -> pd.DataFrame:
-    from daskrun.output import recover
+    from daskrun.result_block import recover
 
     return pd.read_csv(io.StringIO(recover(release.logs())))
 

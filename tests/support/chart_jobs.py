@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+from daskrun import __version__
 from daskrun.manifest import IMAGE_UID
 
 RELEASE, NAMESPACE = "demo", "runs"
@@ -73,7 +74,7 @@ def chart_job(
                     "containers": [
                         {
                             "name": "daskrun",
-                            "image": "daskrun:0.1.0",
+                            "image": f"daskrun:{__version__}",
                             "args": ["daskrun", "run", "/etc/daskrun/config.yaml"],
                             "workingDir": "/home/daskrun",
                             "volumeMounts": mounts,

@@ -23,6 +23,10 @@ from daskrun.run_labels import COMPONENT_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
+CHART_META = yaml.safe_load((CHART / "Chart.yaml").read_text())
+# The image the chart runs when none is set: image.tag's default is the chart's appVersion.
+DEFAULT_IMAGE = f"daskrun:{CHART_META['appVersion']}"
+DEFAULT_WORKER_IMAGE = f"daskrun-worker:{CHART_META['appVersion']}"  # workerImage's default
 RELEASE = "demo"
 NAMESPACE = "runs"
 FULLNAME = f"{RELEASE}-daskrun"  # the chart's daskrun.fullname of RELEASE

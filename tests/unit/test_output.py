@@ -10,18 +10,9 @@ import pandas as pd
 import pytest
 
 from daskrun.config import Output
-from daskrun.output import (
-    RecoverError,
-    StoreError,
-    print_result,
-    recover,
-    recover_block,
-    recover_to_file,
-    recover_to_stream,
-    serialise,
-    store,
-    to_csv_text,
-)
+from daskrun.output import StoreError, print_result, serialise, store, to_csv_text
+from daskrun.recover_file import recover_to_file, recover_to_stream
+from daskrun.result_block import RecoverError, recover, recover_block
 from daskrun.runner import MAX_TABLE_ROWS, keep_result
 from daskrun.config import load_config
 from daskrun.errors import ResultNotStored

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from daskrun.output import recover
+from daskrun.result_block import recover
 
 from cli_runner import REPO, run_cli
 from servers import free_port

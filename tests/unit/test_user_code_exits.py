@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from cli_runner import cli_env, run_cli
 from daskrun import exit_guard
 from daskrun.exit_guard import ENDED_EARLY, ENV_MARKER
-from daskrun.output import recover
+from daskrun.result_block import recover
 
 HERE = os.path.dirname(__file__)
 ENV = {"PYTHONPATH": HERE}
