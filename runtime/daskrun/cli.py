@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from daskrun import context as ctx
-from daskrun import exit_guard
+from daskrun import exit_guard, log_levels
 from daskrun._version import __version__
 from daskrun.credentials import RedactingFilter, TextFilter
 from daskrun.errors import DaskrunError, ExitCode, ResultNotFound, Stopped, exit_code_summary
@@ -70,11 +70,8 @@ def _api_unreachable(exc: BaseException) -> str | None:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    log_levels.apply(logging.getLogger().handlers, verbose)
     for handler in logging.getLogger().handlers:
         # Once per handler: called again in one process (the Python API, tests), a filter per
         # call made every record pass through hundreds of redactions.
@@ -84,8 +81,6 @@ def _configure_logging(verbose: bool) -> None:
         if TextFilter not in kinds:
             # Only the block writers may print marker text (they write to stdout directly).
             handler.addFilter(TextFilter(defang))
-    for noisy in ("httpx", "httpcore", "kr8s", "botocore", "urllib3", "distributed", "kopf"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 MIN_PROGRESS_INTERVAL, MAX_PROGRESS_INTERVAL = 0.1, 24 * 3600.0
@@ -127,7 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"daskrun {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="daskrun's debug lines and Dask's and Kubernetes' INFO lines too (the chart's logLevel: debug)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the configured function on a Dask cluster")

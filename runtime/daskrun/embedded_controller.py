@@ -135,10 +135,9 @@ class EmbeddedController:
             log.exception("embedded dask controller stopped with an error")
 
     def start(self) -> None:
-        logging.getLogger("kopf").setLevel(logging.WARNING)
-        # Per-object handler results, prefixed with [namespace/name]: shows what this controller acted on.
+        # Per-object handler results, prefixed with [namespace/name]: shows what this controller
+        # acted on. INFO with -v only, as all of kopf's (daskrun.log_levels); failures always.
         objects = logging.getLogger("kopf.objects")
-        objects.setLevel(logging.INFO)
         if not any(isinstance(f, _QuietTimers) for f in objects.filters):
             objects.addFilter(_QuietTimers())
         if not any(isinstance(f, _NameObjects) for f in objects.filters):

@@ -99,7 +99,8 @@ class LocalRun:
             return f"next: daskrun validate {self.config_path} --import"
         if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             return f"next: {again}   (to run it again)"
-        return f"next: the error in the log above; {again} -v adds Dask's own debug lines"
+        # -v is the top-level flag: after `run` argparse refuses it.
+        return f"next: the error in the log above; daskrun -v run {self.config_path} --local adds Dask's own INFO lines"
 
     def outcome(self, code: int) -> list[str]:
         said, _ = end_line(self.title, self.summary(finished_phase(code), code, self._result(code)))

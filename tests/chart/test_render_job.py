@@ -52,6 +52,18 @@ def test_job_runs_daskrun_with_its_environment():
     assert mounts["/etc/daskrun"]["readOnly"] is True
 
 
+def test_log_level_debug_runs_the_launcher_verbose_as_the_cli_reads_its_args():
+    from daskrun.cli import _parser
+
+    def verbose(values):
+        daskrun, *args = run_container(render_chart(values))["args"]
+        assert daskrun == "daskrun"
+        return _parser().parse_args(args).verbose
+
+    assert verbose({}) is False and verbose({"logLevel": "info"}) is False
+    assert verbose({"logLevel": "debug"}) is True
+
+
 def test_image_tag_and_repository():
     objects = render_chart({"image": {"repository": "registry.example/daskrun", "tag": "1.2.3", "pullPolicy": "Always"}})
     container = run_container(objects)

@@ -112,8 +112,10 @@ def test_external_mode_without_an_operator_fails_clearly(namespace, release):
 def test_two_default_runs_side_by_side_run_embedded_and_keep_to_their_own_clusters(namespace, release):
     """Without an operator the default (auto) runs the embedded controller, as before."""
     first, second = release("alpha"), release("beta")
-    first.install(SMALL_RUN)
-    second.install(SMALL_RUN)
+    # kopf's per-object lines, which show what each controller acted on, are INFO: in the
+    # launcher's log with the chart's debug log level only.
+    first.install(SMALL_RUN, logLevel="debug")
+    second.install(SMALL_RUN, logLevel="debug")
     names = wait_until(lambda: (lambda c: c if len(c) == 2 else None)(
         sorted(c["metadata"]["name"] for c in dask_clusters(namespace))), 300, what="both DaskClusters")
     assert first.wait() == "Complete", first.launcher_log()
@@ -124,7 +126,7 @@ def test_two_default_runs_side_by_side_run_embedded_and_keep_to_their_own_cluste
     for log, name in ((alpha_log, alpha_cluster), (beta_log, beta_cluster)):
         assert f"controller: the embedded controller (daskrun-{name}) drives the run: no dask operator acted on " \
                f"DaskCluster {name} within" in log, log
-    # Each embedded controller logs the objects it handles as [namespace/name].
+    # Each embedded controller logs the objects it handles as [namespace/name] (kopf's INFO).
     assert f"/{alpha_cluster}]" in alpha_log and f"/{beta_cluster}]" not in alpha_log
     assert f"/{beta_cluster}]" in beta_log and f"/{alpha_cluster}]" not in beta_log
     assert "ok    controller: the embedded controller will drive runs" in helm_test(first)

@@ -149,3 +149,13 @@ def report_load(n=4, seconds=0.3):
 
     values = dask.compute(*[dask.delayed(square)(i) for i in range(n)])
     return pd.DataFrame({"i": range(n), "square": list(values)})
+
+
+def kills_its_worker():
+    """A task that ends its worker process: Dask's nanny warns, the scheduler gives up on the
+    task (KilledWorker) once allowed-failures is spent."""
+
+    def die(x):
+        os._exit(1)
+
+    return dask.compute(dask.delayed(die)(1))

@@ -68,6 +68,17 @@ def test_the_line_says_phase_workers_bar_rate_and_eta_from_the_runs_own_counts(a
     assert len(run.status(30)) == 29
 
 
+def test_after_a_failure_the_verbose_command_it_names_is_one_the_cli_takes(a_run):
+    from daskrun.cli import _parser
+
+    config, _ = a_run
+    then = local_display.LocalRun(config, "values.yaml").outcome(ExitCode.FUNCTION_FAILED)[-1]
+    command = re.search(r"daskrun (-v run \S+ --local)", then)
+    assert command, then
+    args = _parser().parse_args(command.group(1).split())
+    assert args.verbose and args.local and args.config == "values.yaml"
+
+
 @pytest.mark.parametrize(("code", "result", "next_step"), [
     (ExitCode.OK, "out/sleeps.csv", "next: open "),
     (ExitCode.NOT_STORED, "not stored; printed on stdout between the result markers", "next: daskrun recover "),
