@@ -22,10 +22,10 @@ cluster-smoke: $(CLUSTER_SMOKE_DEPS) ## smoke tests against the running cluster
 cluster-build: ## only build the binaries into the cache
 	bash $(CLUSTER_DIR)/build.sh all
 
-image: ## (re)build the daskrun image from the Dockerfile; reload it into the cluster when it runs
+image: ## (re)build the daskrun and daskrun-worker images from the Dockerfile; reload them into the cluster when it runs
 	bash $(CLUSTER_DIR)/images.sh image
 
-image-load: ## load the already built image into the running cluster
+image-load: ## load the already built images into the running cluster
 	bash $(CLUSTER_DIR)/images.sh load-project
 
 kind-up: ## kind instead (needs Docker and registry access): cluster + image + .cluster/kubeconfig
