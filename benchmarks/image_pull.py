@@ -36,17 +36,23 @@ def seconds(took: str) -> float:
 
 
 def evict_project_images() -> list[str]:
-    """Remove every image of the project from the node (they share layers), so the next pull
-    fetches and unpacks all of its layers; the mismatch image's import stamps go too."""
-    names = cluster_shell("ctr_k8s images ls -q").split()
-    ours = [n for n in names if re.search(r"(^|/)daskrun[-a-z]*:", n)]
-    if ours:
-        cluster_shell("ctr_k8s images rm --sync " + " ".join(ours) + ' >/dev/null; rm -rf "$STATE/imported"')
-    return ours
+    """Remove every image but the cluster's own (pause, CoreDNS) from the node, by name, by
+    digest and by the runtime's image-ID names: the project's images share their layers, and one
+    name left holds them all. The mismatch image's import stamps go too."""
+    rows = [line.split()[:3] for line in cluster_shell("ctr_k8s images ls").splitlines()[1:] if line.strip()]
+    # By name, and by the image ID (docker's), which is the only name an imported image may keep.
+    system = set(cluster_shell('printf "%s\\n" "$PAUSE_IMAGE" "$COREDNS_IMAGE"; '
+                               'docker image inspect -f "{{.Id}}" "$PAUSE_IMAGE" "$COREDNS_IMAGE"').split())
+    kept = {digest for name, _, digest in rows if name in system or name.removeprefix("docker.io/library/") in system}
+    gone = [name for name, _, digest in rows if digest not in kept]
+    if gone:
+        cluster_shell("ctr_k8s images rm --sync " + " ".join(gone) + ' >/dev/null; rm -rf "$STATE/imported"')
+    return gone
 
 
 def restore_project_images() -> None:
-    cluster_shell(f"bash {bench.REPO}/tests/cluster/images.sh load-project && bash {bench.REPO}/tests/e2e/operator_image.sh")
+    cluster_shell(f"bash {bench.REPO}/tests/cluster/images.sh load-system && bash {bench.REPO}/tests/cluster/images.sh load-project"
+                  f" && bash {bench.REPO}/tests/e2e/operator_image.sh")
 
 
 def cold_pull(ns: str, reference: str, secret: str) -> dict:
@@ -120,9 +126,9 @@ def pull_cost(ns: str, rounds: int = 2) -> None:
         restore_project_images()
     print(f"\nthe workers' image on a node without it: the kubelet's pull from the cluster's registry (loopback, "
           f"so fetch and unpack, no network), and helm install -> 2 workers joined with it present (median of {rounds})")
-    print(f"{'workers on':<24} | {'size MB':>8} | {'pull s':>7} | {'warm s':>7} | {'cold s':>7} | {'pull share':>10}")
+    print(f"{'workers on':<24} | {'pulled MB':>9} | {'pull s':>7} | {'warm s':>7} | {'cold s':>7} | {'pull share':>10}")
     for row in rows.values():
-        size = f"{row['bytes'] / 1e6:8.1f}" if row["bytes"] else f"{'-':>8}"
+        size = f"{row['bytes'] / 1e6:9.1f}" if row["bytes"] else f"{'-':>9}"
         cold = row["warm"] + row["pull"] if row["warm"] is not None and row["pull"] is not None else None
         share = f"{row['pull'] / cold:10.0%}" if cold else f"{'-':>10}"
         print(f"{row['image']:<24} | {size} | {bench.cell(row['pull'])} | {bench.cell(row['warm'])} | "
