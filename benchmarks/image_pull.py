@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import subprocess
 import sys
 import uuid
@@ -115,11 +116,12 @@ def pull_cost(ns: str, rounds: int = 2) -> None:
             restore_project_images()
             starts = [bench.measure(f"warm start, workers on {image}", lambda: warm_start(ns, image)) for _ in range(rounds)]
             got = [p for p in pulls if p]
+            warm = [s for s in starts if s]
             rows[kind] = {
                 "image": image,
                 "bytes": got[0]["bytes"] if got else None,
-                "pull": sorted(p["pull"] for p in got)[len(got) // 2] if got else None,
-                "warm": sorted(s for s in starts if s)[len([s for s in starts if s]) // 2] if any(starts) else None,
+                "pull": statistics.median(p["pull"] for p in got) if got else None,
+                "warm": statistics.median(warm) if warm else None,
             }
             print(f"{kind}: {json.dumps(rows[kind])}", file=sys.stderr, flush=True)
     finally:
