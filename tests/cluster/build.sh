@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every binary the local cluster needs from the Go module proxy (and gcc),
 # into $DASKRUN_CLUSTER_CACHE/bin. Skips a binary that already exists.
-# Usage: build.sh [k8s|etcd|coredns|netpol|registry|pause|all]
+# Usage: build.sh [k8s|etcd|coredns|netpol|registry|provisioner|pause|all]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -57,6 +57,14 @@ build_registry() {
   mv "$BIN/registry.tmp" "$BIN/registry-$REGISTRY_VERSION"
 }
 
+build_provisioner() {
+  local out; out="$(provisioner_bin)"
+  [[ -x "$out" ]] && return 0
+  log "building the volume provisioner"
+  (cd "$HERE/provisioner" && go build -trimpath -ldflags "-s -w" -o "$out.tmp" .)
+  mv "$out.tmp" "$out"
+}
+
 build_pause() {
   [[ -x "$BIN/pause" ]] && return 0
   log "building pause"
@@ -72,8 +80,9 @@ case "$what" in
   coredns) build_coredns ;;
   netpol) build_netpol ;;
   registry) build_registry ;;
+  provisioner) build_provisioner ;;
   pause) build_pause ;;
-  all) build_pause; build_etcd; build_coredns; build_netpol; build_registry; build_k8s ;;
+  all) build_pause; build_etcd; build_coredns; build_netpol; build_registry; build_provisioner; build_k8s ;;
   *) die "unknown target $what" ;;
 esac
 exit

@@ -116,7 +116,7 @@ main() {
   for c in kube-router kube-proxy kubelet; do stop "$c"; done
   remove_containers
   kill_pods
-  for c in registry containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
+  for c in volume-provisioner registry containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c" 5; done
   [[ -s "$PIDS/dockerd.pid" ]] && OUR_DOCKERD=1
   stop dockerd 30
   kill_pods

@@ -43,6 +43,12 @@ REGISTRY_FACTS="$OUT_DIR/registry.json"
 REGISTRY_IMAGE="$REGISTRY_ADDR/${IMAGE%%:*}:${IMAGE##*:}"
 REGISTRY_WORKER_IMAGE="$REGISTRY_ADDR/${WORKER_IMAGE%%:*}:${WORKER_IMAGE##*:}"
 
+# The dynamic volume provisioner (provisioner/main.go) behind the default StorageClass; its
+# volumes are directories of $VOLUMES_DIR, and its metrics port is how up.sh sees it ready.
+PROVISIONER_NAME=daskrun.local/host-directory
+VOLUMES_DIR="$STATE/volumes"
+PROVISIONER_METRICS_PORT="${PROVISIONER_METRICS_PORT:-15001}"
+
 # Network layout. The node/API address lives on an interface of our own (a bridge without
 # ports: not every kernel has the dummy driver), so it is routable from pods (through the
 # `kubernetes` Service) and from the host alike.
@@ -135,6 +141,18 @@ netpol_ready() {
 registry_ready() {
   [[ -s "$REGISTRY_DIR/password" ]] || return 1
   curl -sf -m 5 -u "$REGISTRY_USER:$(cat "$REGISTRY_DIR/password")" "http://$REGISTRY_ADDR/v2/" >/dev/null
+}
+
+# provisioner_bin: the provisioner's binary, named by a hash of its sources, so an edit of
+# main.go or its modules builds a new one and the cache never serves a stale one.
+provisioner_bin() {
+  local sum
+  sum="$(cat "$CLUSTER_DIR/provisioner/main.go" "$CLUSTER_DIR/provisioner/go.sum" | sha256sum)"
+  echo "$BIN/volume-provisioner-${sum:0:12}"
+}
+
+provisioner_ready() {
+  curl -sf -m 5 "http://127.0.0.1:$PROVISIONER_METRICS_PORT/metrics" >/dev/null
 }
 
 # drop_netpol_sets: destroy the ipsets kube-router made (after its iptables rules are gone:

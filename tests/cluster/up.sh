@@ -8,7 +8,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/pki.sh"
 
 COMPONENTS=(dockerd etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy
-  kube-router registry)
+  kube-router registry volume-provisioner)
 SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
   vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.conf.all.route_localnet)
 
@@ -42,13 +42,14 @@ healthy() {
   for c in "$@"; do [[ -z "$c" ]] || pid_alive "$c" || return 1; done
   [[ " $* " == *" kube-router "* ]] && { netpol_ready || return 1; }
   [[ " $* " == *" registry "* ]] && { registry_ready || return 1; }
+  [[ " $* " == *" volume-provisioner "* ]] && { provisioner_ready || return 1; }
   kctl --request-timeout=5s get --raw /readyz >/dev/null 2>&1 || return 1
   [[ "$(kctl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
 check_ports() {
   local port users
-  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$NETPOL_HEALTH_PORT" "$REGISTRY_PORT"; do
+  for port in "$API_PORT" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$NETPOL_HEALTH_PORT" "$REGISTRY_PORT" "$PROVISIONER_METRICS_PORT"; do
     users="$(ss -ltnpH "sport = :$port" 2>/dev/null)"
     [[ -z "$users" ]] || die "port $port is already in use: $users"
   done
@@ -291,26 +292,47 @@ YAML
 # in step with the NetworkPolicies. Why kube-router, why only its firewall: tests/cluster/README.md.
 # It authenticates with a ServiceAccount token of its own that reads what its informers
 # watch, and nothing else. Called with no kube-router running (a cold start, or after stop).
-start_netpol() {
-  local dir="$STATE/kube-router" token
-  kctl apply -f "$HERE/manifests/kube-router.yaml" >"$LOGS/kube-router-apply.log" 2>&1 \
-    || fail_component kube-router-apply "applying its ServiceAccount and RBAC failed"
+# sa_kubeconfig NAME DIR: a kubeconfig in DIR for the kube-system ServiceAccount NAME (applied
+# before), for a host process that should hold its own narrow rights, not the admin's.
+sa_kubeconfig() {
+  local name="$1" dir="$2" token
   mkdir -p "$dir"; chmod 700 "$dir"
-  token="$(kctl -n kube-system create token kube-router --duration=8760h 2>>"$LOGS/kube-router-apply.log")" \
-    || fail_component kube-router-apply "cannot make a token for its ServiceAccount"
+  token="$(kctl -n kube-system create token "$name" --duration=8760h 2>>"$LOGS/$name-apply.log")" \
+    || fail_component "$name-apply" "cannot make a token for its ServiceAccount"
   # Not kctl: that one's --kubeconfig is the admin's, which `config set-*` would edit.
   local k=("$BIN/kubectl" --kubeconfig "$dir/kubeconfig.tmp")
   rm -f "$dir/kubeconfig.tmp"
   "${k[@]}" config set-cluster local --server="https://$NODE_IP:$API_PORT" \
     --certificate-authority="$PKI/ca.crt" --embed-certs >/dev/null
-  "${k[@]}" config set-credentials kube-router --token="$token" >/dev/null
-  "${k[@]}" config set-context local --cluster=local --user=kube-router >/dev/null
+  "${k[@]}" config set-credentials "$name" --token="$token" >/dev/null
+  "${k[@]}" config set-context local --cluster=local --user="$name" >/dev/null
   "${k[@]}" config use-context local >/dev/null
   mv "$dir/kubeconfig.tmp" "$dir/kubeconfig"
+}
+
+start_netpol() {
+  local dir="$STATE/kube-router"
+  kctl apply -f "$HERE/manifests/kube-router.yaml" >"$LOGS/kube-router-apply.log" 2>&1 \
+    || fail_component kube-router-apply "applying its ServiceAccount and RBAC failed"
+  sa_kubeconfig kube-router "$dir"
   start_proc kube-router "$BIN/kube-router-$KUBE_ROUTER_VERSION" --kubeconfig "$dir/kubeconfig" \
     --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
     --service-cluster-ip-range "$SERVICE_CIDR" --health-port "$NETPOL_HEALTH_PORT" --metrics-port 0 --v=1
   wait_for kube-router 60 netpol_ready
+}
+
+# The volume provisioner (provisioner/main.go) and the default StorageClass it serves, so a
+# claim without a class binds as on a cloud cluster. Its volumes are directories in the state
+# dir: cluster-down frees them.
+start_provisioner() {
+  local dir="$STATE/volume-provisioner"
+  sed -e "s|@PROVISIONER_NAME@|$PROVISIONER_NAME|" "$HERE/manifests/volume-provisioner.yaml" \
+    | kctl apply -f - >"$LOGS/volume-provisioner-apply.log" 2>&1 \
+    || fail_component volume-provisioner-apply "applying its ServiceAccount, RBAC and StorageClass failed"
+  sa_kubeconfig volume-provisioner "$dir"
+  start_proc volume-provisioner "$(provisioner_bin)" --kubeconfig "$dir/kubeconfig" \
+    --name "$PROVISIONER_NAME" --root "$VOLUMES_DIR" --metrics-address "127.0.0.1:$PROVISIONER_METRICS_PORT"
+  wait_for volume-provisioner 30 provisioner_ready
 }
 
 # The image registry the e2e suite pulls from with imagePullSecrets (CNCF Distribution,
@@ -370,8 +392,9 @@ write_kubeconfig() {
 main() {
   local core=("${COMPONENTS[@]/kube-router/}")
   core=("${core[@]/registry/}")
+  core=("${core[@]/volume-provisioner/}")
   if ! healthy && healthy "${core[@]}"; then
-    # Healthy but for the NetworkPolicy engine or the registry (a cluster from before they
+    # Healthy but for the NetworkPolicy engine, the registry or the provisioner (a cluster from before they
     # were added, or one died): (re)start only those. The engine rebuilds its rules from the
     # API; the registry gets the project image pushed again.
     ensure_packages
@@ -387,6 +410,12 @@ main() {
       stop registry
       start_registry
       [[ "${SKIP_PROJECT_IMAGE:-0}" == 1 ]] || "$HERE/images.sh" push
+    fi
+    if ! healthy volume-provisioner; then
+      log "cluster up, but its volume provisioner is not running: (re)starting it"
+      "$HERE/build.sh" provisioner || die "building the volume provisioner failed (see output above)"
+      stop volume-provisioner
+      start_provisioner
     fi
   fi
   if healthy; then
@@ -425,6 +454,7 @@ main() {
   start_kubelet
   start_kube_proxy
   start_netpol
+  start_provisioner
   start_dns
   write_kubeconfig
   if [[ -n "$IMG_PID" ]]; then
