@@ -191,6 +191,19 @@ settings given at the top level and daskPods, with the ServiceAccount's name res
 {{- end }}
 
 {{/*
+The claim the result is stored on: the user's (outputVolume.existingClaim), the one the
+chart makes (outputVolume.create, named after the release: every revision writes to it), or
+empty.
+*/}}
+{{- define "daskrun.outputClaim" -}}
+{{- if .Values.outputVolume.existingClaim }}
+{{- .Values.outputVolume.existingClaim }}
+{{- else if .Values.outputVolume.create }}
+{{- printf "%s-output" (include "daskrun.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+{{- end }}
+
+{{/*
 The directory of a local output.path inside the launcher container (the working directory
 is the image's home, so relative paths land there).
 */}}
@@ -276,15 +289,19 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- fail (printf "dask_cluster.worker_config.setup.%s contains a credential, which would be stored in the ConfigMap, the pod specs and the logs; remove it and put the token in a Secret (codeCredentials: %s, %s or %s)" $key (include "daskrun.contract.credentials.GIT_TOKEN" $) (include "daskrun.contract.credentials.GIT_SSH_KEY" $) (include "daskrun.contract.credentials.PIP_PASSWORD" $)) }}
 {{- end }}
 {{- end }}
-{{- if .Values.outputVolume.existingClaim }}
+{{- if and .Values.outputVolume.existingClaim .Values.outputVolume.create }}
+{{- fail "outputVolume.existingClaim and outputVolume.create are both set: mount your claim (existingClaim) or let the chart make one (create: true), not both" }}
+{{- end }}
+{{- $volumeKey := ternary "outputVolume.create" "outputVolume.existingClaim" (eq .Values.outputVolume.create true) }}
+{{- if include "daskrun.outputClaim" . }}
 {{- if not $output.path }}
-{{- fail "outputVolume.existingClaim is set but output.path is not: set output.path to a local file (e.g. results/out.csv) to store the result on the volume" }}
+{{- fail (printf "%s is set but output.path is not: set output.path to a local file (e.g. results/out.csv) to store the result on the volume" $volumeKey) }}
 {{- end }}
 {{- if or $output.bucket (hasPrefix "s3://" $output.path) }}
-{{- fail "outputVolume.existingClaim is set but output goes to S3 (output.bucket or an s3:// output.path): remove outputVolume.existingClaim or use a local output.path" }}
+{{- fail (printf "%s is set but output goes to S3 (output.bucket or an s3:// output.path): %s, or use a local output.path" $volumeKey (ternary "set outputVolume.create to false" "remove outputVolume.existingClaim" (eq $volumeKey "outputVolume.create"))) }}
 {{- end }}
 {{- if eq (include "daskrun.outputDir" .) "/" }}
-{{- fail (printf "outputVolume.existingClaim: output.path %q has no directory to mount the volume at; use e.g. /results/out.csv" $output.path) }}
+{{- fail (printf "%s: output.path %q has no directory to mount the volume at; use e.g. /results/out.csv" $volumeKey $output.path) }}
 {{- end }}
 {{- end }}
 {{- end }}

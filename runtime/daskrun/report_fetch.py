@@ -62,7 +62,7 @@ def report_locations(config: Config, job: LauncherJob) -> list[tuple[str, FromS3
     if output is None:
         raise ResultNotFound(
             f"job/{job.name} has no `output`: a run stores its report beside a stored result only; "
-            "set output.path (an S3 object, or a file on outputVolume.existingClaim) to have one next time"
+            "set output.path (an S3 object, or a file on a claim: outputVolume.create or existingClaim) to have one next time"
         )
     if not output.report:
         raise ResultNotFound(

@@ -202,7 +202,7 @@ class InPod:
     def why(self, what: str) -> str:
         return (
             f"the run stored {what} at {self.path} in the launcher pod ({self.held}), which went with the pod; "
-            "set outputVolume.existingClaim (or an S3 output) to keep it"
+            "set outputVolume.create: true (or outputVolume.existingClaim, or an S3 output) to keep it"
         )
 
 

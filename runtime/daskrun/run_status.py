@@ -18,6 +18,7 @@ from typing import Any
 from daskrun import timeline
 from daskrun.errors import ExitCode
 from daskrun.job_logs import RUN_CONTAINER
+from daskrun.kept_mark import read_mark
 from daskrun.result_source import launcher_job
 from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
 from daskrun.run_summary import FAILED, NO_RESULT, RETURNED_NONE, SUCCEEDED, RunSummary, in_the_log, meaning
@@ -162,13 +163,21 @@ def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any
             if mount is None or not mount.claim:
                 if _PRINTED_TOO.search(log):
                     return f"in the log (the file went with the pod): daskrun result {_release(job)} -o FILE"
-                return f"{where} in the launcher pod, gone with it (keep it: outputVolume.existingClaim or S3)"
+                return f"{where} in the launcher pod, gone with it (keep it: outputVolume.create, outputVolume.existingClaim or S3)"
         return where
     if _PRINTED.search(log) or exit_code == ExitCode.NOT_STORED:
         return recover
     if _NOTHING.search(log):
         return RETURNED_NONE
-    return "not yet" if phase not in (SUCCEEDED, FAILED) else NO_RESULT
+    if phase not in (SUCCEEDED, FAILED):
+        return "not yet"
+    if not log.strip():
+        # Every pod of the Job is gone, and the log that said where with them; the kept mark
+        # on the Job still says a result was kept, and the run's config where.
+        if read_mark((job["metadata"].get("annotations") or {})) is not None:
+            return f"kept (its log went with the pod): daskrun result {_release(job)} -o FILE fetches it"
+        return f"unknown (its log went with the pod): daskrun result {_release(job)} -o FILE looks where the config says"
+    return NO_RESULT
 
 
 def status_of(job: dict[str, Any], pods: list[dict[str, Any]], log: str, now: datetime.datetime) -> RunStatus:

@@ -130,7 +130,7 @@ def _print_too(result: pd.DataFrame, config: Config, where: str) -> None:
     log.warning(
         "the result is stored at %s in the launcher pod's own filesystem, which goes with the pod: it is "
         "printed below too, so `daskrun result` (or `daskrun recover --job`) brings it home; to keep the "
-        "file, set outputVolume.existingClaim or an S3 output",
+        "file, set outputVolume.create: true (a claim the chart makes), outputVolume.existingClaim or an S3 output",
         where,
     )
     try:

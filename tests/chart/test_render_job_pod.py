@@ -69,9 +69,42 @@ def test_pvc_replaces_home_for_a_bare_file_name():
     assert "home" not in names
 
 
+def test_a_claim_the_chart_makes_is_mounted_at_the_output_directory():
+    values = {"output": {"path": "results/benchmark.csv"}, "outputVolume": {"create": True}}
+    objects = render_chart(values, name="bench")
+    claim = one(objects, "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "bench-daskrun-output"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    pod = run_job(objects)["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["output"]["persistentVolumeClaim"] == {"claimName": "bench-daskrun-output"}
+    mounts = {m["name"]: m for m in run_container(objects)["volumeMounts"]}
+    assert mounts["output"]["mountPath"] == f"{IMAGE_HOME}/results"
+
+
+def test_the_claim_the_chart_makes_takes_its_size_and_class():
+    values = {
+        "output": {"path": "/results/r.parquet"},
+        "outputVolume": {"create": True, "size": "20Gi", "storageClassName": "fast"},
+    }
+    claim = one(render_chart(values), "PersistentVolumeClaim")
+    assert claim["spec"]["storageClassName"] == "fast"
+    assert claim["spec"]["resources"] == {"requests": {"storage": "20Gi"}}
+
+
+def test_the_claim_the_chart_makes_keeps_its_name_when_the_config_changes():
+    """Every rerun writes to the same claim: a name per run (as the Job's) would drop the last result."""
+    values = {"output": {"path": "results/r.csv"}, "outputVolume": {"create": True}}
+    other = dict(values, runId="second")
+    names = {one(render_chart(v), "PersistentVolumeClaim")["metadata"]["name"] for v in (values, other)}
+    assert len(names) == 1
+
+
 def test_no_pvc_by_default():
-    pod = run_job(render_chart({"output": {"path": "results/x.csv"}}))["spec"]["template"]["spec"]
+    objects = render_chart({"output": {"path": "results/x.csv"}})
+    pod = run_job(objects)["spec"]["template"]["spec"]
     assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
 
 
 def test_image_pull_secrets():

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -27,55 +28,46 @@ def assert_no_dask_left(namespace):
     wait_until(lambda: not dask_pods(namespace), 90, what="Dask pods to be deleted")
 
 
-def test_install_example_stores_on_a_pvc(namespace, release, tmp_path):
-    host_dir = tmp_path / "pv"
-    host_dir.mkdir()
-    host_dir.chmod(0o777)  # the run writes as uid 10001
-    pv = f"{namespace}-results"
-    kubectl("apply", "-f", "-", input=f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: {pv}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Delete
-  storageClassName: ""
-  claimRef: {{namespace: {namespace}, name: results}}
-  hostPath: {{path: {host_dir}, type: Directory}}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {{name: results, namespace: {namespace}}}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: ""
-  volumeName: {pv}
-  resources: {{requests: {{storage: 1Gi}}}}
-""")
-    try:
-        rel = release()
-        # The README's example as it is (sized for a 2-CPU node), stored on the volume.
-        example = yaml.safe_load((REPO / "values.example.yaml").read_text())
-        config = dict(example, output={"path": "/results/bench.csv"})
-        rel.install(config, outputVolume={"existingClaim": "results"})
-        assert rel.wait() == "Complete", rel.launcher_log()
-        table = pd.read_csv(host_dir / "bench.csv", index_col="challenge")
-        assert table.notna().all().all() and list(table.columns) == example["run"]["args"]["tuners"]
-        log = rel.launcher_log()
-        # The example starts once one of its two workers joined (wait_for_workers.minimum).
-        assert re.search(r"workers joined: [12]/1", log) and "stored at /results/bench.csv" in log
-        assert_no_dask_left(namespace)
-        status = rel.status()
-        assert (status["phase"], status["exit_code"], status["result"]) == ("succeeded", 0, "/results/bench.csv")
-        # Brought home through a short-lived pod that mounts the claim read-only.
-        fetched = rel.daskrun("result", "-o", str(tmp_path / "fetched.csv"))
-        assert fetched.returncode == 0, fetched.stderr
-        assert (tmp_path / "fetched.csv").read_bytes() == (host_dir / "bench.csv").read_bytes()
-        assert "from pvc/results:bench.csv" in fetched.stderr, fetched.stderr
-        assert not kjson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=result-reader")["items"]
-    finally:
-        kubectl("delete", "pv", pv, "--wait=false", check=False)
+def test_the_example_stores_on_a_claim_the_chart_makes_and_its_result_outlives_the_pod(namespace, release, tmp_path):
+    rel = release()
+    # The README's example as it is (sized for a 2-CPU node), on a claim the chart makes of the
+    # cluster's default StorageClass (the test cluster's provisioner, binding at first pod).
+    example = yaml.safe_load((REPO / "values.example.yaml").read_text())
+    config = dict(example, output={"path": "/results/bench.csv"})
+    rel.install(config, outputVolume={"create": True})
+    assert rel.wait() == "Complete", rel.launcher_log()
+    log = rel.launcher_log()
+    # The example starts once one of its two workers joined (wait_for_workers.minimum).
+    assert re.search(r"workers joined: [12]/1", log) and "stored at /results/bench.csv" in log
+    assert "goes with the pod" not in log
+    assert_no_dask_left(namespace)
+    claim = kjson("-n", namespace, "get", "pvc", f"{rel.name}-daskrun-output")
+    assert claim["status"]["phase"] == "Bound" and claim["spec"]["storageClassName"], claim
+    volume = kjson("get", "pv", claim["spec"]["volumeName"])
+    stored = Path(volume["spec"]["hostPath"]["path"]) / "bench.csv"  # the single node's directory
+    table = pd.read_csv(stored, index_col="challenge")
+    assert table.notna().all().all() and len(table) == 8 and list(table.columns) == example["run"]["args"]["tuners"]
+
+    status = rel.status()
+    assert (status["phase"], status["exit_code"], status["result"]) == ("succeeded", 0, "/results/bench.csv")
+
+    # The launcher pod is gone (evicted, a node drained, a user's clean-up): the result is not.
+    kubectl("-n", namespace, "delete", "pods", "-l", f"job-name={rel.job_name()}", "--wait=true")
+    assert not rel.pods()
+    status = rel.status()
+    assert (status["phase"], status["result"]) == (
+        "succeeded", f"kept (its log went with the pod): daskrun result {rel.name} -o FILE fetches it"), status
+    # Brought home through a short-lived pod that mounts the claim read-only.
+    fetched = rel.daskrun("result", "-o", str(tmp_path / "fetched.csv"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "fetched.csv").read_bytes() == stored.read_bytes()
+    assert f"from pvc/{rel.name}-daskrun-output:bench.csv" in fetched.stderr, fetched.stderr
+    assert not kjson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=result-reader")["items"]
+
+    # The claim is the release's: uninstall deletes it, and the provisioner its directory.
+    assert rel.uninstall().returncode == 0
+    wait_until(lambda: not stored.parent.exists(), 90, what="the volume's directory to be deleted")
+    assert kubectl("get", "pv", volume["metadata"]["name"], check=False).returncode != 0
 
 
 def test_a_default_install_keeps_its_result_beyond_the_pods_filesystem(namespace, release, tmp_path):

@@ -124,7 +124,7 @@ def test_a_report_in_the_pods_own_filesystem_went_with_it():
     message = str(caught.value)
     assert "stored its report at /home/daskrun/out.report.html in the launcher pod" in message
     assert "on its home volume, not a PersistentVolumeClaim" in message
-    assert "set outputVolume.existingClaim (or an S3 output)" in message
+    assert "set outputVolume.create: true (or outputVolume.existingClaim, or an S3 output)" in message
 
 
 # -- the reader pods ----------------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ def test_dir_being_a_file_is_refused_before_anything_is_asked(tmp_path):
         (
             {"path": "out.csv"},
             "stored its report at /home/daskrun/out.report.html in the launcher pod",
-            "set outputVolume.existingClaim",
+            "set outputVolume.create: true",
         ),
     ],
     ids=["report-off", "no-output", "in-the-pod"],

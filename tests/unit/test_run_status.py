@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from daskrun import run_status, timeline
 from daskrun.errors import OUTCOMES, ExitCode
 from daskrun.job_logs import RUN_CONTAINER
-from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
+from daskrun.run_labels import INSTANCE_LABEL, KEPT_ANNOTATION, REVISION_LABEL
 
 NOW = datetime.datetime(2026, 12, 3, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
@@ -131,6 +131,19 @@ def test_a_local_path_on_a_claim_is_kept_and_one_in_the_pod_is_gone_with_it():
                                                "own filesystem, which goes with the pod: it is printed below too")
     assert run_status.result_place(printed_too, "succeeded", 0, scratch) == (
         "in the log (the file went with the pod): daskrun result bench -o FILE")
+
+
+def test_a_finished_run_whose_pods_are_gone_points_to_daskrun_result():
+    """No pod, so no log to say where: the Job's kept mark still says a result was kept."""
+    done = job(conditions=[{"type": "Complete", "status": "True"}], completion="2026-12-03T11:10:00Z")
+    unmarked = run_status.status_of(done, [], "", NOW)
+    assert (unmarked.phase, unmarked.result) == (
+        "succeeded", "unknown (its log went with the pod): daskrun result bench -o FILE looks where the config says")
+    done["metadata"]["annotations"] = {KEPT_ANNOTATION: '{"at": "2026-12-03T11:09:00Z", "pod": "bench-daskrun-r3-a"}'}
+    assert run_status.status_of(done, [], "", NOW).result == (
+        "kept (its log went with the pod): daskrun result bench -o FILE fetches it")
+    running = job()
+    assert run_status.result_place("", "running", None, running) == "not yet"
 
 
 def test_a_suspended_job_is_suspended_not_pending():
