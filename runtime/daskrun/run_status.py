@@ -174,9 +174,11 @@ def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any
     if not log.strip():
         # Every pod of the Job is gone, and the log that said where with them; the kept mark
         # on the Job still says a result was kept, and the run's config where.
-        if read_mark((job["metadata"].get("annotations") or {})) is not None:
+        if read_mark(job["metadata"].get("annotations") or {}) is not None:
             return f"kept (its log went with the pod): daskrun result {_release(job)} -o FILE fetches it"
-        return f"unknown (its log went with the pod): daskrun result {_release(job)} -o FILE looks where the config says"
+        return (
+            f"unknown (its log went with the pod): daskrun result {_release(job)} -o FILE looks where the config says"
+        )
     return NO_RESULT
 
 
