@@ -58,6 +58,7 @@ def collect(
     `api` (a kubernetes ApiClient) when given, so a watch keeps one connection."""
     from kubernetes import client
 
+    namespace = None if all_namespaces else current_namespace(namespace)  # the rule of every command
     api = api or api_client()
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     selector = (
@@ -68,7 +69,7 @@ def collect(
         if all_namespaces:
             jobs = batch.list_job_for_all_namespaces(label_selector=selector).items
         else:
-            jobs = batch.list_namespaced_job(namespace or "default", label_selector=selector).items
+            jobs = batch.list_namespaced_job(namespace, label_selector=selector).items
     except Exception as exc:  # noqa: BLE001
         raise StatusError(f"cannot list the Jobs in {where}: {kube.server_message(exc)}") from exc
     now = datetime.datetime.now(datetime.UTC)
