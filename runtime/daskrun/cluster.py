@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from daskrun import progress, reattach, run_secret, run_tls, timeline
-from daskrun.config import Config, WorkerRange
+from daskrun.config import Config, DaskCluster
 from daskrun.context import RunContext
 from daskrun.controller_choice import Decision, claim
 from daskrun.errors import ClusterStartError, OwnershipError, Stopped
-from daskrun.manifest import autoscaler_spec, build_cluster_spec, dask_resources, labels, worker_target
+from daskrun.manifest import autoscaler_spec, build_cluster_spec, dask_resources, labels
 from daskrun.run_labels import CONTROLLER_LABEL, JOB_LABEL, STARTED_ANNOTATION
 from daskrun.scheduling import SchedulingWatch, pending_reasons, pod_problems, read_pod_starts
 
@@ -37,8 +37,8 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
     run them already (twice could apply a patch twice)."""
     from distributed import LocalCluster
 
-    worker = config.dask_cluster.worker_config
-    workers = config.dask_cluster.workers
+    dask_cluster = config.dask_cluster
+    worker = dask_cluster.worker_config
     # What the pods' workers get, so the function sees the same: worker_config.env in each
     # worker's environment, and the extended resources (GPU=1) that tasks may ask for; a
     # task asking for a resource no worker offers waits forever.
@@ -50,7 +50,7 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
             resources or "none",
         )
     cluster = LocalCluster(
-        n_workers=worker_target(config),
+        n_workers=dask_cluster.initial_workers,
         threads_per_worker=worker.threads,
         memory_limit=worker.resources.memory_bytes or "auto",
         dashboard_address=":0",
@@ -62,8 +62,8 @@ def local_cluster(config: Config, preloads: Sequence[str] = ()) -> Iterator[Any]
     )
     timeline.mark(timeline.CLUSTER_CREATED)
     try:
-        if isinstance(workers, WorkerRange):
-            cluster.adapt(minimum=workers.minimum, maximum=workers.maximum)
+        if dask_cluster.adaptive:
+            cluster.adapt(minimum=dask_cluster.min_workers, maximum=dask_cluster.max_workers)
         log.info("local cluster %s started, dashboard %s", cluster.name, cluster.dashboard_link)
         yield cluster
     finally:
@@ -215,9 +215,8 @@ def kube_cluster(config: Config, context: RunContext) -> Iterator[KubeRun]:
                 context,
                 _dask_class("DaskCluster").get(context.name, namespace=context.namespace).raw["metadata"]["uid"],
             )
-        workers = config.dask_cluster.workers
-        if isinstance(workers, WorkerRange) and existing is None:
-            _create_autoscaler(context, workers)
+        if config.dask_cluster.adaptive and existing is None:
+            _create_autoscaler(context, config.dask_cluster)
         log.info(
             "cluster %s: dashboard %s (kubectl port-forward -n %s svc/%s-scheduler 8787)",
             context.name,
@@ -554,14 +553,14 @@ def unless_pods_fail(
     return outcome["cluster"]
 
 
-def _create_autoscaler(context: RunContext, workers: WorkerRange) -> None:
+def _create_autoscaler(context: RunContext, dask_cluster: DaskCluster) -> None:
     # Made here rather than with cluster.adapt(): adapt() sets no labels, and the embedded
     # controller only sees objects labelled with its run.
     autoscaler = _dask_class("DaskAutoscaler")(
-        autoscaler_spec(context, workers.minimum, workers.maximum), namespace=context.namespace
+        autoscaler_spec(context, dask_cluster.min_workers, dask_cluster.max_workers), namespace=context.namespace
     )
     autoscaler.create()
-    log.info("adaptive scaling between %d and %d workers", workers.minimum, workers.maximum)
+    log.info("adaptive scaling between %d and %d workers", dask_cluster.min_workers, dask_cluster.max_workers)
 
 
 def _wait_for_dask_api(context: RunContext, timeout: float = 90.0) -> None:

@@ -10,7 +10,7 @@ import difflib
 import json
 import math
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Union
 
 from pydantic import (
@@ -330,6 +330,7 @@ class WorkerRange(Strict):
 
 
 def _workers_kind(value: Any) -> str | None:
+    # Reads the raw input, before any model exists; once parsed, DaskCluster.adaptive answers.
     if isinstance(value, dict) or isinstance(value, WorkerRange):
         return "range"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -398,28 +399,47 @@ class DaskCluster(Strict):
     @model_validator(mode="after")
     def _enough_workers(self) -> DaskCluster:
         wanted = self.wait_for_workers.minimum
-        most = self.fixed_workers if self.fixed_workers is not None else getattr(self.workers, "maximum", 0)
-        if wanted is not None and wanted > most:
+        if wanted is not None and wanted > self.max_workers:
             raise ValueError(
                 f"wait_for_workers.minimum ({wanted}) is more than the cluster ever has "
-                f"({most} workers); lower it or raise `workers`"
+                f"({self.max_workers} workers); lower it or raise `workers`"
             )
         return self
+
+    # The answers to "how many workers": callers ask these, never `workers` itself.
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the cluster scales between `min_workers` and `max_workers` (a DaskAutoscaler,
+        or `adapt()` locally) instead of holding a fixed count."""
+        return isinstance(self.workers, WorkerRange)
+
+    @property
+    def min_workers(self) -> int:
+        """The fewest workers the cluster scales down to: the fixed count, or the range's minimum."""
+        if isinstance(self.workers, WorkerRange):
+            return self.workers.minimum
+        return DEFAULT_WORKERS if self.workers is None else self.workers
+
+    @property
+    def max_workers(self) -> int:
+        """The most workers the cluster ever has: the fixed count, or the range's maximum."""
+        if isinstance(self.workers, WorkerRange):
+            return self.workers.maximum
+        return self.min_workers
+
+    @property
+    def initial_workers(self) -> int:
+        """How many workers the cluster starts with (a LocalCluster's n_workers, the DaskCluster's
+        replicas); an adaptive one starts at its minimum and its autoscaler takes over."""
+        return self.min_workers
 
     @property
     def workers_to_wait_for(self) -> int:
         """How many workers must have joined before the function starts."""
         if self.wait_for_workers.minimum is not None:
             return self.wait_for_workers.minimum
-        if isinstance(self.workers, WorkerRange):
-            return self.workers.minimum
-        return self.fixed_workers or 0
-
-    @property
-    def fixed_workers(self) -> int | None:
-        if self.workers is None:
-            return DEFAULT_WORKERS
-        return self.workers if isinstance(self.workers, int) else None
+        return self.min_workers
 
 
 class Run(Strict):
@@ -435,6 +455,14 @@ _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # A path character: anything but a control (the strings below reach log lines and file names).
 _PATH_CHAR = r"[^\x00-\x1f\x7f]"
 _SUFFIX = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])"
+S3_SCHEME = "s3://"
+# The stored file's format, by the path's extension in any case (`_SUFFIX` says the same to the schema).
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+def path_format(path: str) -> str | None:
+    """'csv' or 'parquet' for a path ending in .csv or .parquet (any case), else None."""
+    return FORMATS.get(PurePosixPath(path).suffix.lower())
 
 
 class Output(Strict):
@@ -469,25 +497,35 @@ class Output(Strict):
             raise ValueError("`path` is required when `output` is given; remove `output` to print the result")
         if (self.key is None) != (self.secret_key is None):
             raise ValueError("give both `key` and `secret_key`, or neither to use the default AWS credentials")
-        bucket, _, key = self.path[len("s3://") :].partition("/")
-        if self.path.startswith("s3://") and not (re.fullmatch(_BUCKET, bucket) and key):
+        bucket, _, key = self._s3_url_parts
+        if self.is_s3_url and not (re.fullmatch(_BUCKET, bucket) and key):
             # s3://bucket.csv, s3://Bad_Bucket/k.csv: the schema (RE2, no lookahead) lets them
             # pass as local .csv names.
             raise ValueError(
                 f"an s3:// path needs a bucket and a key, e.g. s3://bucket/runs/result.csv, got {clip(self.path)!r}"
             )
-        if self.bucket and self.path.startswith("s3://"):
+        if self.bucket and self.is_s3_url:
             raise ValueError("give either `bucket` with a key `path`, or an s3:// `path`, not both")
-        if self.bucket is None and not self.path.startswith("s3://"):
+        if not self.is_s3:
             if self.key or self.endpoint_url or self.region:
                 raise ValueError("`key`, `secret_key`, `endpoint_url` and `region` need an S3 `bucket` or s3:// `path`")
-        if not self.path.startswith("s3://") and Path(self.path).suffix.lower() not in (".csv", ".parquet"):
+        if path_format(self.path) is None:
             raise ValueError(f"`path` must end in .csv or .parquet, got {self.path!r}")
         return self
 
     @property
+    def is_s3_url(self) -> bool:
+        """Whether `path` is a whole s3://bucket/key (rather than a key inside `bucket`, or a local file)."""
+        return (self.path or "").startswith(S3_SCHEME)
+
+    @property
+    def _s3_url_parts(self) -> tuple[str, str, str]:
+        return (self.path or "")[len(S3_SCHEME) :].partition("/") if self.is_s3_url else ("", "", "")
+
+    @property
     def is_s3(self) -> bool:
-        return self.bucket is not None or (self.path or "").startswith("s3://")
+        """Whether the result goes to S3: an s3:// `path`, or a key `path` inside `bucket`."""
+        return self.bucket is not None or self.is_s3_url
 
     @property
     def s3_object(self) -> tuple[str, str] | None:
@@ -496,8 +534,17 @@ class Output(Strict):
             return None
         if self.bucket:
             return self.bucket, self.path.lstrip("/")
-        bucket, _, key = self.path[len("s3://") :].partition("/")
+        bucket, _, key = self._s3_url_parts
         return bucket, key
+
+    @property
+    def format(self) -> str:
+        """'parquet' for a .parquet path (any case), else 'csv': the file the result is stored as."""
+        return "parquet" if path_format(self.path or "") == "parquet" else "csv"
+
+    @property
+    def is_parquet(self) -> bool:
+        return self.format == "parquet"
 
 
 class Config(Strict):

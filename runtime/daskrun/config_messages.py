@@ -36,6 +36,7 @@ def _git_option(value: str) -> str:
 
 _PATTERN_MESSAGES = {
     "function": lambda value: "expected an import path like 'package.module.function' or 'package.module:function'",
+    # The raw value the pattern refused: no Output exists to ask `is_s3_url`.
     "path": lambda value: (
         f"an s3:// path needs a bucket and a key ending in .csv or .parquet (a bucket name has 3-63 "
         f"of a-z, 0-9, '.' and '-'), e.g. s3://bucket/runs/result.csv, got {clip(value)!r}"

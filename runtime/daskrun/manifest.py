@@ -8,7 +8,7 @@ from typing import Any
 from daskrun import driver_files, kube, run_tls, watchdog, worker_drain
 from daskrun._version import __version__
 from daskrun.bootstrap import LAUNCHER_STEPS, bootstrap_script
-from daskrun.config import Config, Resources, Setup, WorkerRange
+from daskrun.config import Config, Resources, Setup
 from daskrun.context import RunContext
 from daskrun.credentials import secret_env
 from daskrun.dask_pods import PLACEMENT_KEYS, DaskPods, PodSettings, dask_resource_name
@@ -31,14 +31,6 @@ IMAGE_HOME = "/home/daskrun"  # the Dockerfile's HOME and WORKDIR
 # `http-dashboard`, the workers' as _worker_args sets it.
 SCHEDULER_DASHBOARD_PORT = 8787
 WORKER_DASHBOARD_PORT = 8788
-
-
-def worker_target(config: Config) -> int:
-    """How many workers a run starts with (a local cluster; on Kubernetes the replicas)."""
-    workers = config.dask_cluster.workers
-    if isinstance(workers, WorkerRange):
-        return workers.minimum
-    return config.dask_cluster.fixed_workers or 0
 
 
 def container_resources(resources: Resources) -> dict[str, dict[str, str]]:
@@ -218,7 +210,7 @@ def build_cluster_spec(config: Config, context: RunContext) -> dict[str, Any]:
     spec = make_cluster_spec(
         name=context.name,
         image=context.image,
-        n_workers=config.dask_cluster.fixed_workers or 0,
+        n_workers=config.dask_cluster.initial_workers,
         worker_command="dask worker",
     )
     run_labels = labels(context)

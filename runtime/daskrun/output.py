@@ -111,10 +111,9 @@ def to_csv_text(df: pd.DataFrame) -> str:
 
 
 def result_format(output: Output | None) -> str:
-    """The file format the result is stored in: parquet for a .parquet path, else csv."""
-    if output is not None and Path(output.path or "").suffix.lower() == ".parquet":
-        return "parquet"
-    return "csv"
+    """The file format the result is stored in (Output.format); without an output, the
+    printed block's: csv."""
+    return "csv" if output is None else output.format
 
 
 def serialise_into(df: pd.DataFrame, fmt: str, handle: BinaryIO) -> None:

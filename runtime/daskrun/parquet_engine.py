@@ -8,7 +8,6 @@ import; pandas then reports "Missing optional dependency", hiding why. This chec
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 from daskrun.config import Output
 from daskrun.errors import ConfigError
@@ -19,7 +18,7 @@ ENGINES = (("pyarrow", "pyarrow.parquet"), ("fastparquet", "fastparquet"))
 
 def check_engine(output: Output | None) -> None:
     """Raise ConfigError (exit 2) when `output` is a .parquet file and no engine imports."""
-    if output is None or Path(output.path or "").suffix.lower() != ".parquet":
+    if output is None or not output.is_parquet:
         return
     failures = []
     for name, module in ENGINES:

@@ -29,7 +29,7 @@ from daskrun import (
 from daskrun import cluster as clusters
 from daskrun.bootstrap import LauncherCode, run_launcher_setup
 from daskrun.config import Config, Setup, load_config
-from daskrun.context import RunContext
+from daskrun.context import RunContext, from_flags
 from daskrun.credentials import masked_args
 from daskrun.errors import USER_CODE_ERRORS, ExitCode, FunctionFailed, ResultNotStored
 from daskrun.ownership import owned_by_launcher
@@ -191,7 +191,8 @@ def run_dask_function(
     """Run `config.run.function` on a Dask cluster; return its DataFrame, or None once stored.
 
     `started` (epoch seconds, default now) is where the run's phase timeline begins; the CLI
-    gives its process start.
+    gives its process start. Without `context`, a Kubernetes run takes the one `daskrun run`
+    builds from the environment (daskrun.context.from_flags).
 
     Raises ConfigError / InvokeError (bad config, nothing started), VersionMismatch (the Dask
     processes differ in a package that must match; the function did not start), ClusterStartError,
@@ -206,7 +207,9 @@ def run_dask_function(
     kept_before = None
     try:
         # Before anything starts: a launcher that cannot own its cluster is a configuration error.
-        pod_context = None if local else owned_by_launcher((context or RunContext()).with_name())
+        # Not RunContext(): its namespace is a placeholder, and the run would go to `default`
+        # where every command goes to the current one (daskrun.context.current_namespace).
+        pod_context = None if local else owned_by_launcher((context or from_flags()).with_name())
         record.job = kept_mark.job_name(pod_context) if pod_context else None
         if pod_context is not None and (kept_before := kept_mark.earlier(pod_context)) is not None:
             _kept_by_an_earlier_pod(pod_context, kept_before)

@@ -63,12 +63,14 @@ def collect(
     selector = (
         REVISION_LABEL + (f"={revision}" if revision else "") + (f",{INSTANCE_LABEL}={release}" if release else "")
     )
-    where = "all namespaces" if all_namespaces else f"namespace {namespace}"
+    # A None namespace is the one every command uses (context.current_namespace), not `default`.
+    listed = "" if all_namespaces else current_namespace(namespace)
+    where = f"namespace {listed}" if listed else "all namespaces"
     try:
-        if all_namespaces:
+        if not listed:
             jobs = batch.list_job_for_all_namespaces(label_selector=selector).items
         else:
-            jobs = batch.list_namespaced_job(namespace or "default", label_selector=selector).items
+            jobs = batch.list_namespaced_job(listed, label_selector=selector).items
     except Exception as exc:  # noqa: BLE001
         raise StatusError(f"cannot list the Jobs in {where}: {kube.server_message(exc)}") from exc
     now = datetime.datetime.now(datetime.UTC)

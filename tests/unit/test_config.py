@@ -127,7 +127,7 @@ def test_the_seeds_examples_are_valid():
                       "pip_packages": ["mlblocks", "sdv"]}}},
     }
     assert load_config(seed_custom_image).output.is_s3
-    assert load_config(seed_git).dask_cluster.fixed_workers == 8
+    assert load_config(seed_git).dask_cluster.initial_workers == 8
 
 
 def test_git_install_is_optional_seed_bug():
