@@ -2,7 +2,8 @@
 
 Each test works in its own namespace and asserts on real cluster behaviour: our image
 runs, cluster DNS and Services work, Jobs and logs, RBAC denial, scaling, garbage
-collection, Pod Security admission, NetworkPolicy enforcement and the image registry's auth.
+collection, Pod Security admission, NetworkPolicy enforcement, the image registry's auth and
+the default StorageClass's provisioner.
 """
 
 from __future__ import annotations
@@ -133,6 +134,36 @@ def test_job_completes_and_logs_show_output(kubectl: Kubectl, namespace: str) ->
     assert status.get("succeeded") == 1
     logs = kubectl.run("-n", namespace, "logs", "job/hello").stdout
     assert f"job says {token} 42" in logs
+
+
+def test_a_claim_of_the_default_class_binds_at_its_pod_and_is_freed_with_it(kubectl: Kubectl, namespace: str) -> None:
+    """The provisioner behind the default StorageClass: a claim naming no class binds when its
+    first pod is scheduled, the image's non-root user writes to it, and deleting the claim
+    deletes the volume and its directory (reclaim policy Delete)."""
+    [default] = [c for c in kubectl.json("get", "storageclass")["items"]
+                 if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    assert (default["provisioner"], default["volumeBindingMode"]) == (
+        cluster_lib_value("PROVISIONER_NAME"), "WaitForFirstConsumer")
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}}}
+    kubectl.apply(claim, namespace)
+    assert kubectl.json("-n", namespace, "get", "pvc", "data")["status"]["phase"] == "Pending"  # no pod yet
+    token = uuid.uuid4().hex
+    writer = pod("writer", ["sh", "-c", f"echo {token} > /data/f && cat /data/f"],
+                 pod_security={"runAsNonRoot": True, "runAsUser": IMAGE_UID, "runAsGroup": IMAGE_UID})
+    writer["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    writer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    phase, logs = run_pod(kubectl, namespace, writer)
+    assert (phase, logs.strip()) == ("Succeeded", token)
+    bound = kubectl.json("-n", namespace, "get", "pvc", "data")
+    assert bound["status"]["phase"] == "Bound" and bound["spec"]["storageClassName"] == default["metadata"]["name"]
+    volume = kubectl.json("get", "pv", bound["spec"]["volumeName"])
+    directory = Path(volume["spec"]["hostPath"]["path"])
+    assert (directory / "f").read_text().strip() == token
+    kubectl.run("-n", namespace, "delete", "pod", "writer", "--wait=true")
+    kubectl.run("-n", namespace, "delete", "pvc", "data", "--wait=true")
+    wait_until(lambda: not directory.exists(), 60, what="the volume's directory to be deleted")
+    assert kubectl.run("get", "pv", volume["metadata"]["name"], check=False).returncode != 0
 
 
 def test_serviceaccount_without_rights_gets_403(kubectl: Kubectl, namespace: str) -> None:
