@@ -35,6 +35,10 @@ LAUNCHER_STEPS = ("pip_packages", "git_repository", "python_path", "preload")
 # every time, so whoever watches the pod (daskrun.pod_starts) need not wait for its restarts.
 SETUP_FAILED_EXIT = 86
 
+# A stop (the deadline below, the launcher's, the kubelet's) ends the setup at the running
+# command's end, through the report, instead of going on to the next step.
+_TERM_TRAP = "trap 'exit 143' TERM"
+
 _PRELUDE = (
     r"""set -eu
 daskrun_step=start
@@ -64,9 +68,7 @@ daskrun_report() {
     + r"""  fi
 }
 trap daskrun_report EXIT
-# A stop (the deadline below, the launcher's, the kubelet's) ends the setup at the running
-# command's end, through the report, instead of going on to the next step.
-trap 'exit 143' TERM
+""" + _TERM_TRAP + r"""
 step() {
   daskrun_step=$1
   echo "daskrun-setup: $(date -u +%H:%M:%S) running step '$1'" >&2
@@ -83,9 +85,18 @@ mkdir -p "$DASKRUN_SETUP_DIR"
 # is done works at any instant: a shell function waiting on a sleep ran its TERM trap only
 # when the signal came during the `wait`, and one that came just before it was lost (the
 # setup then waited for the whole deadline, seen under load).
-_WATCHDOG = r"""daskrun_deadline_message="daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer"
+# Forked with TERM at its default action: a child still holds its shell's signal handlers
+# until it resets them, and dash drops a TERM that lands in that moment, so the settle's kill
+# was lost and the watchdog slept out the whole deadline (tests hung for it under load; a
+# loop of fork-then-kill under the trap lost most kills, with the reset none).
+_WATCHDOG = (
+    r"""daskrun_deadline_message="daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer"
+trap - TERM
 "$daskrun_python" -c {stopper} --after {seconds} "$daskrun_deadline_message" "$$" "$daskrun_filter" </dev/null &
-daskrun_watchdog=$!"""
+daskrun_watchdog=$!
+"""
+    + _TERM_TRAP
+)
 TIMEOUT_KEY = "dask_cluster.worker_config.setup.timeout"
 
 # Secrets reach the setup through the environment, and git, pip or the user's install command

@@ -291,7 +291,8 @@ def _context(args: argparse.Namespace, pods: Any) -> ctx.RunContext:
         controller=args.controller,
         pod_name=args.pod_name,
     )
-    return dataclasses.replace(context, pods=pods)
+    # The driver logs as the launcher does: the chart's logLevel reaches it through here.
+    return dataclasses.replace(context, pods=pods, verbose=args.verbose)
 
 
 def _readable_dumper() -> Any:

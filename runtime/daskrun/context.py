@@ -76,6 +76,7 @@ class RunContext:
     # The launcher pod's mount paths whose files outlive it (daskrun.ownership); None outside
     # a Job's pod, where the output path is the user's own filesystem.
     lasting_mounts: tuple[str, ...] | None = None
+    verbose: bool = False  # `daskrun --verbose` (the chart's logLevel: debug), passed to the driver
 
     @property
     def workers_image(self) -> str:

@@ -309,6 +309,12 @@ _DRIVER_MOUNT = {"name": driver_files.VOLUME, "mountPath": driver_files.MOUNT}
 DRIVER_ARGS = ["python", "-m", "daskrun", "drive"]
 
 
+def driver_args(context: RunContext) -> list[str]:
+    """`daskrun drive`, verbose when the launcher is, so Dask's INFO lines show in the driver too."""
+    python, flag, module, command = DRIVER_ARGS
+    return [python, flag, module, *(["--verbose"] if context.verbose else []), command]
+
+
 def driver_container(config: Config, context: RunContext, setup_command: list[str] | None) -> dict[str, Any]:
     """The container that calls the user's function beside the scheduler (daskrun.driver):
     the scheduler's image and setup, so it imports what the scheduler unpickles."""
@@ -317,7 +323,7 @@ def driver_container(config: Config, context: RunContext, setup_command: list[st
         "name": "driver",
         "image": context.image,
         "imagePullPolicy": context.image_pull_policy,
-        "args": list(DRIVER_ARGS),
+        "args": driver_args(context),
         "env": [{"name": driver_files.ENV_RUN, "value": run}],
         "securityContext": _security_context(False),
         "volumeMounts": [dict(_DRIVER_MOUNT)],

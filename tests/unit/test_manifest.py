@@ -153,6 +153,18 @@ def test_scheduler_gets_the_packages_and_repository_but_not_apt_or_script():
     assert "command" not in spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][0]
 
 
+def test_the_driver_is_verbose_when_the_launcher_is():
+    """The chart's logLevel: debug makes the launcher `daskrun --verbose`; its driver logs alike."""
+    quiet = spec({"run": CONFIG["run"]})["spec"]["scheduler"]["spec"]["containers"][1]
+    verbose = spec({"run": CONFIG["run"]}, verbose=True)["spec"]["scheduler"]["spec"]["containers"][1]
+    assert quiet["args"] == DRIVER_ARGS and "--verbose" not in quiet["args"]
+    assert verbose["args"] == ["python", "-m", "daskrun", "--verbose", "drive"]
+    # Where the CLI parses it: a global option, before the command.
+    from daskrun.cli import _parser
+
+    assert _parser().parse_args(verbose["args"][3:]).verbose is True
+
+
 def test_the_driver_runs_beside_the_scheduler_with_its_setup_and_a_shared_folder():
     config = {"run": {"function": "pkg.mod.fn", "args": {"n": (1, 2), "label": "$(HOME)"}},
               "dask_cluster": {"worker_config": {"setup": {"pip_packages": ["xgboost"], "preload": ["pkg.boot"]}}},
@@ -238,3 +250,15 @@ def test_the_dask_pods_pull_their_image_with_the_launchers_policy():
     assert set(policies.values()) == {"Always"} and "driver" in policies
     assert worker(manifest)["imagePullPolicy"] == "Always"
     assert worker(spec())["imagePullPolicy"] == "IfNotPresent"  # the default
+
+
+def test_daskrun_verbose_run_gives_its_driver_verbose_too(tmp_path):
+    """From the command line the chart runs (`daskrun --verbose run FILE`) to the driver's args."""
+    path = tmp_path / "run.yaml"
+    path.write_text("run: {function: a.b}\n")
+    for flags, expected in (((), DRIVER_ARGS), (("--verbose",), ["python", "-m", "daskrun", "--verbose", "drive"])):
+        result = run_cli(*flags, "run", str(path), "--dry-run")
+        assert result.returncode == 0, result.stderr
+        [cluster] = [doc for doc in yaml.safe_load_all(result.stdout) if doc and doc.get("kind") == "DaskCluster"]
+        [driver] = [c for c in cluster["spec"]["scheduler"]["spec"]["containers"] if c["name"] == "driver"]
+        assert driver["args"] == expected

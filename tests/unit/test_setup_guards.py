@@ -215,3 +215,17 @@ def test_the_filter_as_a_program_masks_up_to_its_end_line_and_passes_the_rest_on
                             env={"PATH": os.environ["PATH"], credentials.GIT_TOKEN: TOKEN}, timeout=30)
     assert result.returncode == 0
     assert result.stderr.decode() == "a ***\nhttps://***@h/x\nafter the end\n"
+
+
+def test_the_settle_ends_a_watchdog_it_stops_the_moment_it_started(tmp_path):
+    """The deadline's watchdog stopped right after its fork, before it has become Python: the
+    kill must still end it. A child that still had the shell's TERM handler lost that kill and
+    slept the whole deadline (`wait` then hung, and so did the pod's setup)."""
+    script = bootstrap_script(Setup(python_path=["/opt/lib"], timeout=600))
+    started = script.index("daskrun_watchdog=$!\n") + len("daskrun_watchdog=$!\n")
+    # Then at once, as a setup whose steps are all builtins does: the stop trap, the settle.
+    harness = script[:started] + "trap 'exit 143' TERM\ndaskrun_settle\ntrap - EXIT\necho settled\n"
+    env = {**os.environ, "HOME": str(tmp_path), "DASKRUN_SETUP_DIR": str(tmp_path / "setup")}
+    for _ in range(30):
+        done = subprocess.run(["sh", "-c", harness], capture_output=True, text=True, env=env, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "settled\n"), done.stderr
