@@ -68,7 +68,9 @@ daskrun_report() {
     + r"""  fi
 }
 trap daskrun_report EXIT
-""" + _TERM_TRAP + r"""
+"""
+    + _TERM_TRAP
+    + r"""
 step() {
   daskrun_step=$1
   echo "daskrun-setup: $(date -u +%H:%M:%S) running step '$1'" >&2
