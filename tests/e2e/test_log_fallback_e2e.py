@@ -2,13 +2,17 @@
 
 One plain pod (no chart, ~15 s) prints a hostile DataFrame as a CSV block and as a Parquet
 block, between foreign lines, with a 40 KB cell that the container runtime splits into
-partial log records; both blocks are recovered from the real log.
+partial log records; both blocks are recovered from the real log, byte for byte what the pod
+serialised. The pod prints its own digests: the image's pandas/pyarrow may be older than this
+process's (a cached image layer), and their Parquet bytes name the pandas version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 
 import pandas as pd
 
@@ -27,8 +31,10 @@ df = pd.DataFrame({
 }, index=pd.Index([f"row{i}\t" for i in range(8)], name="name"))
 '''
 SCRIPT = FRAME + r'''
-import sys
-from daskrun.output import print_result
+import hashlib, sys
+from daskrun.output import print_result, serialise
+for fmt in ("csv", "parquet"):
+    print("DIGEST", fmt, hashlib.sha256(serialise(df, fmt)).hexdigest(), flush=True)
 print("INFO before the blocks", flush=True)
 print_result(df, sys.stdout, "csv")
 print("INFO between the blocks", flush=True)
@@ -44,7 +50,6 @@ def _frame() -> pd.DataFrame:
 
 
 def test_log_blocks_survive_the_kubelet_and_kubectl_timestamps(namespace):
-    from daskrun.output import serialise
     from daskrun.result_block import recover_block
 
     restricted = {"runAsNonRoot": True, "runAsUser": IMAGE_UID, "allowPrivilegeEscalation": False,
@@ -58,10 +63,11 @@ def test_log_blocks_survive_the_kubelet_and_kubectl_timestamps(namespace):
     wait_until(lambda: kjson("-n", namespace, "get", "pod", "log-fallback")["status"].get("phase")
                in ("Succeeded", "Failed"), 180, what="the printing pod to finish")
     log = kubectl("-n", namespace, "logs", "--timestamps", "log-fallback").stdout
-    df = _frame()
+    digests = dict(re.findall(r"DIGEST (csv|parquet) ([0-9a-f]{64})", log))
+    assert set(digests) == {"csv", "parquet"}, log[:2000]
     parquet = recover_block(log)
-    assert parquet.format == "parquet" and parquet.data == serialise(df, "parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(parquet.data)), df)
+    assert parquet.format == "parquet" and hashlib.sha256(parquet.data).hexdigest() == digests["parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(parquet.data)), _frame())
     csv_part = log.split("----- BEGIN DASKRUN RESULT (parquet) -----")[0]
     csv = recover_block(csv_part)
-    assert csv.format == "csv" and csv.data == serialise(df, "csv")
+    assert csv.format == "csv" and hashlib.sha256(csv.data).hexdigest() == digests["csv"]
