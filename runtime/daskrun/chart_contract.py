@@ -13,7 +13,7 @@ import json
 import re
 from types import ModuleType
 
-from daskrun import context, credentials, dask_pods, errors, job_logs, manifest, run_labels
+from daskrun import context, credentials, dask_pods, errors, job_logs, manifest, result_copy, run_labels, run_tls
 
 FILE = "templates/_contract.tpl"  # in the chart
 
@@ -41,6 +41,9 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
     manifest: ("IMAGE_HOME", "SCHEDULER_DASHBOARD_PORT", "WORKER_DASHBOARD_PORT"),
     # The values keys the chart hands to the runtime for the Dask pods (daskrun.daskPodValues).
     dask_pods: ("POD_KEYS", "PLACEMENT_KEYS"),
+    # Objects the launcher creates, that its Role names: `<job name><suffix>`.
+    run_tls: ("SECRET_SUFFIX",),
+    result_copy: ("CONFIG_MAP_SUFFIX",),
     # Labels the runtime selects on or reads (the release, the revision, the Dask pods' role
     # and maker, which the NetworkPolicy selects), and the chart's own daskrun.io/ names.
     run_labels: (

@@ -66,6 +66,8 @@ KUBECLUSTER_NEEDS = (
     + _needs("", ("services",), ("get", "list", "watch"))
     # The run's TLS Secret (daskrun.run_secret); its get/patch/delete are granted by name.
     + _needs("", ("secrets",), ("create",))
+    # The copy of a result stored in the launcher pod's own filesystem (daskrun.result_copy).
+    + _needs("", ("configmaps",), ("create",))
 )
 # What the embedded dask-kubernetes controller (kopf) adds, in the release namespace only.
 EMBEDDED_NEEDS = (

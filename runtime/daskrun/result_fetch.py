@@ -2,8 +2,9 @@
 
 The run's Job says which config it ran (its ConfigMap) and what it mounted; daskrun.result_source
 decides from that where the result went. A stored copy is fetched (S3 with the caller's own
-credentials, a claim through daskrun.reader_pod); when it is not there, the log of every
-attempt is read as `daskrun recover --job` reads it.
+credentials, a claim through daskrun.reader_pod, the Job's ConfigMap of a file that went with
+the pod: daskrun.result_copy); when it is not there, the log of every attempt is read as
+`daskrun recover --job` reads it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,18 @@ from daskrun.job_logs import JobLogError
 from daskrun.reader_pod import ReaderPodError, copy_through_pod
 from daskrun.recover_file import recover_to_file, recover_to_stream
 from daskrun.result_block import Found
-from daskrun.result_source import FromClaim, FromLog, FromS3, LauncherJob, NotFinished, launcher_job, newest, source_for
+from daskrun.result_copy import NotACopy, unpack
+from daskrun.result_source import (
+    FromClaim,
+    FromCopy,
+    FromLog,
+    FromS3,
+    LauncherJob,
+    NotFinished,
+    launcher_job,
+    newest,
+    source_for,
+)
 from daskrun.run_labels import INSTANCE_LABEL, REVISION_LABEL
 
 STDOUT = "-"
@@ -70,6 +82,27 @@ def read_config_map(namespace: str, name: str) -> dict[str, str]:
             f"cannot read configmap/{name}, the run's config, in namespace {namespace}: {kube.server_message(exc)}"
         ) from exc
     return dict(found.data or {})
+
+
+def read_copy(namespace: str, source: FromCopy) -> bytes:
+    """The file a launcher copied into its Job's ConfigMap; SourceMissed when there is none."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = kube.api_client()
+    try:
+        found = client.CoreV1Api(api).read_namespaced_config_map(source.config_map, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise SourceMissed(
+                "no such ConfigMap: the launcher kept no copy there (too large, or its Role lacks the rights); "
+                + source.stored.why("its result")
+            ) from None
+        raise SourceMissed(kube.server_message(exc)) from None
+    try:
+        return unpack(api.sanitize_for_serialization(found)).data
+    except NotACopy as exc:
+        raise SourceMissed(f"not a whole copy of the result: {exc}") from None
 
 
 # -- which run, which config -----------------------------------------------------------------
@@ -256,6 +289,13 @@ def fetch(
         try:
             return job, Fetched(source.where, deliver(target, lambda handle: copy_through_pod(job, source, handle)))
         except ReaderPodError as exc:
+            tried.append(f"{source.where}: {exc}")
+            say(f"{source.where}: {exc}; reading the log")
+    elif isinstance(source, FromCopy):
+        try:
+            data = read_copy(namespace, source)
+            return job, Fetched(source.where, deliver(target, lambda handle: handle.write(data)))
+        except SourceMissed as exc:
             tried.append(f"{source.where}: {exc}")
             say(f"{source.where}: {exc}; reading the log")
     elif isinstance(source, FromLog):

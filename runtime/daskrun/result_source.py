@@ -16,6 +16,7 @@ from typing import Any
 from daskrun.config import Config, Output
 from daskrun.job_logs import RUN_CONTAINER
 from daskrun.manifest import IMAGE_HOME
+from daskrun.result_copy import config_map_name
 from daskrun.run_labels import REVISION_LABEL
 from daskrun.run_summary import FAILED, SUCCEEDED
 
@@ -207,11 +208,24 @@ class InPod:
 
 
 @dataclass(frozen=True)
+class FromCopy:
+    """The copy a launcher keeps, in a ConfigMap of its Job, of a result it stored in its own
+    pod (daskrun.result_copy); a launcher that could not keep one printed the result instead."""
+
+    config_map: str
+    stored: InPod
+
+    @property
+    def where(self) -> str:
+        return f"configmap/{self.config_map}"
+
+
+@dataclass(frozen=True)
 class NotFinished:
     why: str
 
 
-Source = FromS3 | FromClaim | FromLog | NotFinished
+Source = FromS3 | FromClaim | FromCopy | FromLog | NotFinished
 
 
 def not_finished(job: LauncherJob) -> NotFinished | None:
@@ -254,4 +268,4 @@ def source_for(config: Config, job: LauncherJob) -> Source:
             f"job/{job.name} failed ({job.state_detail or 'no reason given'}): a result it could not store is in the log"
         )
     stored = stored_at(output, job)
-    return FromLog(stored.why("its result")) if isinstance(stored, InPod) else stored
+    return FromCopy(config_map_name(job.name), stored) if isinstance(stored, InPod) else stored

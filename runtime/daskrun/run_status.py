@@ -45,6 +45,11 @@ _REATTACHED = re.compile(_LINE + r"daskrun\.\w+: re-attached to run .*?(?P<done>
 _STORED = re.compile(_LINE + r"daskrun\.runner: result \(\d+ rows x \d+ columns\) stored at (?P<where>.+)$", re.M)
 _PRINTED = re.compile(_LINE + r"daskrun\.runner: (no output configured; the result|could not store the result)", re.M)
 _NOTHING = re.compile(_LINE + r"daskrun\.runner: the function returned None and no output is configured", re.M)
+_COPIED = re.compile(
+    _LINE
+    + r"daskrun\.runner: the result is stored at .* a copy is kept in configmap/(?P<name>[a-z0-9][-a-z0-9.]*[a-z0-9])",
+    re.M,
+)
 _PRINTED_TOO = re.compile(_LINE + r"daskrun\.runner: the result is stored at .* goes with the pod: it is printed", re.M)
 # daskrun.scheduling's warning while the run's Dask pods cannot be placed.
 _UNPLACED = re.compile(_LINE + r"daskrun\.scheduling: (?P<reason>\d+ \S+ pods? Pending.*)$", re.M)
@@ -161,6 +166,9 @@ def result_place(log: str, phase: str, exit_code: int | None, job: dict[str, Any
         if where.startswith("/"):
             mount = launcher_job(job).mount_of(posixpath.normpath(where))
             if mount is None or not mount.claim:
+                copied = _last(_COPIED, log)
+                if copied:
+                    return f"in configmap/{copied['name']} (the file went with the pod): daskrun result {_release(job)} -o FILE"
                 if _PRINTED_TOO.search(log):
                     return f"in the log (the file went with the pod): daskrun result {_release(job)} -o FILE"
                 return f"{where} in the launcher pod, gone with it (keep it: outputVolume.create, outputVolume.existingClaim or S3)"

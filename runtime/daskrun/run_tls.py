@@ -24,9 +24,12 @@ SCHEME = "tls"
 ENV_PREFIX = "DASK_DISTRIBUTED__COMM__"  # Dask's comm settings, which a run with TLS gets from here
 
 
+SECRET_SUFFIX = "-tls"  # the chart's Role names `<job><suffix>`
+
+
 def secret_name(cluster_name: str) -> str:
-    """The Secret holding a run's certificates (the chart's Role names it too)."""
-    return f"{cluster_name}-tls"
+    """The Secret holding a run's certificates."""
+    return f"{cluster_name}{SECRET_SUFFIX}"
 
 
 def cert_file(role: str) -> str:

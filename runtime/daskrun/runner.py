@@ -24,6 +24,7 @@ from daskrun import (
     parquet_engine,
     progress,
     reattach,
+    result_copy,
     timeline,
 )
 from daskrun import cluster as clusters
@@ -105,14 +106,13 @@ def _preview(result: pd.DataFrame) -> None:
         )
 
 
-def keep_result(
-    result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str, ...] | None = None
-) -> pd.DataFrame | None:
+def keep_result(result: pd.DataFrame | None, config: Config, pod: RunContext | None = None) -> pd.DataFrame | None:
     """Store the result; print it when there is no output or storing fails. None when stored.
     Once kept, the run may exit 0 and a stop signal no longer interrupts it (daskrun.exit_guard).
-    In a launcher pod (`lasting_mounts` given), a file written where it goes with the pod is
-    printed too: the result the user asked to keep must outlive the pod."""
-    kept = _keep(result, config, lasting_mounts)
+    In a launcher pod (`pod`, with its lasting mounts), a file written where it goes with the
+    pod is copied into a ConfigMap of its Job (daskrun.result_copy), or printed when it cannot
+    be: the result the user asked to keep must outlive the pod."""
+    kept = _keep(result, config, pod)
     exit_guard.mark_kept()
     return kept
 
@@ -122,6 +122,23 @@ def goes_with_the_pod(where: str, lasting_mounts: tuple[str, ...]) -> bool:
     path = os.path.normpath(where)
     return not any(
         os.path.commonpath([path, os.path.normpath(mount)]) == os.path.normpath(mount) for mount in lasting_mounts
+    )
+
+
+def _keep_beyond_the_pod(result: pd.DataFrame, config: Config, where: str, pod: RunContext) -> None:
+    assert config.output is not None
+    job = kept_mark.job_name(pod)
+    copied = None if job is None else result_copy.keep(where, config.output.format, pod, job)
+    if copied is None:
+        _print_too(result, config, where)
+        return
+    log.info(
+        "the result is stored at %s in the launcher pod's own filesystem, which goes with the pod: a copy is kept "
+        "in configmap/%s, which goes with job/%s, so `daskrun result` brings it home; to keep the file, set "
+        "outputVolume.create: true (a claim the chart makes), outputVolume.existingClaim or an S3 output",
+        where,
+        copied,
+        job,
     )
 
 
@@ -150,7 +167,7 @@ def _print_or_fail(result: pd.DataFrame, config: Config, fmt: str = "csv") -> No
         ) from exc
 
 
-def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str, ...] | None) -> pd.DataFrame | None:
+def _keep(result: pd.DataFrame | None, config: Config, pod: RunContext | None) -> pd.DataFrame | None:
     if result is None:
         log.info("the function returned None and no output is configured: nothing to store")
         return None
@@ -176,8 +193,9 @@ def _keep(result: pd.DataFrame | None, config: Config, lasting_mounts: tuple[str
     timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     launcher_metrics.result(len(result), os.path.getsize(where) if os.path.isfile(where) else None)
-    if lasting_mounts is not None and not config.output.is_s3 and goes_with_the_pod(where, lasting_mounts):
-        _print_too(result, config, where)
+    lasting = None if pod is None else pod.lasting_mounts
+    if pod is not None and lasting is not None and not config.output.is_s3 and goes_with_the_pod(where, lasting):
+        _keep_beyond_the_pod(result, config, where, pod)
     return None
 
 
@@ -336,6 +354,6 @@ def _run_in_driver(
                 timeline.mark(timeline.FUNCTION_FINISHED)
             result = attach.outcome(client, final)
             record.result = result_shape(result)
-            kept = keep_result(result, config, run.context.lasting_mounts)
+            kept = keep_result(result, config, run.context)
             kept_mark.mark(run.context)  # before the cluster that holds the result is deleted
             return kept

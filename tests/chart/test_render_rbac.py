@@ -17,7 +17,7 @@ from chart_render import (
     run_container,
     run_job,
 )
-from daskrun import run_tls
+from daskrun import result_copy, run_tls
 from daskrun.context import (
     ENV_CONTROLLER,
 )
@@ -75,6 +75,7 @@ def test_rbac_external_mode_is_what_kubecluster_uses():
     assert allowed(rules, "kubernetes.dask.org", "daskjobs") == set()
     assert allowed(rules, "", "pods/portforward") == set()
     assert allowed(rules, "", "secrets") == {"create", "get", "patch", "delete"}  # one name but create
+    assert allowed(rules, "", "configmaps") == {"create", "delete"}  # the same
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in rules)
 
 
@@ -115,4 +116,14 @@ def test_rbac_secret_rights_limited_to_this_runs_tls_secret():
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch", "delete"],
          "resourceNames": [run_tls.secret_name(cluster)]},
+    ]
+
+
+def test_rbac_configmap_rights_are_create_and_the_result_copys_delete():
+    objects = render_chart()
+    config_maps = [r for r in rules_of(objects) if "configmaps" in r["resources"]]
+    assert config_maps == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["delete"],
+         "resourceNames": [result_copy.config_map_name(run_job(objects)["metadata"]["name"])]},
     ]

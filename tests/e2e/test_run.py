@@ -70,18 +70,33 @@ def test_the_example_stores_on_a_claim_the_chart_makes_and_its_result_outlives_t
     assert kubectl("get", "pv", volume["metadata"]["name"], check=False).returncode != 0
 
 
-def test_a_default_install_keeps_its_result_beyond_the_pods_filesystem(namespace, release, tmp_path):
+def test_a_default_install_keeps_its_result_beyond_the_pod_in_a_configmap_of_its_job(namespace, release, tmp_path):
     rel = release()
     # values.example.yaml as it is: output results/benchmark.csv in the launcher's home, an emptyDir.
     rel.install(yaml.safe_load((REPO / "values.example.yaml").read_text()))
     assert rel.wait() == "Complete", rel.launcher_log()
-    assert "goes with the pod: it is printed below too" in rel.launcher_log()
+    job = rel.job_name()
+    copy = f"{job}-result"
+    assert f"a copy is kept in configmap/{copy}" in rel.launcher_log()
+    assert "BEGIN DASKRUN RESULT" not in rel.launcher_log()  # the copy keeps it, not the log
     status = rel.status()
-    assert status["result"] == f"in the log (the file went with the pod): daskrun result {rel.name} -o FILE", status
+    assert status["result"] == f"in configmap/{copy} (the file went with the pod): daskrun result {rel.name} -o FILE"
+    owners = kjson("-n", namespace, "get", "configmap", copy)["metadata"]["ownerReferences"]
+    assert [(o["kind"], o["name"]) for o in owners] == [("Job", job)], owners
+
+    # The launcher pod is gone, its filesystem and log with it: the Job's copy is not.
+    kubectl("-n", namespace, "delete", "pods", "-l", f"job-name={job}", "--wait=true")
+    assert not rel.pods()
     fetched = rel.daskrun("result", "-o", str(tmp_path / "benchmark.csv"))
     assert fetched.returncode == 0, fetched.stderr
+    assert f"from configmap/{copy}" in fetched.stderr, fetched.stderr
     table = pd.read_csv(tmp_path / "benchmark.csv", index_col="challenge")
     assert table.notna().all().all() and len(table) == 8, table
+
+    # Garbage collection takes it with the Job: uninstall leaves nothing behind.
+    assert rel.uninstall().returncode == 0
+    wait_until(lambda: kubectl("-n", namespace, "get", "configmap", copy, check=False).returncode != 0, 90,
+               what="the result's copy to go with its Job")
 
 
 def test_install_stores_in_s3_with_credentials_from_a_secret(namespace, release, s3_server, tmp_path):

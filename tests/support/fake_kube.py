@@ -1,7 +1,9 @@
 """A tiny stand-in for the Kubernetes API on loopback, for `daskrun preflight`,
 `daskrun submit --wait`, `daskrun result` and ownership tests: API discovery of the dask group,
 SelfSubjectAccessReviews, Jobs (read by name, or listed by label selector), ConfigMaps, pods
-(listed or read by name; `forbidden_pods` answers 403) and their logs, pods created (only when
+(listed or read by name; `forbidden_pods` answers 403) and their logs, ConfigMaps created
+(409 when the name exists; 403 when ("", "configmaps", "", "create") is in `denied`) and
+deleted, pods created (only when
 `run_pod` is set: it is given the manifest and returns the phase the pod ends in and its log,
 as a reader pod would) and deleted (named in `deleted_pods`), DaskWorkerGroups (marked as an
 operator would when `operator_marks` is set).
@@ -192,6 +194,8 @@ class FakeKube:
                     body["metadata"].update(namespace=parts[4], resourceVersion="1")
                     fake.worker_groups[body["metadata"]["name"]] = body
                     return self._send(201, body)
+                if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["configmaps"]:
+                    return self._create_config_map(parts[3], body)
                 if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["pods"] and fake.run_pod is not None:
                     fake.created_pods.append(body)
                     phase, log = fake.run_pod(body)
@@ -202,8 +206,26 @@ class FakeKube:
                     return self._send(201, body)
                 return self._not_found()
 
+            def _status(self, code: int, reason: str, message: str) -> None:
+                status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code}
+                self._send(code, {**status, "reason": reason, "message": message})
+
+            def _create_config_map(self, namespace: str, body: dict[str, Any]) -> None:
+                name = body["metadata"]["name"]
+                if ("", "configmaps", "", "create") in fake.denied:
+                    return self._status(403, "Forbidden", f'configmaps is forbidden: cannot create in "{namespace}"')
+                if name in fake.config_maps:
+                    return self._status(409, "AlreadyExists", f'configmaps "{name}" already exists')
+                body["metadata"].update(namespace=namespace, resourceVersion="1")
+                fake.config_maps[name] = body
+                return self._send(201, body)
+
             def do_DELETE(self) -> None:  # noqa: N802
                 name = self.path.strip("/").split("/")[-1].split("?")[0]
+                if "/configmaps/" in self.path:
+                    if fake.config_maps.pop(name, None) is None:
+                        return self._not_found()
+                    return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
                 if self.path.startswith("/api/v1/namespaces/") and "/pods/" in self.path:
                     gone = [p for p in fake.pods if p["metadata"]["name"] == name]
                     if not gone:

@@ -1,5 +1,6 @@
 """A result stored in the launcher pod's own filesystem (the default install: no claim, no S3)
-is printed into the log too, so it outlives the pod; one stored on a lasting volume is not."""
+is printed into the log too when no Job can own a copy of it (daskrun.result_copy, tested in
+test_result_copy.py), so it outlives the pod; one stored on a lasting volume is not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daskrun.config import load_config
+from daskrun.context import RunContext
 from daskrun.result_block import recover
 from daskrun.runner import goes_with_the_pod, keep_result
 
@@ -24,7 +26,7 @@ def config(path) -> object:
 
 def test_a_file_in_the_pods_own_filesystem_is_printed_too_and_recovers_to_the_same_table(tmp_path, capsys, caplog):
     with caplog.at_level(logging.WARNING, logger="daskrun.runner"):
-        assert keep_result(TABLE, config(tmp_path / "r.csv"), lasting_mounts=("/results",)) is None
+        assert keep_result(TABLE, config(tmp_path / "r.csv"), RunContext(lasting_mounts=("/results",))) is None
     assert (tmp_path / "r.csv").is_file()
     assert "goes with the pod: it is printed below too" in caplog.text and "daskrun result" in caplog.text
     printed = capsys.readouterr().out
@@ -33,8 +35,8 @@ def test_a_file_in_the_pods_own_filesystem_is_printed_too_and_recovers_to_the_sa
 
 @pytest.mark.parametrize("lasting", [None, "the folder"], ids=["not-in-a-pod", "on-a-claim"])
 def test_a_file_on_a_lasting_volume_or_outside_a_pod_is_not_printed(tmp_path, capsys, lasting):
-    mounts = None if lasting is None else (str(tmp_path),)
-    assert keep_result(TABLE, config(tmp_path / "sub" / "r.csv"), lasting_mounts=mounts) is None
+    pod = None if lasting is None else RunContext(lasting_mounts=(str(tmp_path),))
+    assert keep_result(TABLE, config(tmp_path / "sub" / "r.csv"), pod) is None
     assert "BEGIN DASKRUN RESULT" not in capsys.readouterr().out
 
 

@@ -40,9 +40,12 @@ from daskrun.result_fetch import (
     log_recovery,
     pick_run,
 )
+from daskrun.result_copy import config_map_name
+from daskrun.result_copy import manifest as copy_manifest
 from daskrun.result_source import (
     FAILED,
     FromClaim,
+    FromCopy,
     FromLog,
     FromS3,
     NotFinished,
@@ -226,18 +229,21 @@ def test_an_absolute_path_on_a_claim_mounted_at_its_root():
 def test_a_path_beside_the_claim_sharing_its_prefix_is_not_on_it():
     job = launcher_job(chart_job(claim="results-pvc", output_dir="/home/daskrun/results"))
     source = source_for(config({"path": "results2/out.csv"}), job)
-    assert isinstance(source, FromLog) and "on its home volume, not a PersistentVolumeClaim" in source.why
+    assert isinstance(source, FromCopy) and source.stored.held == "on its home volume, not a PersistentVolumeClaim"
 
 
-def test_a_path_on_an_emptydir_went_with_the_pod():
-    source = source_for(config({"path": "out.csv"}), launcher_job(chart_job()))
-    assert isinstance(source, FromLog)
-    assert "/home/daskrun/out.csv" in source.why and "outputVolume.existingClaim" in source.why
+def test_a_path_on_an_emptydir_went_with_the_pod_and_its_copy_is_the_jobs_configmap():
+    job = launcher_job(chart_job())
+    source = source_for(config({"path": "out.csv"}), job)
+    assert isinstance(source, FromCopy) and source.config_map == config_map_name(job.name)
+    why = source.stored.why("its result")
+    assert "/home/daskrun/out.csv" in why and "outputVolume.existingClaim" in why
 
 
 def test_a_path_outside_every_mount_went_with_the_pod():
     source = source_for(config({"path": "/srv/out.csv"}), launcher_job(chart_job(claim="c", output_dir="/data")))
-    assert isinstance(source, FromLog) and "/srv/out.csv in the launcher pod (on its own filesystem)" in source.why
+    assert isinstance(source, FromCopy)
+    assert "/srv/out.csv in the launcher pod (on its own filesystem)" in source.stored.why("its result")
 
 
 # -- the reader pod ------------------------------------------------------------------------------------
@@ -532,7 +538,8 @@ def test_nothing_anywhere_names_what_was_tried(fake, tmp_path):
     result = _result(tmp_path, "-o", str(tmp_path / "r.csv"))
     assert result.returncode == 1 and result.stdout == ""
     assert "no copy of the result of release demo revision 1" in result.stderr
-    assert "- the run stored its result at /home/daskrun/results/out.csv in the launcher pod" in result.stderr
+    assert "- configmap/demo-daskrun-r1-ba36968d-result: no such ConfigMap" in result.stderr
+    assert "the run stored its result at /home/daskrun/results/out.csv in the launcher pod" in result.stderr
     assert "- the log: no attempt of job/demo-daskrun-r1-ba36968d printed an intact result block" in result.stderr
     assert not (tmp_path / "r.csv").exists()
 
@@ -575,6 +582,43 @@ def test_a_claim_the_reader_pod_cannot_read_falls_back_to_the_log(fake, tmp_path
     assert result.returncode == 0, result.stderr
     assert "pvc/results-pvc:team-a/out.csv: cannot create a pod in namespace runs to read pvc/results-pvc" in result.stderr
     assert "; reading the log" in result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv"), FRAME)
+
+
+def _copy_of(job_dict: dict, data: bytes) -> dict:
+    from daskrun.context import RunContext
+
+    name = job_dict["metadata"]["name"]
+    return copy_manifest(data, "csv", "/home/daskrun/out.csv", RunContext(namespace=NAMESPACE), name)
+
+
+def test_a_file_that_went_with_the_pod_comes_from_the_jobs_configmap(fake, tmp_path):
+    name = _install(fake, chart_job(), {"path": "out.csv"})  # no pod, no log: only the copy is left
+    data = FRAME.to_csv(index=False).encode()
+    fake.config_maps[config_map_name(name)] = _copy_of(fake.jobs[name], data)
+    result = _result(tmp_path, "-o", str(tmp_path / "r.csv"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r.csv").read_bytes() == data
+    assert f"from configmap/{config_map_name(name)} ({len(data)} bytes)" in result.stderr
+
+
+def test_no_copy_falls_back_to_the_log_saying_why(fake, tmp_path):
+    name = _install(fake, chart_job(), {"path": "out.csv"}, logs=(_block(FRAME),))
+    result = _result(tmp_path, "-o", str(tmp_path / "r.csv"))
+    assert result.returncode == 0, result.stderr
+    assert f"configmap/{config_map_name(name)}: no such ConfigMap: the launcher kept no copy there" in result.stderr
+    assert "; reading the log" in result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv"), FRAME)
+
+
+def test_a_copy_that_is_not_whole_is_not_written_and_the_log_is_read(fake, tmp_path):
+    name = _install(fake, chart_job(), {"path": "out.csv"}, logs=(_block(FRAME),))
+    edited = _copy_of(fake.jobs[name], b"model,score\nz,9\n")
+    edited["binaryData"] = _copy_of(fake.jobs[name], b"model,score\nz,8\n")["binaryData"]
+    fake.config_maps[config_map_name(name)] = edited
+    result = _result(tmp_path, "-o", str(tmp_path / "r.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "not a whole copy of the result: its result.gz does not match the sha256" in result.stderr
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r.csv"), FRAME)
 
 
