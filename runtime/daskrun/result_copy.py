@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,19 +63,45 @@ class Copy:
     stored_at: str
 
 
-def manifest(data: bytes, fmt: str, stored_at: str, context: RunContext, job_name: str) -> dict[str, Any]:
-    """The ConfigMap keeping `data` (the stored file's bytes). TooLarge past LIMIT."""
-    packed = gzip.compress(data, mtime=0)
-    if len(packed) > LIMIT:
-        raise TooLarge(f"{len(packed):,} bytes gzipped, more than the {LIMIT:,} a ConfigMap holds")
+@dataclass(frozen=True)
+class Packed:
+    gzipped: bytes
+    sha256: str  # of the file, not of its gzip
+    size: int
+
+
+CHUNK = 1 << 20
+
+
+def pack(chunks: Iterable[bytes], limit: int | None = None) -> Packed:
+    """The file of `chunks`, gzipped; TooLarge as soon as the gzip passes `limit` (LIMIT), so a
+    file of gigabytes is never held whole."""
+    limit = LIMIT if limit is None else limit
+    digest, size, out = hashlib.sha256(), 0, io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as packing:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            packing.write(chunk)
+            if out.tell() > limit:
+                raise TooLarge(
+                    f"more than the {limit:,} bytes a ConfigMap holds, gzipped, after {size:,} bytes of the file"
+                )
+    if out.tell() > limit:
+        raise TooLarge(f"{out.tell():,} bytes gzipped, more than the {limit:,} bytes a ConfigMap holds")
+    return Packed(out.getvalue(), digest.hexdigest(), size)
+
+
+def manifest(packed: Packed, fmt: str, stored_at: str, context: RunContext, job_name: str) -> dict[str, Any]:
+    """The ConfigMap keeping a packed file."""
     metadata: dict[str, Any] = {
         "name": config_map_name(job_name),
         "namespace": context.namespace,
         "labels": {**labels(context), COMPONENT_LABEL: COMPONENT},
         "annotations": {
             FORMAT_ANNOTATION: fmt,
-            SHA256_ANNOTATION: hashlib.sha256(data).hexdigest(),
-            SIZE_ANNOTATION: str(len(data)),
+            SHA256_ANNOTATION: packed.sha256,
+            SIZE_ANNOTATION: str(packed.size),
             STORED_AT_ANNOTATION: stored_at,
         },
     }
@@ -83,7 +111,7 @@ def manifest(data: bytes, fmt: str, stored_at: str, context: RunContext, job_nam
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "binaryData": {DATA_KEY: base64.b64encode(packed).decode()},
+        "binaryData": {DATA_KEY: base64.b64encode(packed.gzipped).decode()},
         "immutable": True,
     }
 
@@ -118,7 +146,7 @@ def keep(path: str, fmt: str, context: RunContext, job_name: str) -> str | None:
     name = config_map_name(job_name)
     try:
         with open(path, "rb") as handle:
-            body = manifest(handle.read(), fmt, path, context, job_name)
+            body = manifest(pack(iter(lambda: handle.read(CHUNK), b"")), fmt, path, context, job_name)
     except (OSError, TooLarge) as exc:
         log.warning("no copy of the result in configmap/%s: %s", name, exc)
         return None

@@ -36,15 +36,21 @@ def pod(**changes) -> RunContext:
     return RunContext(**{**defaults, **changes})
 
 
-@given(st.binary(max_size=20_000), st.sampled_from(["csv", "parquet"]), st.text(min_size=1, max_size=60))
-def test_any_file_round_trips_with_its_format_and_place(data, fmt, stored_at):
-    manifest = result_copy.manifest(data, fmt, stored_at, pod(), JOB)
-    copy = result_copy.unpack(manifest)
-    assert (copy.data, copy.fmt, copy.stored_at) == (data, fmt, stored_at)
+def copy_of(data: bytes, fmt: str = "csv", stored_at: str = "r.csv") -> dict:
+    return result_copy.manifest(result_copy.pack([data]), fmt, stored_at, pod(), JOB)
+
+
+@given(st.lists(st.binary(max_size=5_000), max_size=5), st.sampled_from(["csv", "parquet"]),
+       st.text(min_size=1, max_size=60))
+def test_any_file_in_any_chunks_round_trips_with_its_format_and_place(chunks, fmt, stored_at):
+    packed = result_copy.pack(chunks)
+    copy = result_copy.unpack(result_copy.manifest(packed, fmt, stored_at, pod(), JOB))
+    assert (copy.data, copy.fmt, copy.stored_at) == (b"".join(chunks), fmt, stored_at)
+    assert packed.size == len(copy.data)
 
 
 def test_the_copy_belongs_to_the_job_and_cannot_be_edited():
-    manifest = result_copy.manifest(b"a,b\n1,2\n", "csv", "/home/daskrun/r.csv", pod(), JOB)
+    manifest = copy_of(b"a,b\n1,2\n", "csv", "/home/daskrun/r.csv")
     assert manifest["metadata"]["name"] == f"{JOB}{result_copy.CONFIG_MAP_SUFFIX}"
     assert manifest["metadata"]["ownerReferences"] == [OWNER]  # garbage-collected with the Job
     assert manifest["metadata"]["labels"]["app.kubernetes.io/instance"] == "bench"
@@ -57,13 +63,26 @@ def test_the_limit_leaves_room_inside_what_the_api_server_takes():
 
 def test_a_result_too_large_even_gzipped_is_refused_naming_the_sizes():
     data = os.urandom(result_copy.LIMIT + 1)  # random bytes do not compress
-    with pytest.raises(result_copy.TooLarge, match="bytes gzipped, more than the 1,000,000 a ConfigMap holds"):
-        result_copy.manifest(data, "csv", "r.csv", pod(), JOB)
+    with pytest.raises(result_copy.TooLarge, match="more than the 1,000,000 bytes a ConfigMap holds"):
+        result_copy.pack([data])
+
+
+def test_a_huge_file_is_given_up_without_reading_it_all():
+    read = []
+
+    def chunks():
+        while True:
+            read.append(1)
+            yield os.urandom(1 << 16)
+
+    with pytest.raises(result_copy.TooLarge, match=r"more than the 1,000,000 bytes a ConfigMap holds, gzipped, after [\d,]+ bytes of the file"):
+        result_copy.pack(chunks())
+    assert len(read) * (1 << 16) < 2 * result_copy.LIMIT
 
 
 @given(st.binary(min_size=1, max_size=2_000), st.data())
 def test_any_changed_byte_is_refused(data, draw):
-    manifest = result_copy.manifest(data, "csv", "r.csv", pod(), JOB)
+    manifest = copy_of(data)
     raw = bytearray(gzip.decompress(base64.b64decode(manifest["binaryData"][result_copy.DATA_KEY])))
     at = draw.draw(st.integers(0, len(raw) - 1))
     raw[at] ^= draw.draw(st.integers(1, 255))
@@ -74,7 +93,7 @@ def test_any_changed_byte_is_refused(data, draw):
 
 @pytest.mark.parametrize("break_it", ["no data", "no digest", "not base64", "not gzip"])
 def test_a_configmap_that_is_not_a_whole_copy_is_refused(break_it):
-    manifest = result_copy.manifest(b"a\n1\n", "csv", "r.csv", pod(), JOB)
+    manifest = copy_of(b"a\n1\n")
     if break_it == "no data":
         del manifest["binaryData"]
     elif break_it == "no digest":
@@ -123,7 +142,7 @@ def test_a_file_in_the_pods_filesystem_is_copied_not_printed_and_status_names_th
 
 
 def test_an_earlier_attempts_copy_is_replaced(kube, tmp_path):
-    kube.config_maps[f"{JOB}-result"] = result_copy.manifest(b"old\n", "csv", "r.csv", pod(), JOB)
+    kube.config_maps[f"{JOB}-result"] = copy_of(b"old\n")
     assert keep_result(TABLE, config(tmp_path / "r.csv"), pod()) is None
     assert result_copy.unpack(kube.config_maps[f"{JOB}-result"]).data == (tmp_path / "r.csv").read_bytes()
 
@@ -150,7 +169,7 @@ def test_a_result_too_large_for_a_configmap_is_printed_instead(kube, tmp_path, c
     with caplog.at_level(logging.INFO, logger="daskrun"):
         assert keep_result(TABLE, config(tmp_path / "r.csv"), pod()) is None
     said = _printed_instead(capsys, caplog, tmp_path)
-    assert "bytes gzipped, more than the 10 a ConfigMap holds" in said
+    assert "more than the 10 bytes a ConfigMap holds" in said
     assert not kube.config_maps
 
 

@@ -40,7 +40,7 @@ from daskrun.result_fetch import (
     log_recovery,
     pick_run,
 )
-from daskrun.result_copy import config_map_name
+from daskrun.result_copy import config_map_name, pack
 from daskrun.result_copy import manifest as copy_manifest
 from daskrun.result_source import (
     FAILED,
@@ -589,7 +589,7 @@ def _copy_of(job_dict: dict, data: bytes) -> dict:
     from daskrun.context import RunContext
 
     name = job_dict["metadata"]["name"]
-    return copy_manifest(data, "csv", "/home/daskrun/out.csv", RunContext(namespace=NAMESPACE), name)
+    return copy_manifest(pack([data]), "csv", "/home/daskrun/out.csv", RunContext(namespace=NAMESPACE), name)
 
 
 def test_a_file_that_went_with_the_pod_comes_from_the_jobs_configmap(fake, tmp_path):
