@@ -8,6 +8,8 @@ KIND_VERSION="${KIND_VERSION:-v0.30.0}"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.0}"
 KIND_CLUSTER="${KIND_CLUSTER:-daskrun}"
 IMAGE="${IMAGE:-daskrun:$(sh "$REPO_ROOT/tools/app_version.sh")}"
+# The chart's default workerImage: the image's repository with -worker, the same tag (lib.sh's rule).
+WORKER_IMAGE="${WORKER_IMAGE:-${IMAGE%%:*}-worker:${IMAGE##*:}}"
 TOOLS_BIN="$REPO_ROOT/.tools/bin"
 KIND="$TOOLS_BIN/kind-$KIND_VERSION"
 
@@ -24,7 +26,8 @@ case "${1:-}" in
       "$KIND" create cluster --name "$KIND_CLUSTER" --image "$KIND_NODE_IMAGE" --wait 180s
     fi
     docker build -t "$IMAGE" "$REPO_ROOT"
-    "$KIND" load docker-image "$IMAGE" --name "$KIND_CLUSTER"
+    docker build --target worker -t "$WORKER_IMAGE" "$REPO_ROOT"
+    "$KIND" load docker-image "$IMAGE" "$WORKER_IMAGE" --name "$KIND_CLUSTER"
     mkdir -p "$REPO_ROOT/.cluster"
     "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$REPO_ROOT/.cluster/kubeconfig"
     echo "export KUBECONFIG=$REPO_ROOT/.cluster/kubeconfig"
