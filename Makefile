@@ -64,7 +64,6 @@ package: tools ## dist/: the chart (helm package) and the two images as OCI arch
 
 test: test-unit test-chart test-cluster ## everything CI runs
 
-CLUSTER_BIN = $(shell bash -c '. tests/cluster/lib.sh >/dev/null 2>&1; echo $$BIN')
 LOCAL_KUBECONFIG := $(CURDIR)/.cluster/kubeconfig
 # The slowest cases in CI's log: where the next minutes of the 60-minute budget are.
 E2E_PYTEST_ARGS ?= --durations=15

@@ -6,6 +6,10 @@ PYTHON ?= .venv/bin/python
 # Prerequisites of cluster-smoke: the top Makefile's venv target (set empty to skip).
 CLUSTER_SMOKE_DEPS ?= venv
 CLUSTER_PYTEST_ARGS ?=
+# Where build.sh puts the cluster's binaries (lib.sh's $BIN). First on PATH for the test suites:
+# their kubectl is a kubectl on PATH (tests/support/cluster_tools.py), the one built for this
+# cluster rather than another the host has.
+CLUSTER_BIN = $(shell bash -c '. $(CLUSTER_DIR)/lib.sh >/dev/null 2>&1; echo $$BIN')
 
 .PHONY: cluster-up cluster-down cluster-smoke cluster-build image image-load kind-up kind-down
 
@@ -16,7 +20,7 @@ cluster-down: ## stop everything cluster-up started and clean the host
 	bash $(CLUSTER_DIR)/down.sh
 
 cluster-smoke: $(CLUSTER_SMOKE_DEPS) ## smoke tests against the running cluster
-	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cluster/kubeconfig} \
+	KUBECONFIG=$${KUBECONFIG:-$(CURDIR)/.cluster/kubeconfig} PATH="$(CLUSTER_BIN):$$PATH" \
 	  $(PYTHON) -m pytest -p no:cacheprovider $(CLUSTER_DIR) $(CLUSTER_PYTEST_ARGS)
 
 cluster-build: ## only build the binaries into the cache

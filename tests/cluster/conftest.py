@@ -1,33 +1,29 @@
 """Fixtures for the smoke tests of the local cluster (make cluster-smoke).
 
-Their harness is tests/support/cluster_tools.py, the e2e suite's too; pytest puts tests/support
-on sys.path (pyproject.toml: [tool.pytest.ini_options] pythonpath)."""
+Their harness is tests/support/cluster_tools.py, the e2e suite's too: its `kubectl`, `kjson` and
+`apply` (binary and KUBECONFIG resolved there: the local cluster's unless the environment says);
+pytest puts tests/support on sys.path (pyproject.toml: [tool.pytest.ini_options] pythonpath)."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Iterator
 
 import pytest
 
-from cluster_tools import KUBECTL_FAILED, Kubectl, wait_until
+from cluster_tools import create_namespace, delete_namespace, kubectl, namespace_name
 
 
-@pytest.fixture(scope="session")
-def kubectl() -> Kubectl:
-    k = Kubectl()
-    probe = k.run("get", "--raw", "/readyz", check=False)
+@pytest.fixture(scope="session", autouse=True)
+def cluster() -> None:
+    """Every smoke test needs the cluster: fail at once, and clearly, when it does not answer."""
+    probe = kubectl("get", "--raw", "/readyz", check=False)
     if probe.returncode != 0:
         pytest.fail(f"cluster not reachable (make cluster-up first): {probe.stderr.strip()}")
-    return k
 
 
 @pytest.fixture
-def namespace(kubectl: Kubectl, request) -> str:
+def namespace(request) -> Iterator[str]:
     """A fresh namespace per test, deleted afterwards."""
-    base = request.node.name.replace("_", "-").lower()[:40].strip("-")
-    name = f"smoke-{base}-{uuid.uuid4().hex[:6]}"
-    kubectl.run("create", "namespace", name)
-    wait_until(lambda: kubectl.run("-n", name, "get", "sa", "default", check=False).returncode == 0,
-               60, interval=1, what=f"default serviceaccount in {name}", retry=KUBECTL_FAILED)
+    name = create_namespace(namespace_name("smoke", request.node.name))
     yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(name)

@@ -20,9 +20,15 @@ from cluster_tools import (
     KUBECTL_FAILED,
     PAUSE_IMAGE,
     REPO,
-    Kubectl,
-    cluster_lib_setting,
+    apply,
     cluster_lib_value,
+    create_namespace,
+    delete_namespace,
+    internal_ip,
+    kjson,
+    kubectl,
+    registry_facts,
+    wait_pod_done,
     wait_until,
 )
 from daskrun.manifest import IMAGE_UID
@@ -44,12 +50,12 @@ def pod(name: str, args: list[str], *, image: str = IMAGE, labels: dict | None =
             "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
 
 
-def run_pod(kubectl: Kubectl, ns: str, manifest: dict, timeout: float = 180) -> tuple[str, str]:
+def run_pod(ns: str, manifest: dict, timeout: float = 180) -> tuple[str, str]:
     """Create a pod, wait until it finished, return (phase, logs)."""
-    kubectl.apply(manifest, ns)
+    apply(manifest, ns)
     name = manifest["metadata"]["name"]
-    phase = kubectl.wait_pod_done(ns, name, timeout)
-    logs = kubectl.run("-n", ns, "logs", name, check=False).stdout
+    phase = wait_pod_done(ns, name, timeout)
+    logs = kubectl("-n", ns, "logs", name, check=False).stdout
     return phase, logs
 
 
@@ -65,35 +71,35 @@ def pinned_version(package: str) -> str | None:
     return None
 
 
-def test_pod_runs_project_image(kubectl: Kubectl, namespace: str) -> None:
+def test_pod_runs_project_image(namespace: str) -> None:
     code = ("import sys, daskrun, dask, distributed; "
             "print('python', sys.version_info[:2], 'dask', dask.__version__, "
             "'daskrun', daskrun.__file__)")
-    phase, logs = run_pod(kubectl, namespace, pod("img", ["python", "-c", code]))
+    phase, logs = run_pod(namespace, pod("img", ["python", "-c", code]))
     assert phase == "Succeeded", logs
     assert "python (3, 11)" in logs, logs
     dask_pin = pinned_version("dask")
     if dask_pin:
         assert f"dask {dask_pin} " in logs, logs
     assert "daskrun /opt/daskrun/lib/python3.11/site-packages/daskrun/__init__.py" in logs, logs
-    status = kubectl.json("-n", namespace, "get", "pod", "img")["status"]
+    status = kjson("-n", namespace, "get", "pod", "img")["status"]
     assert status["containerStatuses"][0]["image"].endswith(IMAGE)
 
 
-def test_service_resolves_through_coredns_and_connects(kubectl: Kubectl, namespace: str) -> None:
+def test_service_resolves_through_coredns_and_connects(namespace: str) -> None:
     token = uuid.uuid4().hex
     server = pod("web", ["sh", "-c", f"mkdir -p /tmp/w && echo {token} > /tmp/w/index.html "
                          "&& cd /tmp/w && exec python -m http.server 8080"],
                  labels={"app": "web"}, restart="Always")
     server["spec"]["containers"][0]["readinessProbe"] = {
         "tcpSocket": {"port": 8080}, "periodSeconds": 1}
-    kubectl.apply(server, namespace)
-    kubectl.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-                   "spec": {"selector": {"app": "web"},
-                            "ports": [{"port": 80, "targetPort": 8080}]}}, namespace)
-    kubectl.run("-n", namespace, "wait", "--for=condition=Ready", "pod/web", "--timeout=180s",
-                timeout=200)
-    cluster_ip = kubectl.json("-n", namespace, "get", "svc", "web")["spec"]["clusterIP"]
+    apply(server, namespace)
+    apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"selector": {"app": "web"},
+                    "ports": [{"port": 80, "targetPort": 8080}]}}, namespace)
+    kubectl("-n", namespace, "wait", "--for=condition=Ready", "pod/web", "--timeout=180s",
+            timeout=200)
+    cluster_ip = kjson("-n", namespace, "get", "svc", "web")["spec"]["clusterIP"]
     # Retried for a while: kube-proxy programs a new Service's rules asynchronously, so
     # the first connection can be refused. The last attempt must get the token.
     code = f"""
@@ -112,7 +118,7 @@ for attempt in range(60):
     time.sleep(0.5)
 print(json.dumps({{'ips': ips, 'short': short, 'body': body, 'errors': errors}}))
 """
-    phase, logs = run_pod(kubectl, namespace, pod("client", ["python", "-c", code]))
+    phase, logs = run_pod(namespace, pod("client", ["python", "-c", code]))
     assert phase == "Succeeded", logs
     result = json.loads(logs.strip().splitlines()[-1])
     assert result["ips"] == [cluster_ip]
@@ -120,56 +126,56 @@ print(json.dumps({{'ips': ips, 'short': short, 'body': body, 'errors': errors}})
     assert result["body"] == token, result["errors"]
 
 
-def test_job_completes_and_logs_show_output(kubectl: Kubectl, namespace: str) -> None:
+def test_job_completes_and_logs_show_output(namespace: str) -> None:
     token = uuid.uuid4().hex
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "hello"},
            "spec": {"backoffLimit": 0, "template": {"spec": {
                "restartPolicy": "Never",
                "containers": [{"name": "main", "image": IMAGE, "imagePullPolicy": "Never",
                                "args": ["python", "-c", f"print('job says {token}', 6 * 7)"]}]}}}}
-    kubectl.apply(job, namespace)
-    kubectl.run("-n", namespace, "wait", "--for=condition=complete", "job/hello",
-                "--timeout=180s", timeout=200)
-    status = kubectl.json("-n", namespace, "get", "job", "hello")["status"]
+    apply(job, namespace)
+    kubectl("-n", namespace, "wait", "--for=condition=complete", "job/hello",
+            "--timeout=180s", timeout=200)
+    status = kjson("-n", namespace, "get", "job", "hello")["status"]
     assert status.get("succeeded") == 1
-    logs = kubectl.run("-n", namespace, "logs", "job/hello").stdout
+    logs = kubectl("-n", namespace, "logs", "job/hello").stdout
     assert f"job says {token} 42" in logs
 
 
-def test_a_claim_of_the_default_class_binds_at_its_pod_and_is_freed_with_it(kubectl: Kubectl, namespace: str) -> None:
+def test_a_claim_of_the_default_class_binds_at_its_pod_and_is_freed_with_it(namespace: str) -> None:
     """The provisioner behind the default StorageClass: a claim naming no class binds when its
     first pod is scheduled, the image's non-root user writes to it, and deleting the claim
     deletes the volume and its directory (reclaim policy Delete)."""
-    [default] = [c for c in kubectl.json("get", "storageclass")["items"]
+    [default] = [c for c in kjson("get", "storageclass")["items"]
                  if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
     assert (default["provisioner"], default["volumeBindingMode"]) == (
         cluster_lib_value("PROVISIONER_NAME"), "WaitForFirstConsumer")
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}}}
-    kubectl.apply(claim, namespace)
-    assert kubectl.json("-n", namespace, "get", "pvc", "data")["status"]["phase"] == "Pending"  # no pod yet
+    apply(claim, namespace)
+    assert kjson("-n", namespace, "get", "pvc", "data")["status"]["phase"] == "Pending"  # no pod yet
     token = uuid.uuid4().hex
     writer = pod("writer", ["sh", "-c", f"echo {token} > /data/f && cat /data/f"],
                  pod_security={"runAsNonRoot": True, "runAsUser": IMAGE_UID, "runAsGroup": IMAGE_UID})
     writer["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     writer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
-    phase, logs = run_pod(kubectl, namespace, writer)
+    phase, logs = run_pod(namespace, writer)
     assert (phase, logs.strip()) == ("Succeeded", token)
-    bound = kubectl.json("-n", namespace, "get", "pvc", "data")
+    bound = kjson("-n", namespace, "get", "pvc", "data")
     assert bound["status"]["phase"] == "Bound" and bound["spec"]["storageClassName"] == default["metadata"]["name"]
-    volume = kubectl.json("get", "pv", bound["spec"]["volumeName"])
+    volume = kjson("get", "pv", bound["spec"]["volumeName"])
     directory = Path(volume["spec"]["hostPath"]["path"])
     assert (directory / "f").read_text().strip() == token
-    kubectl.run("-n", namespace, "delete", "pod", "writer", "--wait=true")
-    kubectl.run("-n", namespace, "delete", "pvc", "data", "--wait=true")
+    kubectl("-n", namespace, "delete", "pod", "writer", "--wait=true")
+    kubectl("-n", namespace, "delete", "pvc", "data", "--wait=true")
     wait_until(lambda: not directory.exists(), 60, what="the volume's directory to be deleted")
-    assert kubectl.run("get", "pv", volume["metadata"]["name"], check=False).returncode != 0
+    assert kubectl("get", "pv", volume["metadata"]["name"], check=False).returncode != 0
 
 
-def test_serviceaccount_without_rights_gets_403(kubectl: Kubectl, namespace: str) -> None:
-    kubectl.run("-n", namespace, "create", "serviceaccount", "nobody")
+def test_serviceaccount_without_rights_gets_403(namespace: str) -> None:
+    kubectl("-n", namespace, "create", "serviceaccount", "nobody")
     who = f"system:serviceaccount:{namespace}:nobody"
-    can = kubectl.run("-n", namespace, "auth", "can-i", "list", "pods", "--as", who, check=False)
+    can = kubectl("-n", namespace, "auth", "can-i", "list", "pods", "--as", who, check=False)
     assert can.stdout.strip() == "no" and can.returncode != 0
     # A real request from inside a pod, through the `kubernetes` Service, with the pod's
     # own token: authenticated (not 401) but forbidden (403).
@@ -182,77 +188,78 @@ def test_serviceaccount_without_rights_gets_403(kubectl: Kubectl, namespace: str
         "headers={'Authorization': 'Bearer ' + tok}); "
         "\ntry:\n    r = urllib.request.urlopen(req, context=ctx, timeout=10); print('STATUS', r.status)"
         "\nexcept urllib.error.HTTPError as e:\n    print('STATUS', e.code, e.read().decode()[:200])")
-    phase, logs = run_pod(kubectl, namespace, pod("probe", ["python", "-c", code], sa="nobody"))
+    phase, logs = run_pod(namespace, pod("probe", ["python", "-c", code], sa="nobody"))
     assert phase == "Succeeded", logs
     assert "STATUS 403" in logs and "forbidden" in logs.lower(), logs
     # Control: once granted, the same identity is allowed, so the 403 was RBAC.
-    kubectl.run("-n", namespace, "create", "rolebinding", "nobody-view", "--clusterrole=view",
-                f"--serviceaccount={namespace}:nobody")
-    can = kubectl.run("-n", namespace, "auth", "can-i", "list", "pods", "--as", who, check=False)
+    kubectl("-n", namespace, "create", "rolebinding", "nobody-view", "--clusterrole=view",
+            f"--serviceaccount={namespace}:nobody")
+    can = kubectl("-n", namespace, "auth", "can-i", "list", "pods", "--as", who, check=False)
     assert can.stdout.strip() == "yes"
 
 
-def test_deployment_scales_to_3(kubectl: Kubectl, namespace: str) -> None:
+def test_deployment_scales_to_3(namespace: str) -> None:
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sleepers"},
               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "sleepers"}},
                        "template": {"metadata": {"labels": {"app": "sleepers"}},
                                     "spec": {"terminationGracePeriodSeconds": 1, "containers": [
                                         {"name": "main", "image": PAUSE_IMAGE,
                                          "imagePullPolicy": "Never"}]}}}}
-    kubectl.apply(deploy, namespace)
-    kubectl.run("-n", namespace, "rollout", "status", "deploy/sleepers", "--timeout=120s", timeout=140)
-    kubectl.run("-n", namespace, "scale", "deploy/sleepers", "--replicas=3")
-    kubectl.run("-n", namespace, "rollout", "status", "deploy/sleepers", "--timeout=120s", timeout=140)
-    assert kubectl.json("-n", namespace, "get", "deploy", "sleepers")["status"].get("readyReplicas") == 3
-    pods = kubectl.json("-n", namespace, "get", "pods", "-l", "app=sleepers")["items"]
+    apply(deploy, namespace)
+    kubectl("-n", namespace, "rollout", "status", "deploy/sleepers", "--timeout=120s", timeout=140)
+    kubectl("-n", namespace, "scale", "deploy/sleepers", "--replicas=3")
+    kubectl("-n", namespace, "rollout", "status", "deploy/sleepers", "--timeout=120s", timeout=140)
+    assert kjson("-n", namespace, "get", "deploy", "sleepers")["status"].get("readyReplicas") == 3
+    pods = kjson("-n", namespace, "get", "pods", "-l", "app=sleepers")["items"]
     running = [p for p in pods if p["status"].get("phase") == "Running"]
     assert len(running) == 3
     assert len({p["status"]["podIP"] for p in running}) == 3
 
 
-def test_deleting_owner_garbage_collects_dependents(kubectl: Kubectl, namespace: str) -> None:
-    kubectl.run("-n", namespace, "create", "configmap", "owner", "--from-literal=a=1")
-    uid = kubectl.json("-n", namespace, "get", "configmap", "owner")["metadata"]["uid"]
+def test_deleting_owner_garbage_collects_dependents(namespace: str) -> None:
+    kubectl("-n", namespace, "create", "configmap", "owner", "--from-literal=a=1")
+    uid = kjson("-n", namespace, "get", "configmap", "owner")["metadata"]["uid"]
     for i in range(2):
-        kubectl.apply({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": f"dependent-{i}", "ownerReferences": [
-                           {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]},
-                       "data": {"b": "2"}}, namespace)
-    kubectl.run("-n", namespace, "create", "configmap", "bystander", "--from-literal=c=3")
-    kubectl.run("-n", namespace, "delete", "configmap", "owner", "--cascade=background")
+        apply({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": f"dependent-{i}", "ownerReferences": [
+                   {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]},
+               "data": {"b": "2"}}, namespace)
+    kubectl("-n", namespace, "create", "configmap", "bystander", "--from-literal=c=3")
+    kubectl("-n", namespace, "delete", "configmap", "owner", "--cascade=background")
 
     def dependents_gone() -> bool:
-        names = {i["metadata"]["name"] for i in kubectl.json("-n", namespace, "get", "configmaps")["items"]}
+        names = {i["metadata"]["name"] for i in kjson("-n", namespace, "get", "configmaps")["items"]}
         return not ({"dependent-0", "dependent-1"} & names)
 
     wait_until(dependents_gone, 90, interval=1, what="dependents of the deleted owner to be collected",
                retry=KUBECTL_FAILED)
-    assert kubectl.run("-n", namespace, "get", "configmap", "bystander", check=False).returncode == 0
+    assert kubectl("-n", namespace, "get", "configmap", "bystander", check=False).returncode == 0
 
 
-def test_restricted_namespace_admits_only_restricted_pods(kubectl: Kubectl, namespace: str) -> None:
-    kubectl.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
-    loose = kubectl.apply(pod("loose", ["python", "-c", "print('loose')"]), namespace, check=False)
+def test_restricted_namespace_admits_only_restricted_pods(namespace: str) -> None:
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    loose = apply(pod("loose", ["python", "-c", "print('loose')"]), namespace, check=False)
     assert loose.returncode != 0
     assert "violates PodSecurity" in loose.stderr and '"restricted' in loose.stderr, loose.stderr
-    assert kubectl.run("-n", namespace, "get", "pod", "loose", check=False).returncode != 0
+    assert kubectl("-n", namespace, "get", "pod", "loose", check=False).returncode != 0
 
     restricted = pod("strict", ["python", "-c", "import os; print('uid', os.getuid())"],
                      security={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                      pod_security={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}})
-    phase, logs = run_pod(kubectl, namespace, restricted)
+    phase, logs = run_pod(namespace, restricted)
     assert phase == "Succeeded", logs
     assert f"uid {IMAGE_UID}" in logs
 
 
-def test_pod_reaches_a_server_on_the_host(kubectl: Kubectl, namespace: str) -> None:
+def test_pod_reaches_a_server_on_the_host(namespace: str) -> None:
     """What the e2e suite relies on for its S3 server: a server on the host, bound to the
     node's InternalIP, answers pods."""
     import http.server
     import threading
 
-    node = kubectl.json("get", "nodes")["items"][0]
-    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    node = kjson("get", "nodes")["items"][0]
+    node_ip = internal_ip(node)
+    assert node_ip, node["status"]["addresses"]
     token = uuid.uuid4().hex
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -272,7 +279,7 @@ def test_pod_reaches_a_server_on_the_host(kubectl: Kubectl, namespace: str) -> N
     try:
         url = f"http://{node_ip}:{server.server_address[1]}/"
         code = f"import urllib.request; print('GOT', urllib.request.urlopen({url!r}, timeout=10).read().decode())"
-        phase, logs = run_pod(kubectl, namespace, pod("to-host", ["python", "-c", code]))
+        phase, logs = run_pod(namespace, pod("to-host", ["python", "-c", code]))
     finally:
         server.shutdown()
         server.server_close()
@@ -300,7 +307,7 @@ for _ in range(30):
 
 
 @pytest.mark.parametrize("policy", [False, True], ids=["no-policy", "selected-by-a-policy"])
-def test_a_cluster_ip_without_a_ready_endpoint_is_refused(kubectl: Kubectl, namespace: str, policy: bool) -> None:
+def test_a_cluster_ip_without_a_ready_endpoint_is_refused(namespace: str, policy: bool) -> None:
     """A connection to a ClusterIP kube-proxy has not programmed (a fresh Service's first
     second) or that has no ready endpoint (a scheduler not listening yet) must not leave the
     node: this machine's egress answers any TCP connection (in HTTP, or in TLS with its own
@@ -311,17 +318,17 @@ def test_a_cluster_ip_without_a_ready_endpoint_is_refused(kubectl: Kubectl, name
     import ipaddress
 
     if policy:
-        kubectl.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                       "metadata": {"name": "ingress-from-namespace"},
-                       "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                                "ingress": [{"from": [{"podSelector": {}}]}]}}, namespace)
-    kubectl.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody-behind"},
-                   "spec": {"selector": {"app": "no-such-pod"}, "ports": [{"port": 8786}]}}, namespace)
-    endpointless = kubectl.json("-n", namespace, "get", "service", "nobody-behind")["spec"]["clusterIP"]
-    cidr = cluster_lib_setting("SERVICE_CIDR")
-    taken = {s["spec"].get("clusterIP") for s in kubectl.json("get", "services", "-A")["items"]}
+        apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "ingress-from-namespace"},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                        "ingress": [{"from": [{"podSelector": {}}]}]}}, namespace)
+    apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody-behind"},
+           "spec": {"selector": {"app": "no-such-pod"}, "ports": [{"port": 8786}]}}, namespace)
+    endpointless = kjson("-n", namespace, "get", "service", "nobody-behind")["spec"]["clusterIP"]
+    cidr = cluster_lib_value("SERVICE_CIDR")
+    taken = {s["spec"].get("clusterIP") for s in kjson("get", "services", "-A")["items"]}
     unused = next(str(ip) for ip in reversed(list(ipaddress.ip_network(cidr).hosts())) if str(ip) not in taken)
-    phase, logs = run_pod(kubectl, namespace, pod("to-cluster-ips", ["python", "-c", CONNECT_LOOP, unused, endpointless]),
+    phase, logs = run_pod(namespace, pod("to-cluster-ips", ["python", "-c", CONNECT_LOOP, unused, endpointless]),
                           timeout=240)
     assert phase == "Succeeded", logs
     tries = logs.split("\n")[:-1]
@@ -346,9 +353,9 @@ while True:
 """
 
 
-def probe_results(kubectl: Kubectl, ns: str, name: str, since: float) -> list[str]:
+def probe_results(ns: str, name: str, since: float) -> list[str]:
     """The results ("OK <body>" / "FAIL <error>") of the probes NAME started after SINCE."""
-    logs = kubectl.run("-n", ns, "logs", name, check=False).stdout
+    logs = kubectl("-n", ns, "logs", name, check=False).stdout
     results = []
     for line in logs.splitlines():
         start, _, result = line.partition(" ")
@@ -360,7 +367,7 @@ def probe_results(kubectl: Kubectl, ns: str, name: str, since: float) -> list[st
     return results
 
 
-def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
+def test_network_policy_is_enforced(namespace: str) -> None:
     """kube-network-policies enforces NetworkPolicy: once a policy selects the server and
     allows ingress only from pods labelled np-access=allowed, an unlabelled client in the
     namespace and a labelled one in another namespace can no longer connect, the labelled
@@ -370,22 +377,20 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
                             "&& cd /tmp/w && exec python3 -m http.server 8080"],
                  labels={"app": "np-server"}, restart="Always")
     server["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
-    kubectl.apply(server, namespace)
+    apply(server, namespace)
     other = f"{namespace[:50]}-other"
-    kubectl.run("create", "namespace", other)
     try:
-        server_ip = wait_until(lambda: kubectl.json("-n", namespace, "get", "pod", "server")["status"].get("podIP"),
+        create_namespace(other)
+        server_ip = wait_until(lambda: kjson("-n", namespace, "get", "pod", "server")["status"].get("podIP"),
                                120, interval=1, what="the server pod's IP", retry=KUBECTL_FAILED)
         url = f"http://{server_ip}:8080/"
         clients = {("plain", namespace): {}, ("allowed", namespace): {"np-access": "allowed"},
                    ("allowed", other): {"np-access": "allowed"}}
-        wait_until(lambda: kubectl.run("-n", other, "get", "sa", "default", check=False).returncode == 0,
-                   60, interval=1, what=f"default serviceaccount in {other}", retry=KUBECTL_FAILED)
         for (name, ns), labels in clients.items():
-            kubectl.apply(pod(name, ["python3", "-c", PROBE_LOOP, url], labels=labels, restart="Always"), ns)
+            apply(pod(name, ["python3", "-c", PROBE_LOOP, url], labels=labels, restart="Always"), ns)
 
         def last(n: int, since: float) -> dict:
-            return {key: probe_results(kubectl, key[1], key[0], since)[-n:] for key in clients}
+            return {key: probe_results(key[1], key[0], since)[-n:] for key in clients}
 
         def all_connect(since: float):
             got = last(2, since)
@@ -400,7 +405,7 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
                            "ingress": [{"from": [{"podSelector": {"matchLabels": {"np-access": "allowed"}}}],
                                         "ports": [{"port": 8080, "protocol": "TCP"}]}]}}
         applied = time.time()
-        kubectl.apply(policy, namespace)
+        apply(policy, namespace)
 
         def enforced():
             got = last(3, applied)
@@ -415,22 +420,22 @@ def test_network_policy_is_enforced(kubectl: Kubectl, namespace: str) -> None:
         # never sees it.
         assert all("timed out" in x or "Refused" in x for x in got[("plain", namespace)]), got
 
-        kubectl.run("-n", namespace, "delete", "networkpolicy", "server-ingress")
+        kubectl("-n", namespace, "delete", "networkpolicy", "server-ingress")
         deleted = time.time()
         wait_until(lambda: all_connect(deleted), 60, interval=0.5,
                    what="every client to connect again once the policy is gone", retry=KUBECTL_FAILED)
     finally:
-        kubectl.run("delete", "namespace", other, "--wait=false", check=False)
+        delete_namespace(other)
 
 
-def test_the_registry_serves_the_project_image_to_its_user_only(kubectl: Kubectl) -> None:
+def test_the_registry_serves_the_project_image_to_its_user_only() -> None:
     """The node's registry (up.sh start_registry): a 401 without or with wrong credentials, the
     project image's manifest for the user recorded beside the kubeconfig."""
     import base64
     import urllib.error
     import urllib.request
 
-    facts = json.loads((Path(kubectl.env["KUBECONFIG"]).parent / "registry.json").read_text())
+    facts = registry_facts()
     repository, tag = IMAGE.split(":")
     url = f"http://{facts['address']}/v2/{repository}/manifests/{tag}"
 
@@ -463,13 +468,13 @@ CEILINGS = {  # lib.sh's name of the image -> (unpacked, pulled) bytes at most
 
 
 @pytest.mark.parametrize("image_setting", list(CEILINGS))
-def test_the_images_the_dask_pods_pull_stay_under_their_size_ceilings(kubectl: Kubectl, image_setting: str) -> None:
+def test_the_images_the_dask_pods_pull_stay_under_their_size_ceilings(image_setting: str) -> None:
     import base64
     import urllib.request
     import zlib
 
     image = cluster_lib_value(image_setting)
-    facts = json.loads((Path(kubectl.env["KUBECONFIG"]).parent / "registry.json").read_text())
+    facts = registry_facts()
     repository, tag = image.split(":")
     token = base64.b64encode(f"{facts['username']}:{facts['password']}".encode()).decode()
 

@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,20 @@ from pytest_helm_charts.clusters import ExistingCluster
 from pytest_helm_charts.errors import ObjectStatusError
 from pytest_helm_charts.utils import wait_for_objects_condition
 
-from cluster_tools import CHART, IMAGE_REPOSITORY, IMAGE_TAG, JOB_TIMEOUT, helm, kjson, kubectl, wait_until
+from cluster_tools import (
+    CHART,
+    IMAGE_REPOSITORY,
+    IMAGE_TAG,
+    JOB_TIMEOUT,
+    create_namespace,
+    delete_namespace,
+    helm,
+    internal_ip,
+    kjson,
+    kubectl,
+    namespace_name,
+    wait_until,
+)
 from counter_server import Counter
 from servers import BackgroundServer, free_port, moto_s3
 
@@ -84,10 +96,10 @@ def host_ip(cluster) -> str:
     """An address of this host that pods reach: the node's InternalIP unless overridden."""
     if os.environ.get("DASKRUN_E2E_HOST_IP"):
         return os.environ["DASKRUN_E2E_HOST_IP"]
-    for address in cluster[0]["status"]["addresses"]:
-        if address["type"] == "InternalIP":
-            return address["address"]
-    pytest.fail("the node has no InternalIP; set DASKRUN_E2E_HOST_IP")
+    address = internal_ip(cluster[0])
+    if not address:
+        pytest.fail("the node has no InternalIP; set DASKRUN_E2E_HOST_IP")
+    return address
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -121,15 +133,11 @@ class Namespace(str):
 
 @pytest.fixture
 def namespace(request, cluster):
-    name = f"e2e-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
-    name = "".join(c for c in name if c.isalnum() or c == "-").strip("-")
-    labels = getattr(request, "param", {}) or {}
-    kubectl("create", "namespace", name)
-    if labels:
-        kubectl("label", "namespace", name, *[f"{k}={v}" for k, v in labels.items()])
+    """A fresh namespace per test (labelled with an indirect parameter's dict), deleted afterwards."""
+    name = create_namespace(namespace_name("e2e", request.node.name), getattr(request, "param", None))
     yield Namespace(name)
     dump_if_failed(request, name)
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(name)
 
 
 def dump_if_failed(request, namespace: str) -> None:

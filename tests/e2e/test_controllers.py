@@ -12,9 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from cluster_tools import (
+    ADAPTIVE_RUN,
+    SMALL_RUN,
+    dask_clusters,
+    dask_pods,
+    delete_namespace,
+    exit_code,
+    helm,
+    kjson,
+    kubectl,
+    wait_until,
+)
 from daskrun import __version__
-
-from cluster_tools import ADAPTIVE_RUN, SMALL_RUN, dask_clusters, dask_pods, exit_code, helm, kjson, kubectl, wait_until
 
 OPERATOR_IMAGE = f"daskrun-operator:{__version__}"  # as tests/e2e/operator_image.sh tags it
 OPERATOR_SELECTOR = "app.kubernetes.io/name=dask-kubernetes-operator"
@@ -45,7 +55,7 @@ def dask_operator(cluster):
     helm("uninstall", "dask-operator", "-n", namespace, "--wait", check=False)
     wait_until(lambda: not kjson("get", "pods", "-A", "-l", OPERATOR_SELECTOR)["items"], 120,
                what="the dask operator's pods to be gone")
-    kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    delete_namespace(namespace)
 
 
 def helm_test(rel) -> str:

@@ -21,7 +21,18 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from cluster_tools import KUBECTL, IMAGE_REPOSITORY, IMAGE_TAG, dask_clusters, kjson, kubectl, wait_until
+from cluster_tools import (
+    IMAGE_REPOSITORY,
+    IMAGE_TAG,
+    KUBECTL,
+    create_namespace,
+    dask_clusters,
+    delete_namespace,
+    kjson,
+    kubectl,
+    wait_pod_done,
+    wait_until,
+)
 from daskrun.manifest import SCHEDULER_DASHBOARD_PORT
 from servers import free_port
 
@@ -117,8 +128,7 @@ def attack(namespace: str, name: str, host: str, command: list[str] | None = Non
     command = command or ["python", "-c", ATTACK, host, "8786", "8787"]
     kubectl("-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=true")
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(attacker_pod(name, command, labels or {"app": "attacker"})))
-    wait_until(lambda: kjson("-n", namespace, "get", "pod", name)["status"].get("phase") in ("Succeeded", "Failed"),
-               180, what=f"attacker pod {namespace}/{name} to finish")
+    wait_pod_done(namespace, name)
     log = kubectl("-n", namespace, "logs", name).stdout
     lines = [line for line in log.splitlines() if line.startswith("ATTACK ")]
     assert lines, log
@@ -138,12 +148,9 @@ def assert_scraped(namespace: str, scheduler: str, launcher_ip: str) -> None:
 
 @pytest.fixture
 def other_namespace(namespace):
-    name = f"{namespace[:50]}-x"
-    kubectl("create", "namespace", name)
-    wait_until(lambda: kubectl("-n", name, "get", "sa", "default", check=False).returncode == 0, 60,
-               what=f"the default ServiceAccount of {name}")
+    name = create_namespace(f"{namespace[:50]}-x")
     yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(name)
 
 
 def assert_dashboard_through_port_forward(namespace: str, cluster: str) -> None:

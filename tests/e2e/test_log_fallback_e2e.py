@@ -16,7 +16,7 @@ import re
 
 import pandas as pd
 
-from cluster_tools import IMAGE_REPOSITORY, IMAGE_TAG, kjson, kubectl, wait_until
+from cluster_tools import IMAGE_REPOSITORY, IMAGE_TAG, kubectl, wait_pod_done
 from daskrun.manifest import IMAGE_UID
 
 # Run in the pod and here: the same frame on both sides.
@@ -60,8 +60,7 @@ def test_log_blocks_survive_the_kubelet_and_kubectl_timestamps(namespace):
                "command": ["python", "-c", SCRIPT], "securityContext": restricted,
                "resources": {"requests": {"cpu": "250m", "memory": "300M"}, "limits": {"memory": "300M"}}}]}}
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(pod))
-    wait_until(lambda: kjson("-n", namespace, "get", "pod", "log-fallback")["status"].get("phase")
-               in ("Succeeded", "Failed"), 180, what="the printing pod to finish")
+    wait_pod_done(namespace, "log-fallback")
     log = kubectl("-n", namespace, "logs", "--timestamps", "log-fallback").stdout
     digests = dict(re.findall(r"DIGEST (csv|parquet) ([0-9a-f]{64})", log))
     assert set(digests) == {"csv", "parquet"}, log[:2000]

@@ -14,9 +14,8 @@ import time
 import pandas as pd
 import pytest
 
-from cluster_tools import dask_clusters, dask_pods, evict, force_delete, kjson, kubectl, wait_until
+from cluster_tools import dask_clusters, dask_pods, evict, force_delete, kubectl, wait_pod_done, wait_until
 from counter_server import Counter
-
 from daskrun.run_labels import KEPT_ANNOTATION
 
 TASKS = 30  # of 2 s on 2 workers: benchmarks/launcher_loss.py runs the 40 of 3 s
@@ -126,10 +125,7 @@ def replayed_launcher(job: dict) -> str:
                                              "uid": job["metadata"]["uid"], "controller": False}]}}
     kubectl("apply", "-f", "-", input=json.dumps(pod))
     name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
-    wait_until(lambda: kjson("-n", namespace, "get", "pod", name)["status"].get("phase") in ("Succeeded", "Failed"),
-               180, what="the replayed launcher to end")
-    assert kjson("-n", namespace, "get", "pod", name)["status"]["phase"] == "Succeeded", \
-        kubectl("-n", namespace, "logs", name, check=False).stdout
+    assert wait_pod_done(namespace, name) == "Succeeded", kubectl("-n", namespace, "logs", name, check=False).stdout
     return name
 
 

@@ -1,23 +1,27 @@
 """Talking to the test cluster as a user does: kubectl, helm, and waiting for a condition.
 
-The one harness of both cluster suites: the e2e suite (tests/e2e, module functions `kubectl`,
-`kjson`, `helm`) and the smoke tests of the local cluster (tests/cluster, the `Kubectl` class).
-Both wait with the one `wait_until(predicate, timeout, interval, what)`.
+The one harness of both cluster suites, the e2e suite (tests/e2e) and the smoke tests of the
+local cluster (tests/cluster): `kubectl(*args)`, `kjson(*args)`, `apply(manifest)` and `helm(*args)`
+run the binaries; both wait with the one `wait_until(predicate, timeout, interval, what)`.
 
-KUBECTL and HELM name the binaries (defaults: kubectl on PATH, .tools/bin/helm4); $KUBECONFIG
-names the cluster. The image under test is DASKRUN_E2E_IMAGE_REPOSITORY:DASKRUN_E2E_IMAGE_TAG
-(e2e), $IMAGE (smoke, as in tests/cluster/lib.sh); the tag defaults to daskrun.__version__,
-which moves with chart/Chart.yaml's appVersion.
+Which kubectl: $KUBECTL; else a kubectl on PATH (`make e2e` and `make cluster-smoke` put the
+one tests/cluster/build.sh made first); else tests/cluster/kubectl, the local cluster's wrapper.
+Which cluster: $KUBECONFIG, else the local cluster's (tests/cluster/lib.sh KUBECONFIG_OUT,
+<repo>/.cluster/kubeconfig). HELM names helm (default .tools/bin/helm4). The image under test is
+DASKRUN_E2E_IMAGE_REPOSITORY:DASKRUN_E2E_IMAGE_TAG (e2e), lib.sh's $IMAGE (smoke); the tag
+defaults to daskrun.__version__, which moves with chart/Chart.yaml's appVersion.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import re
 import shutil
+import string
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +29,14 @@ from daskrun import __version__
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "chart"
-HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
-KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
-IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
-IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", __version__)
 CLUSTER_LIB = REPO / "tests" / "cluster" / "lib.sh"
-# The image the smoke tests run; up.sh loads $IMAGE (lib.sh's default: daskrun:<version>).
-IMAGE = os.environ.get("IMAGE") or f"daskrun:{__version__}"
 
 
-def cluster_lib_setting(name: str) -> str:
-    """A NAME="value" setting of tests/cluster/lib.sh, the local cluster's one source of them."""
-    found = re.search(rf'^{name}="([^"$]+)"', CLUSTER_LIB.read_text(), re.M)
-    if not found:
-        raise AssertionError(f"{CLUSTER_LIB} sets no {name}")
-    return found.group(1)
-
-
+@functools.cache
 def cluster_lib_value(name: str) -> str:
-    """A setting of tests/cluster/lib.sh as the scripts see it (one made from others, e.g. the
-    worker image's name from $IMAGE): lib.sh sourced by bash, in this environment."""
+    """A setting of tests/cluster/lib.sh, the local cluster's one source of them, as the scripts
+    see it (one made from others too, e.g. the worker image's name from $IMAGE): lib.sh sourced
+    by bash, in this environment. Cached: module constants read it at import."""
     found = subprocess.run(
         ["bash", "-c", f'. "$0" >/dev/null 2>&1; printf %s "${name}"', str(CLUSTER_LIB)],
         capture_output=True,
@@ -56,16 +48,36 @@ def cluster_lib_value(name: str) -> str:
     return found
 
 
+def _kubectl_binary() -> str:
+    local = REPO / "tests" / "cluster" / "kubectl"
+    return os.environ.get("KUBECTL") or shutil.which("kubectl") or (str(local) if local.is_file() else "kubectl")
+
+
+HELM = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm4")
+KUBECTL = _kubectl_binary()
+IMAGE_REPOSITORY = os.environ.get("DASKRUN_E2E_IMAGE_REPOSITORY", "daskrun")
+IMAGE_TAG = os.environ.get("DASKRUN_E2E_IMAGE_TAG", __version__)
+# The image the smoke tests run; up.sh loads $IMAGE (lib.sh's default: daskrun:<version>).
+IMAGE = cluster_lib_value("IMAGE")
 # Present on every node of the local cluster (its sandbox image); tiny, does nothing but sleep.
-PAUSE_IMAGE = cluster_lib_setting("PAUSE_IMAGE")
+PAUSE_IMAGE = cluster_lib_value("PAUSE_IMAGE")
 JOB_TIMEOUT = float(os.environ.get("DASKRUN_E2E_JOB_TIMEOUT", "600"))
+
+
+def kubeconfig() -> str:
+    """The cluster under test: $KUBECONFIG, else the local one's (up.sh and kind.sh write it)."""
+    return os.environ.get("KUBECONFIG") or cluster_lib_value("KUBECONFIG_OUT")
+
+
+def cluster_env() -> dict[str, str]:
+    """This process's environment with KUBECONFIG set: what kubectl and helm run in."""
+    return {**os.environ, "KUBECONFIG": kubeconfig()}
 
 
 def registry_facts() -> dict[str, str]:
     """The cluster's own image registry (tests/cluster/up.sh start_registry): address, username,
-    password, from registry.json beside the kubeconfig (or $DASKRUN_E2E_REGISTRY_FACTS)."""
-    default = Path(os.environ.get("KUBECONFIG") or REPO / ".cluster" / "kubeconfig").parent / "registry.json"
-    path = Path(os.environ.get("DASKRUN_E2E_REGISTRY_FACTS") or default)
+    password, image, from registry.json beside the kubeconfig (or $DASKRUN_E2E_REGISTRY_FACTS)."""
+    path = Path(os.environ.get("DASKRUN_E2E_REGISTRY_FACTS") or Path(kubeconfig()).parent / "registry.json")
     if not path.is_file():
         raise AssertionError(f"{path} is missing: the cluster has no registry of ours (make cluster-up starts one)")
     return json.loads(path.read_text())
@@ -109,15 +121,23 @@ def sh(
 
 
 def kubectl(*args: str, check: bool = True, input: str | None = None, timeout: float = 120):
-    return sh(KUBECTL, *args, check=check, input=input, timeout=timeout)
+    """kubectl ARGS against the cluster under test; a failure raises AssertionError (`check`)."""
+    return sh(KUBECTL, *args, check=check, input=input, timeout=timeout, env=cluster_env())
 
 
 def kjson(*args: str) -> Any:
     return json.loads(kubectl(*args, "-o", "json").stdout)
 
 
+def apply(manifest: dict | str, namespace: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """`kubectl apply` of one manifest (a dict, or its text), in `namespace` when given."""
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    ns = ["-n", namespace] if namespace else []
+    return kubectl(*ns, "apply", "-f", "-", input=text, check=check)
+
+
 def helm(*args: str, check: bool = True, timeout: float = 300):
-    return sh(HELM, *args, check=check, timeout=timeout)
+    return sh(HELM, *args, check=check, timeout=timeout, env=cluster_env())
 
 
 def wait_until(
@@ -141,47 +161,53 @@ def wait_until(
         time.sleep(interval)
 
 
-# What a Kubectl call raises when kubectl fails: wait_until(..., retry=KUBECTL_FAILED) polls on
+# What kubectl() raises when kubectl fails: wait_until(..., retry=KUBECTL_FAILED) polls on
 # through a transient failure (the API server busy, an object not created yet).
 KUBECTL_FAILED = (AssertionError,)
 
 
-class Kubectl:
-    """kubectl for the smoke tests of the local cluster (make cluster-smoke): $KUBECTL, or
-    tests/cluster/kubectl (the binary build.sh made), against $KUBECONFIG (default:
-    <repo>/.cluster/kubeconfig). Its failures raise AssertionError."""
+def wait_pod_done(namespace: str, name: str, timeout: float = 180) -> str:
+    """Wait until the pod has ended; its phase, Succeeded or Failed."""
 
-    def __init__(self) -> None:
-        self.cmd = os.environ.get("KUBECTL") or str(REPO / "tests" / "cluster" / "kubectl")
-        self.env = dict(os.environ)
-        self.env.setdefault("KUBECONFIG", str(REPO / ".cluster" / "kubeconfig"))
+    def ended() -> str | bool:
+        phase = kjson("-n", namespace, "get", "pod", name).get("status", {}).get("phase", "")
+        return phase in ("Succeeded", "Failed") and phase
 
-    def run(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
-    ) -> subprocess.CompletedProcess:
-        return sh(self.cmd, *args, check=check, input=input, timeout=timeout, env=self.env)
+    return wait_until(ended, timeout, interval=1, what=f"pod {namespace}/{name} to finish", retry=KUBECTL_FAILED)
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-o", "json").stdout)
 
-    def apply(
-        self, manifest: dict | str, namespace: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess:
-        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-        ns = ["-n", namespace] if namespace else []
-        return self.run(*ns, "apply", "-f", "-", input=text, check=check)
+def namespace_name(prefix: str, test_name: str) -> str:
+    """A new namespace's name for a test: PREFIX-<the test's name>-<random>, a DNS label (of a
+    parametrized test's [id], only what a label may hold)."""
+    allowed = string.ascii_lowercase + string.digits + "-"
+    base = "".join(c for c in test_name[:30].lower().replace("_", "-") if c in allowed).strip("-")
+    return f"{prefix}-{base}-{uuid.uuid4().hex[:5]}"
 
-    def pod_phase(self, ns: str, name: str) -> str:
-        return self.json("-n", ns, "get", "pod", name).get("status", {}).get("phase", "")
 
-    def wait_pod_done(self, ns: str, name: str, timeout: float = 180) -> str:
-        return wait_until(
-            lambda: (p := self.pod_phase(ns, name)) in ("Succeeded", "Failed") and p,
-            timeout,
-            interval=1,
-            what=f"pod {ns}/{name} to finish",
-            retry=KUBECTL_FAILED,
-        )
+def create_namespace(name: str, labels: dict[str, str] | None = None) -> str:
+    """Create namespace `name`, labelled, and wait for its default ServiceAccount (the admission
+    of a pod created before it refuses the pod)."""
+    kubectl("create", "namespace", name)
+    if labels:
+        kubectl("label", "namespace", name, *[f"{k}={v}" for k, v in labels.items()])
+    wait_until(
+        lambda: kubectl("-n", name, "get", "sa", "default", check=False).returncode == 0,
+        60,
+        interval=1,
+        what=f"the default ServiceAccount of {name}",
+        retry=KUBECTL_FAILED,
+    )
+    return name
+
+
+def delete_namespace(name: str) -> None:
+    """Without waiting for it to go: its pods may take their grace period."""
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def internal_ip(node: dict) -> str | None:
+    """The node's InternalIP: where pods reach a server on this host (tests/cluster/README.md)."""
+    return next((a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"), None)
 
 
 def dask_pods(
