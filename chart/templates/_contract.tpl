@@ -28,6 +28,7 @@ Do not edit. daskrun.contract.<module>.<NAME> is daskrun.<module>.<NAME>; a list
 {{- define "daskrun.contract.dask_pods.PLACEMENT_KEYS" -}}["nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "priorityClassName"]{{- end }}
 {{- define "daskrun.contract.run_tls.SECRET_SUFFIX" -}}-tls{{- end }}
 {{- define "daskrun.contract.result_copy.CONFIG_MAP_SUFFIX" -}}-result{{- end }}
+{{- define "daskrun.contract.config.S3_SCHEME_NAME" -}}s3{{- end }}
 {{- define "daskrun.contract.run_labels.INSTANCE_LABEL" -}}app.kubernetes.io/instance{{- end }}
 {{- define "daskrun.contract.run_labels.REVISION_LABEL" -}}daskrun.io/revision{{- end }}
 {{- define "daskrun.contract.run_labels.COMPONENT_LABEL" -}}app.kubernetes.io/component{{- end }}

@@ -204,6 +204,24 @@ empty.
 {{- end }}
 
 {{/*
+"s3://", the prefix of an S3 output.path: the runtime's daskrun.config.S3_SCHEME, built from
+the scheme's name in the contract.
+*/}}
+{{- define "daskrun.s3Scheme" -}}
+{{- printf "%s://" (include "daskrun.contract.config.S3_SCHEME_NAME" .) }}
+{{- end }}
+
+{{/*
+Whether the result goes to S3, the runtime's Output.is_s3: "true" for an output.bucket (the
+path is a key in it) or an output.path starting with s3:// (in lower case, as the runtime
+reads it: S3://b/k.csv is a local file), else empty. Every template asks this one.
+*/}}
+{{- define "daskrun.outputIsS3" -}}
+{{- $output := .Values.output | default dict }}
+{{- if or $output.bucket (hasPrefix (include "daskrun.s3Scheme" .) (toString ($output.path | default ""))) }}true{{ end }}
+{{- end }}
+
+{{/*
 The directory of a local output.path inside the launcher container (the working directory
 is the image's home, so relative paths land there).
 */}}
@@ -297,7 +315,7 @@ Rules the JSON schema can't express; each failure names the key and the fix.
 {{- if not $output.path }}
 {{- fail (printf "%s is set but output.path is not: set output.path to a local file (e.g. results/out.csv) to store the result on the volume" $volumeKey) }}
 {{- end }}
-{{- if or $output.bucket (hasPrefix "s3://" $output.path) }}
+{{- if include "daskrun.outputIsS3" . }}
 {{- fail (printf "%s is set but output goes to S3 (output.bucket or an s3:// output.path): %s, or use a local output.path" $volumeKey (ternary "set outputVolume.create to false" "remove outputVolume.existingClaim" (eq $volumeKey "outputVolume.create"))) }}
 {{- end }}
 {{- if eq (include "daskrun.outputDir" .) "/" }}

@@ -13,7 +13,18 @@ import json
 import re
 from types import ModuleType
 
-from daskrun import context, credentials, dask_pods, errors, job_logs, manifest, result_copy, run_labels, run_tls
+from daskrun import (
+    config,
+    context,
+    credentials,
+    dask_pods,
+    errors,
+    job_logs,
+    manifest,
+    result_copy,
+    run_labels,
+    run_tls,
+)
 
 FILE = "templates/_contract.tpl"  # in the chart
 
@@ -44,6 +55,9 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
     # Objects the launcher creates, that its Role names: `<job name><suffix>`.
     run_tls: ("SECRET_SUFFIX",),
     result_copy: ("CONFIG_MAP_SUFFIX",),
+    # Whether the output goes to S3 (Output.is_s3): the scheme's name, not S3_SCHEME itself, as
+    # "s3://" holds a ':' (see _PLAIN); the chart appends "://" (daskrun.s3Scheme).
+    config: ("S3_SCHEME_NAME",),
     # Labels the runtime selects on or reads (the release, the revision, the Dask pods' role
     # and maker, which the NetworkPolicy selects), and the chart's own daskrun.io/ names.
     run_labels: (
@@ -60,7 +74,7 @@ CONTRACT: dict[ModuleType, tuple[str, ...]] = {
 }
 
 # Written into YAML and template text unquoted, so nothing that YAML or Go templates would read
-# as syntax.
+# as syntax. No ':' either: `key: a:` is not YAML, and YAML 1.1 reads 1:20 as the number 80.
 _PLAIN = re.compile(r"[A-Za-z0-9_./-]+")
 
 HEADER = """\

@@ -455,7 +455,11 @@ _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 # A path character: anything but a control (the strings below reach log lines and file names).
 _PATH_CHAR = r"[^\x00-\x1f\x7f]"
 _SUFFIX = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])"
-S3_SCHEME = "s3://"
+# The scheme of an S3 `path`, lower case only as S3 URLs are written: `S3://b/k.csv` is a local
+# file (under the directory `S3:/b`). The chart builds its prefix from the name
+# (daskrun.contract.config.S3_SCHEME_NAME), which its template text can hold unquoted.
+S3_SCHEME_NAME = "s3"
+S3_SCHEME = f"{S3_SCHEME_NAME}://"
 # The stored file's format, by the path's extension in any case (`_SUFFIX` says the same to the schema).
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
