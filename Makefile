@@ -30,9 +30,10 @@ browser: ## headless Chromium for the report's browser test (tests/unit/test_rep
 run: venv ## run values.example.yaml on a local Dask cluster; writes results/benchmark.csv
 	$(VENV)/bin/daskrun run values.example.yaml --local
 
-lint: venv ## ruff, mypy and the import-layering contract (import-linter) on runtime/; README's hostile counts
+lint: venv ## ruff, mypy, shellcheck and the import-layering contract (import-linter) on runtime/; README's hostile counts
 	$(VENV)/bin/ruff check runtime tests/support tools
 	$(VENV)/bin/ruff format --check runtime tests/support tools
+	$(VENV)/bin/shellcheck -s sh runtime/daskrun/shell/*.sh
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PYTHON) tests/support/hostile_counts.py --check

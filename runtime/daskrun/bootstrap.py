@@ -3,6 +3,11 @@
 The same script prepares a worker pod (then ``exec``s the dask worker) and the launcher
 (pip, git, import path and preloads, into its own interpreter), and the scheduler pod. Every config value is single-quoted with
 ``shlex.quote``, so no shell ever expands ``$VAR``, backticks or backslashes in it.
+
+What is the same in every script (the report of a failed step, the deadline, the output
+filter, the credentials, the end) is shell text in daskrun/shell/, one file a piece, which
+takes its values from the script's prologue (daskrun.shell_pieces); the commands of the
+steps, made of the config's values, are built here.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from daskrun import credentials, redact_stream, stop_descendants, user_code
+from daskrun import credentials, redact_stream, shell_pieces, stop_descendants, user_code
 from daskrun.config import GitRepository, Setup
 from daskrun.errors import USER_CODE_ERRORS, SetupError
 from daskrun.result_block import defang
@@ -35,92 +40,8 @@ LAUNCHER_STEPS = ("pip_packages", "git_repository", "python_path", "preload")
 # every time, so whoever watches the pod (daskrun.pod_starts) need not wait for its restarts.
 SETUP_FAILED_EXIT = 86
 
-# A stop (the deadline below, the launcher's, the kubelet's) ends the setup at the running
-# command's end, through the report, instead of going on to the next step.
-_TERM_TRAP = "trap 'exit 143' TERM"
-
-_PRELUDE = (
-    r"""set -eu
-daskrun_step=start
-daskrun_watchdog=
-daskrun_filter=
-daskrun_settle() {
-  if [ -n "$daskrun_watchdog" ]; then
-    kill "$daskrun_watchdog" 2>/dev/null || true
-    wait "$daskrun_watchdog" 2>/dev/null || true
-    daskrun_watchdog=
-  fi
-  if [ -n "$daskrun_filter" ]; then
-    printf '%s\n' "$daskrun_filter_end"
-    exec 1>&3 2>&4 3>&- 4>&-
-    wait "$daskrun_filter" || true
-    daskrun_filter=
-    rm -f "$daskrun_filter_fifo"
-  fi
-}
-daskrun_report() {
-  status=$?
-  daskrun_settle
-  if [ "$status" -ne 0 ]; then
-    echo "daskrun-setup: step '$daskrun_step' failed with exit code $status" >&2
-"""
-    + f"    exit {SETUP_FAILED_EXIT}\n"
-    + r"""  fi
-}
-trap daskrun_report EXIT
-"""
-    + _TERM_TRAP
-    + r"""
-step() {
-  daskrun_step=$1
-  echo "daskrun-setup: $(date -u +%H:%M:%S) running step '$1'" >&2
-}
-daskrun_python=$(command -v python3 || command -v python)
-: "${DASKRUN_SETUP_DIR:=${HOME:-/tmp}/daskrun-setup}"
-mkdir -p "$DASKRUN_SETUP_DIR"
-"""
-)
-
-# The setup's deadline: one process in the background (daskrun.stop_descendants) that waits,
-# then stops what the setup started, so the running step fails and the script ends through its
-# report. One process with SIGTERM's default action, so the kill that ends it when the setup
-# is done works at any instant: a shell function waiting on a sleep ran its TERM trap only
-# when the signal came during the `wait`, and one that came just before it was lost (the
-# setup then waited for the whole deadline, seen under load).
-# Forked with TERM at its default action: a child still holds its shell's signal handlers
-# until it resets them, and dash drops a TERM that lands in that moment, so the settle's kill
-# was lost and the watchdog slept out the whole deadline (tests hung for it under load; a
-# loop of fork-then-kill under the trap lost most kills, with the reset none).
-_WATCHDOG = (
-    r"""daskrun_deadline_message="daskrun-setup: setup still running after {seconds} s: stopped; raise {key} if it needs longer"
-trap - TERM
-"$daskrun_python" -c {stopper} --after {seconds} "$daskrun_deadline_message" "$$" "$daskrun_filter" </dev/null &
-daskrun_watchdog=$!
-"""
-    + _TERM_TRAP
-)
+# The key the deadline's message (watchdog.sh) tells to raise.
 TIMEOUT_KEY = "dask_cluster.worker_config.setup.timeout"
-
-# Secrets reach the setup through the environment, and git, pip or the user's install command
-# may print one: the setup's output goes through daskrun.redact_stream, run by the pod's own
-# Python, before it reaches the pod's log. The filter ends at a line of this script's own,
-# before the Dask process starts: it must not outlive the setup with the secrets in its
-# environment.
-_FILTER = r"""daskrun_filter_fifo="$DASKRUN_SETUP_DIR/setup-output"
-daskrun_filter_end="daskrun-setup-end:$$:$(date +%s)"
-rm -f "$daskrun_filter_fifo"
-"$daskrun_python" -c 'import os, sys; os.mkfifo(sys.argv[1], 0o600)' "$daskrun_filter_fifo"
-"$daskrun_python" -c {program} "$daskrun_filter_end" <"$daskrun_filter_fifo" >&2 &
-daskrun_filter=$!
-exec 3>&1 4>&2 >"$daskrun_filter_fifo" 2>&1"""
-
-_FINALE = r"""daskrun_step=done
-daskrun_settle
-echo "daskrun-setup: $(date -u +%H:%M:%S) done" >&2
-trap - EXIT TERM
-if command -v daskrun_forget_credentials >/dev/null 2>&1; then daskrun_forget_credentials; fi
-if [ "$#" -gt 0 ]; then exec "$@"; fi
-"""
 
 
 def _quote_all(values: list[str]) -> str:
@@ -136,28 +57,7 @@ BASE_SITE_PROGRAM = (
     "for d in dict.fromkeys(d for d in dirs if os.path.isdir(d)):\n"
     "    print(f'import site; site.addsitedir({d!r})')\n"
 )
-PIP_SHIM = '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n'
-
-
-def _overlay_lines() -> list[str]:
-    """A virtual environment in the setup directory over the image's: where pip and
-    `git_repository.install` put packages when the root filesystem is read-only. Its python
-    comes first on PATH, so the Dask process exec'd at the end runs in it. pip, not uv:
-    pip sees the image's packages beneath and adds only what is missing, uv would install
-    every dependency again (and another numpy than the scheduler's)."""
-    return [
-        "step writable_environment",
-        'daskrun_overlay="$DASKRUN_SETUP_DIR/environment"',
-        '"$daskrun_python" -m venv --without-pip "$daskrun_overlay"',
-        'daskrun_site=$("$daskrun_overlay/bin/python" -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')',
-        f'"$daskrun_python" -c {shlex.quote(BASE_SITE_PROGRAM)} > "$daskrun_site/_daskrun_base_environment.pth"',
-        f'printf %s {shlex.quote(PIP_SHIM)} > "$daskrun_overlay/bin/pip"',
-        'chmod 755 "$daskrun_overlay/bin/pip"',
-        'daskrun_python="$daskrun_overlay/bin/python"',
-        'PATH="$daskrun_overlay/bin:$PATH"',
-        "DASKRUN_PIP_INSTALLER=pip",
-        "export PATH DASKRUN_PIP_INSTALLER",
-    ]
+PIP_SHIM = shell_pieces.source("pip_shim")
 
 
 def _installs(setup: Setup, steps: tuple[str, ...]) -> bool:
@@ -166,24 +66,51 @@ def _installs(setup: Setup, steps: tuple[str, ...]) -> bool:
     )
 
 
+@dataclass
+class _Script:
+    """A setup script being put together: its lines, and the values its pieces take."""
+
+    lines: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+
+    def piece(self, name: str, **values: str) -> None:
+        """daskrun/shell/<name>.sh, with the prologue's variables it reads."""
+        self.values.update(values)
+        self.lines.append(shell_pieces.source(name).rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join([shell_pieces.prologue(self.values), *self.lines]) + "\n"
+
+
 def bootstrap_script(
     setup: Setup, steps: tuple[str, ...] = STEPS, *, read_only_root: bool = False, redact_output: bool = True
 ) -> str:
     """The sh script that performs `steps` of `setup` in order, then execs "$@". With a
     read-only root filesystem, installs go to an environment in the (writable) setup directory.
     `redact_output=False` where the caller redacts the output itself (the launcher)."""
-    lines = [_PRELUDE]
-    credential_lines = _credential_lines(setup, steps)
-    if credential_lines and redact_output:
-        lines.append(_FILTER.replace("{program}", shlex.quote(_REDACT_PROGRAM)))
-    lines.append(
-        _WATCHDOG.replace("{seconds}", str(setup.timeout))
-        .replace("{key}", TIMEOUT_KEY)
-        .replace("{stopper}", shlex.quote(_STOP_PROGRAM))
+    script = _Script()
+    script.piece("prelude", daskrun_setup_failed_exit=str(SETUP_FAILED_EXIT))
+    credentials_needed = _needs_credentials(setup, steps)
+    if credentials_needed and redact_output:
+        script.piece("filter", daskrun_redact_program=_REDACT_PROGRAM)
+    script.piece(
+        "watchdog",
+        daskrun_timeout=str(setup.timeout),
+        daskrun_timeout_key=TIMEOUT_KEY,
+        daskrun_stop_program=_STOP_PROGRAM,
     )
-    lines += credential_lines
+    if credentials_needed:
+        _add_credentials(script, setup, steps)
     if read_only_root and _installs(setup, steps):
-        lines += _overlay_lines()
+        script.piece("writable_environment", daskrun_base_site_program=BASE_SITE_PROGRAM, daskrun_pip_shim=PIP_SHIM)
+    script.lines += _step_lines(setup, steps)
+    script.piece("finale")
+    return script.text()
+
+
+def _step_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
+    """The commands of the steps: each config value in them one word, quoted by shlex.quote."""
+    lines: list[str] = []
     if "apt_packages" in steps and setup.apt_packages:
         lines += [
             "step apt_packages",
@@ -217,8 +144,7 @@ def bootstrap_script(
         ]
     if "preload" in steps and setup.preload:
         lines += _preload_lines(setup.preload)
-    lines.append(_FINALE)
-    return "\n".join(lines)
+    return lines
 
 
 def _git_lines(repo: GitRepository) -> list[str]:
@@ -325,59 +251,9 @@ _REPORT = (
 # --- Credentials for private repositories and indexes -------------------------------------
 # Read from the environment (credentials.ENV; a Secret in pods), written to files only the
 # setup's user can read, removed and unset before "$@" starts: the dask process and the
-# user's code never see them. Nothing here is ever taken from the config.
-
-_GIT_CREDENTIALS = f"""daskrun_step=git_credentials
-export GIT_TERMINAL_PROMPT=0  # a missing or wrong token fails at once instead of waiting
-daskrun_exported="$daskrun_exported GIT_TERMINAL_PROMPT"
-if [ -n "${{{credentials.GIT_TOKEN}:-}}" ]; then
-  cat > "$DASKRUN_SETUP_DIR/git-askpass" <<'DASKRUN_ASKPASS'
-#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "${{{credentials.GIT_USERNAME}:-{credentials.DEFAULT_GIT_USERNAME}}}" ;;
-  *) printf '%s\\n' "${credentials.GIT_TOKEN}" ;;
-esac
-DASKRUN_ASKPASS
-  chmod 700 "$DASKRUN_SETUP_DIR/git-askpass"
-  export GIT_ASKPASS="$DASKRUN_SETUP_DIR/git-askpass"
-  daskrun_exported="$daskrun_exported GIT_ASKPASS"
-fi
-if [ -n "${{{credentials.GIT_SSH_KEY}:-}}" ]; then
-  if ! command -v ssh >/dev/null 2>&1; then
-    echo "daskrun-setup: {credentials.GIT_SSH_KEY} is set but the image has no ssh client; install openssh-client" >&2
-    exit 1
-  fi
-  (umask 077 && printf '%s\\n' "${credentials.GIT_SSH_KEY}" > "$DASKRUN_SETUP_DIR/git-ssh-key")
-  if [ -n "${{{credentials.GIT_KNOWN_HOSTS}:-}}" ]; then
-    printf '%s\\n' "${credentials.GIT_KNOWN_HOSTS}" > "$DASKRUN_SETUP_DIR/git-known-hosts"
-  else
-    echo "daskrun-setup: {credentials.GIT_KNOWN_HOSTS} is empty: only hosts in the image's ssh_known_hosts are trusted" >&2
-    : > "$DASKRUN_SETUP_DIR/git-known-hosts"
-  fi
-  # Never StrictHostKeyChecking=no: an unknown host key fails the clone.
-  export GIT_SSH_COMMAND='ssh -i "$DASKRUN_SETUP_DIR/git-ssh-key" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$DASKRUN_SETUP_DIR/git-known-hosts"'
-  export DASKRUN_SETUP_DIR
-  daskrun_exported="$daskrun_exported GIT_SSH_COMMAND"
-fi"""
-
-_PIP_CREDENTIALS = f"""daskrun_step=pip_credentials
-if [ -n "${{{credentials.PIP_PASSWORD}:-}}" ]; then
-  (umask 077 && : > "$DASKRUN_SETUP_DIR/netrc" && for daskrun_host in {{hosts}}; do
-    printf 'machine %s login %s password %s\\n' "$daskrun_host" \\
-      "${{{credentials.PIP_USERNAME}:-{credentials.DEFAULT_PIP_USERNAME}}}" "${credentials.PIP_PASSWORD}" >> "$DASKRUN_SETUP_DIR/netrc"
-  done)
-  # uv and pip both read the netrc file NETRC names.
-  export NETRC="$DASKRUN_SETUP_DIR/netrc"
-  daskrun_exported="$daskrun_exported NETRC"
-fi"""
-
-_FORGET_CREDENTIALS = f"""daskrun_exported=
-daskrun_forget_credentials() {{
-  rm -f "$DASKRUN_SETUP_DIR/git-askpass" "$DASKRUN_SETUP_DIR/git-ssh-key" \\
-    "$DASKRUN_SETUP_DIR/git-known-hosts" "$DASKRUN_SETUP_DIR/netrc"
-  unset $daskrun_exported {" ".join(credentials.ENV)}
-}}
-trap 'daskrun_status=$?; set +e; daskrun_forget_credentials; (exit $daskrun_status); daskrun_report' EXIT"""
+# user's code never see them. Nothing here is ever taken from the config. The pieces
+# (forget_credentials.sh, git_credentials.sh, pip_credentials.sh) name the variables as
+# credentials does; tests/unit/test_setup_shell.py holds the two to each other.
 
 
 def _index_hosts(setup: Setup) -> list[str]:
@@ -417,17 +293,24 @@ def _index_options(setup: Setup) -> list[str]:
     return options
 
 
-def _credential_lines(setup: Setup, steps: tuple[str, ...]) -> list[str]:
-    git = "git_repository" in steps and setup.git_repository is not None
-    hosts = _index_hosts(setup) if "pip_packages" in steps and setup.pip_packages else []
-    if not (git or hosts):
-        return []
-    lines = [_FORGET_CREDENTIALS]
-    if git:
-        lines.append(_GIT_CREDENTIALS)
-    if hosts:
-        lines.append(_PIP_CREDENTIALS.replace("{hosts}", _quote_all(hosts)))
-    return lines
+def _git_needs_credentials(setup: Setup, steps: tuple[str, ...]) -> bool:
+    return "git_repository" in steps and setup.git_repository is not None
+
+
+def _pip_credential_hosts(setup: Setup, steps: tuple[str, ...]) -> list[str]:
+    return _index_hosts(setup) if "pip_packages" in steps and setup.pip_packages else []
+
+
+def _needs_credentials(setup: Setup, steps: tuple[str, ...]) -> bool:
+    return _git_needs_credentials(setup, steps) or bool(_pip_credential_hosts(setup, steps))
+
+
+def _add_credentials(script: _Script, setup: Setup, steps: tuple[str, ...]) -> None:
+    script.piece("forget_credentials", daskrun_secret_names=" ".join(credentials.ENV))
+    if _git_needs_credentials(setup, steps):
+        script.piece("git_credentials", daskrun_git_askpass=shell_pieces.source("git_askpass"))
+    if hosts := _pip_credential_hosts(setup, steps):
+        script.piece("pip_credentials", daskrun_pip_hosts=" ".join(hosts))
 
 
 def _run_redacted(argv: list[str], env: dict[str, str]) -> int:
