@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from fake_kube import FakeKube
 from servers import BackgroundServer, free_port, moto_s3
 
 
@@ -40,3 +41,13 @@ def http_root(tmp_path_factory):
                               "127.0.0.1", port, cwd=root)
     yield root, server.url
     server.stop()
+
+
+@pytest.fixture
+def fake_api(tmp_path, monkeypatch):
+    """The HTTP stand-in for the Kubernetes API (tests/support/fake_kube.py), and this process's
+    kubeconfig pointing at it: the real `kubernetes` client talks to it as to a cluster."""
+    with FakeKube() as fake:
+        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        yield fake

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fake_kube import FakeKube, pod
+from fake_kube import pod
 
 from daskrun import ownership
 from daskrun.context import MAX_NAME, RunContext
@@ -18,11 +18,8 @@ JOB_UID = "0b7c6a52-job"
 
 
 @pytest.fixture
-def kube(tmp_path, monkeypatch):
-    with FakeKube() as fake:
-        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
-        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-        yield fake
+def kube(fake_api):
+    return fake_api
 
 
 def launcher_pod(name: str = "bench-r1-abcde", owned_by_job: bool = True) -> dict:

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from cli_runner import REPO as ROOT
-from fake_kube import FakeKube, job
+from fake_kube import job
 
 from daskrun import preflight
 
@@ -16,13 +16,10 @@ CONFIG = str(ROOT / "values.example.yaml")
 
 
 @pytest.fixture
-def kube(tmp_path, monkeypatch):
+def kube(fake_api, monkeypatch):
     monkeypatch.setattr(preflight, "PROBE_WAIT", 0.3)
-    with FakeKube() as fake:
-        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
-        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-        monkeypatch.setenv("DASKRUN_JOB_NAME", JOB)
-        yield fake
+    monkeypatch.setenv("DASKRUN_JOB_NAME", JOB)
+    return fake_api
 
 
 def run_preflight(controller: str = "embedded") -> tuple[int, str]:

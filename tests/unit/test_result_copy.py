@@ -12,7 +12,6 @@ import os
 
 import pandas as pd
 import pytest
-from fake_kube import FakeKube
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -110,11 +109,8 @@ def test_a_configmap_that_is_not_a_whole_copy_is_refused(break_it):
 
 
 @pytest.fixture
-def kube(tmp_path, monkeypatch):
-    with FakeKube() as fake:
-        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
-        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-        yield fake
+def kube(fake_api):
+    return fake_api
 
 
 def config(path) -> object:
