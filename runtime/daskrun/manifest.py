@@ -384,14 +384,21 @@ def _drop_empty(value: Any) -> Any:
     return value
 
 
+def run_object_metadata(context: RunContext, name: str, object_labels: dict[str, str]) -> dict[str, Any]:
+    """The metadata of an object the run creates: owned by the launcher's Job when there is one,
+    so garbage collection removes it with the Job (a pod of it would go with the pod)."""
+    metadata: dict[str, Any] = {"name": name, "namespace": context.namespace, "labels": object_labels}
+    if context.owner:
+        metadata["ownerReferences"] = [context.owner]
+    return metadata
+
+
 def autoscaler_spec(context: RunContext, minimum: int, maximum: int) -> dict[str, Any]:
     """A DaskAutoscaler with our labels, so an embedded controller scoped to this run sees it."""
     run_labels = labels(context)
     if context.controller == "embedded":  # created after the claim: the driver is known
         run_labels[CONTROLLER_LABEL] = context.name
-    metadata: dict[str, Any] = {"name": context.name, "labels": run_labels}
-    if context.owner:
-        metadata["ownerReferences"] = [context.owner]
+    metadata = run_object_metadata(context, context.name, run_labels)
     return {
         "apiVersion": "kubernetes.dask.org/v1",
         "kind": "DaskAutoscaler",

@@ -26,7 +26,7 @@ from typing import Any
 
 from daskrun import kube
 from daskrun.context import RunContext
-from daskrun.manifest import labels
+from daskrun.manifest import labels, run_object_metadata
 from daskrun.run_labels import COMPONENT_LABEL
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,13 @@ def pack(chunks: Iterable[bytes], limit: int | None = None) -> Packed:
 
 def manifest(packed: Packed, fmt: str, stored_at: str, context: RunContext, job_name: str) -> dict[str, Any]:
     """The ConfigMap keeping a packed file."""
-    metadata: dict[str, Any] = {
-        "name": config_map_name(job_name),
-        "namespace": context.namespace,
-        "labels": {**labels(context), COMPONENT_LABEL: COMPONENT},
-        "annotations": {
-            FORMAT_ANNOTATION: fmt,
-            SHA256_ANNOTATION: packed.sha256,
-            SIZE_ANNOTATION: str(packed.size),
-            STORED_AT_ANNOTATION: stored_at,
-        },
+    metadata = run_object_metadata(context, config_map_name(job_name), {**labels(context), COMPONENT_LABEL: COMPONENT})
+    metadata["annotations"] = {
+        FORMAT_ANNOTATION: fmt,
+        SHA256_ANNOTATION: packed.sha256,
+        SIZE_ANNOTATION: str(packed.size),
+        STORED_AT_ANNOTATION: stored_at,
     }
-    if context.owner:
-        metadata["ownerReferences"] = [context.owner]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

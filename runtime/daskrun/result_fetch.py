@@ -265,6 +265,16 @@ def download_s3(source: FromS3, job: LauncherJob, handle: BinaryIO) -> None:
         shutil.copyfileobj(body, handle)
 
 
+def _copier(source: FromS3 | FromClaim | FromCopy, job: LauncherJob, namespace: str) -> Callable[[BinaryIO], object]:
+    """What copies the stored result into a handle: SourceMissed (ReaderPodError for a claim)
+    when it is not there."""
+    if isinstance(source, FromS3):
+        return lambda handle: download_s3(source, job, handle)
+    if isinstance(source, FromClaim):
+        return lambda handle: copy_through_pod(job, source, handle)
+    return lambda handle: handle.write(read_copy(namespace, source))
+
+
 def fetch(
     release: str,
     namespace: str,
@@ -279,28 +289,15 @@ def fetch(
     if isinstance(source, NotFinished):
         raise ResultNotFound(source.why)
     tried = []
-    if isinstance(source, FromS3):
-        try:
-            return job, Fetched(source.url, deliver(target, lambda handle: download_s3(source, job, handle)))
-        except SourceMissed as exc:
-            tried.append(f"{source.url}: {exc}")
-            say(f"{source.url}: {exc}; reading the log")
-    elif isinstance(source, FromClaim):
-        try:
-            return job, Fetched(source.where, deliver(target, lambda handle: copy_through_pod(job, source, handle)))
-        except ReaderPodError as exc:
-            tried.append(f"{source.where}: {exc}")
-            say(f"{source.where}: {exc}; reading the log")
-    elif isinstance(source, FromCopy):
-        try:
-            data = read_copy(namespace, source)
-            return job, Fetched(source.where, deliver(target, lambda handle: handle.write(data)))
-        except SourceMissed as exc:
-            tried.append(f"{source.where}: {exc}")
-            say(f"{source.where}: {exc}; reading the log")
-    elif isinstance(source, FromLog):
+    if isinstance(source, FromLog):
         tried.append(source.why)
         say(f"{source.why}; reading the log")
+    else:
+        try:
+            return job, Fetched(source.where, deliver(target, _copier(source, job, namespace)))
+        except (SourceMissed, ReaderPodError) as exc:
+            tried.append(f"{source.where}: {exc}")
+            say(f"{source.where}: {exc}; reading the log")
     recover_into, written = log_recovery(target)
     try:
         block = newest_block(namespace, job.name, recover_into)

@@ -172,6 +172,8 @@ class FromS3:
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+    where = url  # as the other sources name themselves
+
 
 @dataclass(frozen=True)
 class FromClaim:
