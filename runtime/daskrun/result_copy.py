@@ -38,6 +38,10 @@ COMPONENT = "result-copy"
 # the object (annotations, labels, the owner) stays well inside the remainder.
 LIMIT = 1_000_000
 
+# The result is stored and the run not yet marked kept (daskrun.kept_mark): an API server that
+# does not answer must not hold the launcher there.
+REQUEST_TIMEOUT = 30
+
 FORMAT_ANNOTATION = "daskrun.io/result-format"
 SHA256_ANNOTATION = "daskrun.io/result-sha256"  # of the file, not of its gzip
 SIZE_ANNOTATION = "daskrun.io/result-bytes"
@@ -147,13 +151,13 @@ def keep(path: str, fmt: str, context: RunContext, job_name: str) -> str | None:
     core = _core()
     try:
         try:
-            core.create_namespaced_config_map(context.namespace, body)
+            core.create_namespaced_config_map(context.namespace, body, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status != 409:
                 raise
             # An earlier attempt's copy (immutable): this attempt's result replaces it.
-            core.delete_namespaced_config_map(name, context.namespace)
-            core.create_namespaced_config_map(context.namespace, body)
+            core.delete_namespaced_config_map(name, context.namespace, _request_timeout=REQUEST_TIMEOUT)
+            core.create_namespaced_config_map(context.namespace, body, _request_timeout=REQUEST_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - an old chart's Role, the API server away: the log keeps it
         log.warning(
             "no copy of the result in configmap/%s: %s; the launcher's Role needs create on configmaps "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,7 @@ class FakeKube:
         self.logs: dict[str, str] = {}
         self.worker_groups: dict[str, dict[str, Any]] = {}
         self.config_maps: dict[str, dict[str, Any]] = {}
+        self.config_map_delay = 0.0  # seconds before a ConfigMap create is answered (an API server away)
         self.operator_marks: dict[str, Any] | None = None  # metadata an operator adds to new objects
         self.forbidden_pods = False
         self.unavailable = False  # every GET answered 503, as an API server away for a moment
@@ -212,6 +214,7 @@ class FakeKube:
 
             def _create_config_map(self, namespace: str, body: dict[str, Any]) -> None:
                 name = body["metadata"]["name"]
+                time.sleep(fake.config_map_delay)
                 if ("", "configmaps", "", "create") in fake.denied:
                     return self._status(403, "Forbidden", f'configmaps is forbidden: cannot create in "{namespace}"')
                 if name in fake.config_maps:

@@ -169,6 +169,15 @@ def test_a_result_too_large_for_a_configmap_is_printed_instead(kube, tmp_path, c
     assert not kube.config_maps
 
 
+def test_an_api_server_that_does_not_answer_holds_the_launcher_only_so_long(kube, tmp_path, capsys, caplog, monkeypatch):
+    monkeypatch.setattr(result_copy, "REQUEST_TIMEOUT", 0.3)
+    kube.config_map_delay = 3
+    with caplog.at_level(logging.INFO, logger="daskrun"):
+        assert keep_result(TABLE, config(tmp_path / "r.csv"), pod()) is None
+    said = _printed_instead(capsys, caplog, tmp_path)
+    assert f"no copy of the result in configmap/{JOB}-result:" in said and "timed out" in said
+
+
 def test_outside_a_job_there_is_nothing_to_own_the_copy_so_it_is_printed(kube, tmp_path, capsys, caplog):
     with caplog.at_level(logging.INFO, logger="daskrun"):
         assert keep_result(TABLE, config(tmp_path / "r.csv"), pod(owner=None)) is None
