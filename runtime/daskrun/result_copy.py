@@ -159,11 +159,15 @@ def keep(path: str, fmt: str, context: RunContext, job_name: str) -> str | None:
             core.delete_namespaced_config_map(name, context.namespace, _request_timeout=REQUEST_TIMEOUT)
             core.create_namespaced_config_map(context.namespace, body, _request_timeout=REQUEST_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - an old chart's Role, the API server away: the log keeps it
+        # The Role's rights are the fix only when the API server refused them.
+        forbidden = getattr(exc, "status", None) == 403
         log.warning(
-            "no copy of the result in configmap/%s: %s; the launcher's Role needs create on configmaps "
-            "and delete on that name (the chart's Role has them)",
+            "no copy of the result in configmap/%s: %s%s",
             name,
             kube.server_message(exc),
+            "; the launcher's Role needs create on configmaps and delete on that name (the chart's Role has them)"
+            if forbidden
+            else "",
         )
         return None
     return name
