@@ -193,8 +193,12 @@ def _keep(result: pd.DataFrame | None, config: Config, pod: RunContext | None) -
     timeline.mark(timeline.RESULT_STORED)
     log.info("result (%d rows x %d columns) stored at %s", len(result), len(result.columns), where)
     launcher_metrics.result(len(result), os.path.getsize(where) if os.path.isfile(where) else None)
-    lasting = None if pod is None else pod.lasting_mounts
-    if pod is not None and lasting is not None and not config.output.is_s3 and goes_with_the_pod(where, lasting):
+    if (
+        pod is not None
+        and pod.lasting_mounts is not None
+        and not config.output.is_s3
+        and goes_with_the_pod(where, pod.lasting_mounts)
+    ):
         _keep_beyond_the_pod(result, config, where, pod)
     return None
 
